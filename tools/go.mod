@@ -1,0 +1,3 @@
+module github.com/atriumid/atrium/tools
+
+go 1.26
