@@ -1,0 +1,326 @@
+package account
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/atriumid/atrium/internal/envelope"
+	"github.com/atriumid/atrium/internal/fault"
+	"github.com/atriumid/atrium/internal/ids"
+	"github.com/atriumid/atrium/internal/kind"
+)
+
+// CreateRequest is what a new account is made of.
+type CreateRequest struct {
+	Kind        string
+	Fragments   map[string]map[string]any
+	Identifiers []IdentifierInput
+}
+
+// Create creates an account with its fragments and identifiers in one
+// transaction. It returns fault.Invalid with field violations for an unknown
+// kind, fragment or identifier type, for data that fails a schema and for an
+// identifier that does not normalize; fault.AlreadyExists when an identifier
+// is taken.
+func (s *Service) Create(ctx context.Context, req CreateRequest) (*Account, error) {
+	const op = "account.Create"
+	k, err := s.kindOf(op, req.Kind)
+	if err != nil {
+		return nil, err
+	}
+	idents, err := normalizeAll(op, k, req.Identifiers)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFragmentNames(op, k, req.Fragments); err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	rec := Record{ID: ids.New(k.IDPrefix), Kind: k.Name, State: k.InitialState(), Version: 1, CreateTime: now, UpdateTime: now}
+
+	// Encode before the transaction: validation and sealing need no lock.
+	var dek envelope.DataKey
+	newKey := func() (envelope.DataKey, error) {
+		if rec.DataKey == nil {
+			key, wrapped, err := s.keys.NewDataKey()
+			if err != nil {
+				return envelope.DataKey{}, err
+			}
+			dek, rec.DataKey = key, wrapped
+		}
+		return dek, nil
+	}
+	var frags []FragmentRecord
+	var violations []fault.Violation
+	for _, name := range sortedKeys(req.Fragments) {
+		f, _ := k.Fragment(name)
+		data, sealed, err := encodeFragment(op, f, rec.ID, req.Fragments[name], "fragments."+name, newKey)
+		if fe, ok := err.(*fault.Error); ok && fe.Kind == fault.Invalid {
+			violations = append(violations, fe.Violations...)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		frags = append(frags, FragmentRecord{AccountID: rec.ID, Name: name, Version: 1, Data: data, Sealed: sealed, UpdateTime: now})
+	}
+	if len(violations) > 0 {
+		return nil, fault.Invalidf(op, violations, "fragments do not match their schemas")
+	}
+
+	err = s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		if err := tx.InsertAccount(ctx, rec); err != nil {
+			return err
+		}
+		for _, f := range frags {
+			if err := tx.PutFragment(ctx, f, 0); err != nil {
+				return err
+			}
+		}
+		for i, id := range idents {
+			id.AccountID, id.CreateTime = rec.ID, now
+			if err := tx.InsertIdentifier(ctx, id); err != nil {
+				return identifierTaken(op, fmt.Sprintf("identifiers[%d]", i), err)
+			}
+		}
+		return event(ctx, tx, "created", rec, now, map[string]any{"fragments": fragmentVersions(frags)})
+	})
+	if err != nil {
+		return nil, fault.Wrap(op, fault.Internal, err)
+	}
+	a := &Account{ID: rec.ID, Kind: rec.Kind, State: rec.State, Version: rec.Version, CreateTime: now, UpdateTime: now,
+		Fragments: map[string]Fragment{}, Freshness: s.token(rec.ID, rec.Version, now)}
+	for _, f := range frags {
+		fk, _ := k.Fragment(f.Name)
+		a.Fragments[f.Name] = Fragment{AccountID: rec.ID, Name: f.Name, Version: 1, Sensitivity: fk.Sensitivity, Data: req.Fragments[f.Name], UpdateTime: now}
+	}
+	for _, id := range idents {
+		a.Identifiers = append(a.Identifiers, Identifier{Type: id.Type, Value: id.Value, CreateTime: now})
+	}
+	return a, nil
+}
+
+// checkFragmentNames refuses fragments that k does not declare.
+func checkFragmentNames(op string, k *kind.Kind, frags map[string]map[string]any) error {
+	var vs []fault.Violation
+	for _, name := range sortedKeys(frags) {
+		if _, ok := k.Fragment(name); !ok {
+			vs = append(vs, fault.Violation{Field: "fragments." + name, Reason: fmt.Sprintf("kind %q has no fragment %q", k.Name, name)})
+		}
+	}
+	if len(vs) > 0 {
+		return fault.Invalidf(op, vs, "unknown fragment")
+	}
+	return nil
+}
+
+// fragmentVersions maps fragment names to versions, for events.
+func fragmentVersions(frags []FragmentRecord) map[string]int64 {
+	m := make(map[string]int64, len(frags))
+	for _, f := range frags {
+		m[f.Name] = f.Version
+	}
+	return m
+}
+
+// Get returns the account with the given ID and the fragments named in
+// fragments (all when empty). An erased account is returned as a tombstone.
+// It returns fault.NotFound for an unknown ID and fault.Invalid for a
+// malformed ID or an unknown fragment name.
+func (s *Service) Get(ctx context.Context, id string, fragments []string) (*Account, error) {
+	const op = "account.Get"
+	id, err := parseID(op, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Account
+	err = s.store.View(ctx, func(ctx context.Context, r Reader) error {
+		rec, err := r.Account(ctx, id)
+		if err != nil {
+			return err
+		}
+		out, err = s.assemble(ctx, op, r, []Record{rec}, fragments)
+		return err
+	})
+	if err != nil {
+		return nil, fault.Wrap(op, fault.Internal, err)
+	}
+	return out[0], nil
+}
+
+// assemble reads the fragments and identifiers of recs and builds accounts.
+func (s *Service) assemble(ctx context.Context, op string, r Reader, recs []Record, names []string) ([]*Account, error) {
+	set, _ := s.kinds.Current()
+	byID := make(map[string]*Account, len(recs))
+	keys := make(map[string][]byte, len(recs))
+	live := make([]string, 0, len(recs))
+	out := make([]*Account, len(recs))
+	for i, rec := range recs {
+		a := &Account{ID: rec.ID, Kind: rec.Kind, State: rec.State, Version: rec.Version, CreateTime: rec.CreateTime,
+			UpdateTime: rec.UpdateTime, EraseTime: rec.EraseTime, Fragments: map[string]Fragment{}}
+		out[i], byID[rec.ID], keys[rec.ID] = a, a, rec.DataKey
+		if rec.EraseTime.IsZero() {
+			live = append(live, rec.ID)
+		}
+	}
+	if len(names) > 0 {
+		for _, rec := range recs {
+			if k, ok := set.Kind(rec.Kind); ok {
+				for _, n := range names {
+					if _, ok := k.Fragment(n); !ok {
+						return nil, fault.Invalidf(op, []fault.Violation{{Field: "fragments", Reason: fmt.Sprintf("kind %q has no fragment %q", k.Name, n)}}, "unknown fragment")
+					}
+				}
+			}
+		}
+	}
+	if len(live) == 0 {
+		return out, nil
+	}
+	frags, err := r.Fragments(ctx, live, names)
+	if err != nil {
+		return nil, err
+	}
+	for _, fr := range frags {
+		a := byID[fr.AccountID]
+		data, err := decodeFragment(op, fr, func() (envelope.DataKey, error) { return s.keys.Unwrap(keys[fr.AccountID]) })
+		if err != nil {
+			return nil, err
+		}
+		f := Fragment{AccountID: a.ID, Name: fr.Name, Version: fr.Version, Data: data, UpdateTime: fr.UpdateTime}
+		if k, ok := set.Kind(a.Kind); ok {
+			if fk, ok := k.Fragment(fr.Name); ok {
+				f.Sensitivity = fk.Sensitivity
+			}
+		}
+		a.Fragments[fr.Name] = f
+	}
+	idents, err := r.Identifiers(ctx, live)
+	if err != nil {
+		return nil, err
+	}
+	for _, ir := range idents {
+		a := byID[ir.AccountID]
+		a.Identifiers = append(a.Identifiers, Identifier{Type: ir.Type, Value: ir.Value, VerifyTime: ir.VerifyTime, CreateTime: ir.CreateTime})
+	}
+	return out, nil
+}
+
+// ListRequest selects a page of accounts.
+type ListRequest struct {
+	Kind      string
+	State     string
+	PageSize  int
+	PageToken string
+}
+
+// pageToken is the decoded form of an opaque page token: where the last page
+// ended and the filters it was made for (AIP-158: a token is valid only
+// with the same filters).
+type pageToken struct {
+	After string `json:"a"`
+	Kind  string `json:"k"`
+	State string `json:"s"`
+}
+
+// List returns a page of accounts of one kind, optionally in one state, in
+// ID (creation) order, and the token of the next page ("" at the end).
+// Paging by ID keeps pages correct under concurrent inserts: an account
+// created during paging has a later ID, so no account is skipped or
+// repeated. It returns fault.Invalid for a missing kind, a bad page size or
+// a page token that is malformed or made for other filters.
+func (s *Service) List(ctx context.Context, req ListRequest) ([]*Account, string, error) {
+	const op = "account.List"
+	if req.Kind == "" {
+		return nil, "", fault.Invalidf(op, []fault.Violation{{Field: "kind", Reason: "required"}}, "kind is required")
+	}
+	k, err := s.kindOf(op, req.Kind)
+	if err != nil {
+		return nil, "", err
+	}
+	if req.State != "" && req.State != Erased && !slices.Contains(k.States(), req.State) {
+		return nil, "", fault.Invalidf(op, []fault.Violation{{Field: "state", Reason: fmt.Sprintf("kind %q has no state %q", k.Name, req.State)}}, "unknown state")
+	}
+	size := req.PageSize
+	switch {
+	case size == 0:
+		size = DefaultPageSize
+	case size < 0 || size > MaxPageSize:
+		return nil, "", fault.Invalidf(op, []fault.Violation{{Field: "page_size", Reason: fmt.Sprintf("must be between 0 and %d", MaxPageSize)}}, "bad page size")
+	}
+	q := Query{Kind: req.Kind, State: req.State, Limit: size + 1}
+	if req.PageToken != "" {
+		t, err := decodePageToken(req.PageToken)
+		if err != nil || t.Kind != req.Kind || t.State != req.State {
+			return nil, "", fault.Invalidf(op, []fault.Violation{{Field: "page_token", Reason: "malformed, or made for other filters"}}, "bad page token")
+		}
+		q.After = t.After
+	}
+	var out []*Account
+	more := false
+	err = s.store.View(ctx, func(ctx context.Context, r Reader) error {
+		recs, err := r.Accounts(ctx, q)
+		if err != nil {
+			return err
+		}
+		if more = len(recs) > size; more {
+			recs = recs[:size]
+		}
+		out, err = s.assemble(ctx, op, r, recs, nil)
+		return err
+	})
+	if err != nil {
+		return nil, "", fault.Wrap(op, fault.Internal, err)
+	}
+	next := ""
+	if more {
+		next = encodePageToken(pageToken{After: out[len(out)-1].ID, Kind: req.Kind, State: req.State})
+	}
+	return out, next, nil
+}
+
+func encodePageToken(t pageToken) string {
+	b, _ := json.Marshal(t) // strings only: cannot fail
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodePageToken(s string) (pageToken, error) {
+	var t pageToken
+	if len(s) > 512 {
+		return t, fault.E("account.pageToken", fault.Invalid, "page token too long")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return t, err
+	}
+	if err := json.Unmarshal(b, &t); err != nil {
+		return t, err
+	}
+	if _, _, err := ids.Parse(t.After); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+// parseID checks that id is a well-formed account ID and returns its
+// canonical form.
+func parseID(op, id string) (string, error) {
+	_, c, err := ids.Parse(id)
+	if err != nil {
+		return "", fault.Invalidf(op, []fault.Violation{{Field: "id", Reason: "not an account ID"}}, "malformed account ID")
+	}
+	return c, nil
+}
+
+// sortedKeys returns the keys of m in order, for deterministic processing.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

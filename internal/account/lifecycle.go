@@ -1,0 +1,100 @@
+package account
+
+import (
+	"context"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/atriumid/atrium/internal/fault"
+)
+
+// Transition applies the named lifecycle transition to a live account. It
+// returns fault.Invalid for a transition the kind does not declare,
+// fault.FailedPrecondition (naming the transitions allowed from the current
+// state) when it does not apply in the current state or the account is
+// erased, and fault.NotFound for an unknown account.
+func (s *Service) Transition(ctx context.Context, id, transition, reason string) (*Account, error) {
+	const op = "account.Transition"
+	id, err := parseID(op, id)
+	if err != nil {
+		return nil, err
+	}
+	if utf8.RuneCountInString(reason) > MaxReason || !utf8.ValidString(reason) {
+		return nil, fault.Invalidf(op, []fault.Violation{{Field: "reason", Reason: fmt.Sprintf("at most %d characters of UTF-8", MaxReason)}}, "bad reason")
+	}
+	var out *Account
+	err = s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		now := s.clock()
+		rec, err := tx.TouchAccount(ctx, id, now)
+		if err != nil {
+			return err
+		}
+		if !rec.EraseTime.IsZero() {
+			return fault.E(op, fault.FailedPrecondition, "account is erased")
+		}
+		k, err := s.kindOf(op, rec.Kind)
+		if err != nil {
+			return err
+		}
+		to, err := k.Transition(transition, rec.State)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetState(ctx, id, to); err != nil {
+			return err
+		}
+		from := rec.State
+		rec.State = to
+		accs, err := s.assemble(ctx, op, tx, []Record{rec}, nil)
+		if err != nil {
+			return err
+		}
+		out = accs[0]
+		out.Freshness = s.token(id, rec.Version, now)
+		return event(ctx, tx, "transitioned", rec, now, map[string]any{"transition": transition, "from": from, "to": to, "reason": reason})
+	})
+	if err != nil {
+		return nil, fault.Wrap(op, fault.Internal, err)
+	}
+	return out, nil
+}
+
+// Erase erases an account: its fragments are deleted and its data key is
+// destroyed, so sealed copies left in backups or logs can no longer be
+// opened (crypto-shredding); its identifiers are released for reuse; the
+// account stays as a tombstone in state "erased" so that references to its
+// ID still resolve. Erasing a tombstone returns it unchanged. It returns
+// fault.NotFound for an unknown account.
+func (s *Service) Erase(ctx context.Context, id string) (*Account, error) {
+	const op = "account.Erase"
+	id, err := parseID(op, id)
+	if err != nil {
+		return nil, err
+	}
+	var out *Account
+	err = s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		rec, err := tx.Account(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !rec.EraseTime.IsZero() {
+			out = &Account{ID: rec.ID, Kind: rec.Kind, State: rec.State, Version: rec.Version, CreateTime: rec.CreateTime,
+				UpdateTime: rec.UpdateTime, EraseTime: rec.EraseTime, Fragments: map[string]Fragment{}}
+			return nil
+		}
+		now := s.clock()
+		if rec, err = tx.TouchAccount(ctx, id, now); err != nil {
+			return err
+		}
+		if err := tx.Erase(ctx, id, now); err != nil {
+			return err
+		}
+		out = &Account{ID: rec.ID, Kind: rec.Kind, State: Erased, Version: rec.Version, CreateTime: rec.CreateTime,
+			UpdateTime: now, EraseTime: now, Fragments: map[string]Fragment{}, Freshness: s.token(id, rec.Version, now)}
+		return event(ctx, tx, "erased", rec, now, nil)
+	})
+	if err != nil {
+		return nil, fault.Wrap(op, fault.Internal, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,177 @@
+package account
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/atriumid/atrium/internal/envelope"
+	"github.com/atriumid/atrium/internal/fault"
+	"github.com/atriumid/atrium/internal/freshness"
+	"github.com/atriumid/atrium/internal/kind"
+	"github.com/atriumid/atrium/internal/outbox"
+)
+
+// Limits on what one request may carry.
+const (
+	MaxFragmentBytes = 64 << 10 // encoded JSON of one fragment
+	MaxIdentifiers   = 32       // identifiers in one create
+	MaxReason        = 1000     // characters of a transition reason
+	MaxPageSize      = 1000
+	DefaultPageSize  = 50
+)
+
+// Service is the account service. It is safe for concurrent use.
+type Service struct {
+	store     Store
+	kinds     *kind.Registry
+	keys      *envelope.Keyring
+	freshness *freshness.Codec
+	now       func() time.Time
+}
+
+// Config holds what a Service needs. Now defaults to time.Now.
+type Config struct {
+	Store     Store
+	Kinds     *kind.Registry
+	Keys      *envelope.Keyring
+	Freshness *freshness.Codec
+	Now       func() time.Time
+}
+
+// NewService returns a Service.
+func NewService(c Config) *Service {
+	now := c.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: c.Store, kinds: c.Kinds, keys: c.Keys, freshness: c.Freshness, now: now}
+}
+
+// clock returns the current time at the microsecond precision that storage
+// keeps, so that what a write returns equals what a later read returns.
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// kindOf returns the compiled kind named name from the live document.
+func (s *Service) kindOf(op, name string) (*kind.Kind, error) {
+	set, _ := s.kinds.Current()
+	k, ok := set.Kind(name)
+	if !ok {
+		return nil, fault.Invalidf(op, []fault.Violation{{Field: "kind", Reason: "unknown kind"}}, "unknown kind %q", name)
+	}
+	return k, nil
+}
+
+// token returns the freshness token of a write to account id at version v.
+func (s *Service) token(id string, v int64, at time.Time) string {
+	return s.freshness.Encode(freshness.Token{Account: id, Version: v, Time: at})
+}
+
+// CheckFreshness validates a freshness token presented on a read. An empty
+// token is valid. A malformed or forged token is fault.Invalid.
+//
+// Every read is served by the primary database, which has seen every
+// acknowledged write, so a valid token is always satisfied.
+func (s *Service) CheckFreshness(tok string) error {
+	if tok == "" {
+		return nil
+	}
+	_, err := s.freshness.Decode(tok)
+	return err
+}
+
+// dataKey returns the data key of the touched account rec, creating and
+// storing one when the account has none yet.
+func (s *Service) dataKey(ctx context.Context, tx Tx, rec *Record) (envelope.DataKey, error) {
+	if rec.DataKey != nil {
+		return s.keys.Unwrap(rec.DataKey)
+	}
+	dek, wrapped, err := s.keys.NewDataKey()
+	if err != nil {
+		return envelope.DataKey{}, err
+	}
+	if err := tx.SetDataKey(ctx, rec.ID, wrapped); err != nil {
+		return envelope.DataKey{}, err
+	}
+	rec.DataKey = wrapped
+	return dek, nil
+}
+
+// aad binds a sealed fragment to its account and name, so that ciphertext
+// moved to another row does not open.
+func aad(accountID, name string) []byte { return []byte(accountID + "/" + name) }
+
+// encodeFragment validates data against f's schema and returns its stored
+// form, sealed when f is pii or secret. dek is used only for those.
+func encodeFragment(op string, f *kind.Fragment, accountID string, data map[string]any, field string, dek func() (envelope.DataKey, error)) ([]byte, bool, error) {
+	if data == nil {
+		data = map[string]any{}
+	}
+	if vs := f.Validate(data); len(vs) > 0 {
+		for i := range vs {
+			vs[i].Field = joinField(field, vs[i].Field)
+		}
+		return nil, false, fault.Invalidf(op, vs, "fragment %q does not match its schema", f.Name)
+	}
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return nil, false, fault.Invalidf(op, []fault.Violation{{Field: field, Reason: "not representable as JSON"}}, "fragment %q is not JSON", f.Name)
+	}
+	if len(raw) > MaxFragmentBytes {
+		return nil, false, &fault.Error{Op: op, Kind: fault.TooLarge, Msg: fmt.Sprintf("fragment %q is larger than %d bytes", f.Name, MaxFragmentBytes)}
+	}
+	if !f.Sensitivity.Encrypted() {
+		return raw, false, nil
+	}
+	key, err := dek()
+	if err != nil {
+		return nil, false, err
+	}
+	sealed, err := key.Seal(raw, aad(accountID, f.Name))
+	if err != nil {
+		return nil, false, fault.Wrap(op, fault.Internal, err)
+	}
+	return sealed, true, nil
+}
+
+// decodeFragment opens a stored fragment. dek is consulted only for sealed
+// fragments.
+func decodeFragment(op string, r FragmentRecord, dek func() (envelope.DataKey, error)) (map[string]any, error) {
+	raw := r.Data
+	if r.Sealed {
+		key, err := dek()
+		if err != nil {
+			return nil, err
+		}
+		if raw, err = key.Open(r.Data, aad(r.AccountID, r.Name)); err != nil {
+			return nil, fault.Wrap(op, fault.Internal, err)
+		}
+	}
+	var data map[string]any
+	if err := json.Unmarshal(raw, &data); err != nil {
+		return nil, fault.Wrap(op, fault.Internal, err)
+	}
+	return data, nil
+}
+
+// joinField joins a field path prefix and a path inside it.
+func joinField(prefix, field string) string {
+	switch {
+	case field == "":
+		return prefix
+	case prefix == "":
+		return field
+	}
+	return prefix + "." + field
+}
+
+// event appends an account event of type "atrium.account."+typ.
+func event(ctx context.Context, tx Tx, typ string, rec Record, now time.Time, data map[string]any) error {
+	if data == nil {
+		data = map[string]any{}
+	}
+	data["kind"] = rec.Kind
+	data["version"] = rec.Version
+	return tx.AppendEvent(ctx, outbox.New("atrium.account."+typ, rec.ID, now, data))
+}
