@@ -1,0 +1,246 @@
+package kind
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/atriumid/atrium/internal/fault"
+)
+
+// MaxDocumentSize is the largest kinds document Parse accepts, in bytes.
+const MaxDocumentSize = 1 << 20
+
+// maxParseDepth bounds the nesting of a JSON document while it is scanned.
+// Fragment schemas are bounded more tightly by Compile; this only keeps the
+// scanner's recursion shallow.
+const maxParseDepth = 128
+
+// Parse decodes a kinds document from YAML or JSON text. Text that is valid
+// JSON is decoded as JSON; anything else as YAML (a superset of JSON, but
+// one that lacks a few JSON string escapes). Unknown fields and duplicate
+// keys are refused in both forms.
+//
+// Parse only checks the shape of the document; Compile checks its rules.
+// Errors: fault.TooLarge when data exceeds MaxDocumentSize, fault.Invalid
+// for syntax and shape errors, with a violation per problem that names the
+// line (YAML) or the line and column (JSON) where possible.
+func Parse(data []byte) (*Document, error) {
+	const op = "kind.Parse"
+	if len(data) > MaxDocumentSize {
+		return nil, fault.E(op, fault.TooLarge, "kinds document is larger than %d bytes", MaxDocumentSize)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fault.Invalidf(op, []fault.Violation{{Field: "kinds", Reason: "the document is empty"}}, "kinds document is empty")
+	}
+	var (
+		doc *Document
+		vs  []fault.Violation
+	)
+	if json.Valid(data) {
+		doc, vs = parseJSON(data)
+	} else {
+		doc, vs = parseYAML(data)
+	}
+	if len(vs) > 0 {
+		return nil, fault.Invalidf(op, vs, "kinds document cannot be decoded")
+	}
+	return doc, nil
+}
+
+// parseYAML decodes YAML text strictly: unknown fields, duplicate keys and
+// a second document in the stream are refused.
+func parseYAML(data []byte) (*Document, []fault.Violation) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var doc Document
+	if err := dec.Decode(&doc); err != nil {
+		return nil, yamlViolations(err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, []fault.Violation{{Reason: "the text holds more than one YAML document"}}
+	}
+	return &doc, nil
+}
+
+// goTypeNames maps the Go type names that yaml error messages mention to
+// the document's own words.
+var goTypeNames = strings.NewReplacer(
+	"kind.Document", "document",
+	"kind.KindSpec", "kind",
+	"kind.FragmentSpec", "fragment",
+	"kind.LifecycleSpec", "lifecycle",
+	"kind.TransitionSpec", "transition",
+	"kind.Sensitivity", "sensitivity",
+	"map[string]kind.KindSpec", "map of kinds",
+	"map[string]kind.FragmentSpec", "map of fragments",
+	"map[string]kind.TransitionSpec", "map of transitions",
+)
+
+// yamlViolations turns a yaml error into violations. Their Field is empty:
+// a yaml error knows a line, not a path; the line is in the Reason.
+func yamlViolations(err error) []fault.Violation {
+	if te, ok := errors.AsType[*yaml.TypeError](err); ok {
+		vs := make([]fault.Violation, 0, len(te.Errors))
+		for _, e := range te.Errors {
+			vs = append(vs, fault.Violation{Reason: goTypeNames.Replace(e)})
+		}
+		return vs
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	return []fault.Violation{{Reason: goTypeNames.Replace(msg)}}
+}
+
+// parseJSON decodes JSON text. encoding/json alone would accept duplicate
+// keys and match field names case-insensitively, so a scan of the token
+// stream first enforces what the YAML decoder enforces; then the document
+// is decoded with numbers kept as json.Number.
+func parseJSON(data []byte) (*Document, []fault.Violation) {
+	sc := jsonScan{dec: json.NewDecoder(bytes.NewReader(data)), data: data}
+	sc.dec.UseNumber()
+	if err := sc.value(nil); err != nil {
+		return nil, []fault.Violation{sc.violation(err)}
+	}
+	if len(sc.vs) > 0 {
+		return nil, sc.vs
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	dec.DisallowUnknownFields()
+	var doc Document
+	if err := dec.Decode(&doc); err != nil {
+		return nil, []fault.Violation{sc.violation(err)}
+	}
+	return &doc, nil
+}
+
+// jsonScan walks the tokens of a JSON text, checking keys: no duplicates
+// anywhere, and only known fields at the levels that map to Go structs.
+type jsonScan struct {
+	dec  *json.Decoder
+	data []byte
+	vs   []fault.Violation
+}
+
+// knownFields returns the fields allowed in the object at path, or nil when
+// any key is allowed there (maps of names, and fragment schemas).
+func knownFields(path []string) []string {
+	n := len(path)
+	switch {
+	case n == 0:
+		return []string{"kinds"}
+	case n == 2 && path[0] == "kinds":
+		return []string{"id_prefix", "identifiers", "fragments", "lifecycle", "relations"}
+	case n == 4 && path[0] == "kinds" && path[2] == "fragments":
+		return []string{"sensitivity", "schema"}
+	case n == 3 && path[0] == "kinds" && path[2] == "lifecycle":
+		return []string{"initial", "transitions"}
+	case n == 5 && path[0] == "kinds" && path[2] == "lifecycle" && path[3] == "transitions":
+		return []string{"from", "to"}
+	}
+	return nil
+}
+
+func (s *jsonScan) value(path []string) error {
+	if len(path) > maxParseDepth {
+		return fmt.Errorf("nesting deeper than %d levels", maxParseDepth)
+	}
+	tok, err := s.dec.Token()
+	if err != nil {
+		return err
+	}
+	switch tok {
+	case json.Delim('{'):
+		return s.object(path)
+	case json.Delim('['):
+		for i := 0; s.dec.More(); i++ {
+			if err := s.value(append(path, strconv.Itoa(i))); err != nil {
+				return err
+			}
+		}
+		_, err = s.dec.Token()
+		return err
+	}
+	return nil
+}
+
+func (s *jsonScan) object(path []string) error {
+	known := knownFields(path)
+	seen := make(map[string]bool)
+	for s.dec.More() {
+		tok, err := s.dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		field := joinPath(append(path, key))
+		switch {
+		case seen[key]:
+			s.vs = append(s.vs, fault.Violation{Field: field, Reason: "the key appears more than once"})
+		case known != nil && !slices.Contains(known, key):
+			s.vs = append(s.vs, fault.Violation{Field: field, Reason: "unknown field; known fields: " + strings.Join(known, ", ")})
+		}
+		seen[key] = true
+		if err := s.value(append(path, key)); err != nil {
+			return err
+		}
+	}
+	_, err := s.dec.Token()
+	return err
+}
+
+// violation describes a decoding error, with the line and column of a
+// syntax error.
+func (s *jsonScan) violation(err error) fault.Violation {
+	var (
+		se *json.SyntaxError
+		ue *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &se):
+		line, col := lineCol(s.data, se.Offset)
+		return fault.Violation{Reason: fmt.Sprintf("line %d, column %d: %s", line, col, se.Error())}
+	case errors.As(err, &ue):
+		line, col := lineCol(s.data, ue.Offset)
+		return fault.Violation{Field: ue.Field, Reason: fmt.Sprintf("line %d, column %d: a %s cannot be used here", line, col, ue.Value)}
+	}
+	return fault.Violation{Reason: goTypeNames.Replace(strings.TrimPrefix(err.Error(), "json: "))}
+}
+
+// lineCol converts a byte offset into a 1-based line and column.
+func lineCol(data []byte, off int64) (line, col int) {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	before := data[:off]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = int(off) - bytes.LastIndexByte(before, '\n')
+	return line, col
+}
+
+// joinPath renders a path as the dotted field name of a violation.
+func joinPath(path []string) string { return strings.Join(path, ".") }
+
+// Marshal renders d as indented JSON, which Parse reads back. Fragment
+// schemas are first converted to plain JSON values; Marshal fails with
+// fault.Invalid when one holds a value JSON cannot express.
+func (d *Document) Marshal() ([]byte, error) {
+	const op = "kind.Document.Marshal"
+	out, vs := normalizeDocument(d)
+	if len(vs) > 0 {
+		return nil, fault.Invalidf(op, vs, "kinds document cannot be rendered as JSON")
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return nil, fault.Wrap(op, fault.Invalid, err)
+	}
+	return b, nil
+}
