@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,9 +15,32 @@ import (
 
 // loadVectors decodes the JSON vector file name (gzip-compressed when it
 // ends in .gz) into v.
-func loadVectors(t *testing.T, name string, v any) {
+func loadVectors(t testing.TB, name string, v any) {
 	t.Helper()
-	f, err := os.Open(testvectors.Path(t, name))
+	decodeVectors(t, testvectors.Path(t, name), v)
+}
+
+// seedVectors decodes the vector file name into v for a fuzz target's seeds
+// and reports whether it could: a fuzz target still runs on its committed
+// corpus when the vectors are not there.
+func seedVectors(f *testing.F, name string, v any) bool {
+	f.Helper()
+	dir, ok := testvectors.Dir()
+	if !ok {
+		return false
+	}
+	path := filepath.Join(dir, filepath.FromSlash(name))
+	if _, err := os.Stat(path); err != nil {
+		return false
+	}
+	decodeVectors(f, path, v)
+	return true
+}
+
+func decodeVectors(t testing.TB, path string, v any) {
+	t.Helper()
+	name := path
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +59,7 @@ func loadVectors(t *testing.T, name string, v any) {
 }
 
 // unhex decodes "0x"-prefixed hex from a vector file.
-func unhex(t *testing.T, s string) []byte {
+func unhex(t testing.TB, s string) []byte {
 	t.Helper()
 	b, err := hex.DecodeString(strings.TrimPrefix(s, "0x"))
 	if err != nil {
