@@ -59,7 +59,11 @@ func TestERC6492Vectors(t *testing.T) {
 
 // wrap6492 builds abi.encode(address, bytes, bytes) ‖ magic by hand.
 func wrap6492(factory Address, calldata, inner []byte) []byte {
-	word := func(n int) []byte { w := make([]byte, 32); w[29], w[30], w[31] = byte(n>>16), byte(n>>8), byte(n); return w }
+	word := func(n int) []byte {
+		w := make([]byte, 32)
+		w[29], w[30], w[31] = byte(n>>16), byte(n>>8), byte(n)
+		return w
+	}
 	padded := func(b []byte) []byte { return append(bytes.Clone(b), make([]byte, (32-len(b)%32)%32)...) }
 	var out []byte
 	out = append(out, make([]byte, 12)...)

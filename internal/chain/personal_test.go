@@ -89,7 +89,10 @@ func TestRecoverPersonalErrorCauses(t *testing.T) {
 		{"r = 0", mod(func(s []byte) []byte { clear(s[:32]); return s }), ErrSignatureRange},
 		{"r = 2^256-1", mod(func(s []byte) []byte { copy(s[:32], bytes.Repeat([]byte{0xff}, 32)); return s }), ErrSignatureRange},
 		{"s = 0", mod(func(s []byte) []byte { clear(s[32:64]); return s }), ErrSignatureRange},
-		{"s = n-1", mod(func(s []byte) []byte { copy(s[32:64], unhex(t, "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140")); return s }), ErrSignatureHighS},
+		{"s = n-1", mod(func(s []byte) []byte {
+			copy(s[32:64], unhex(t, "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140"))
+			return s
+		}), ErrSignatureHighS},
 		{"compact with high s", func() []byte {
 			s := bytes.Clone(sig[:64])
 			copy(s[32:], unhex(t, "7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a1")) // n/2 + 1
