@@ -196,7 +196,8 @@ func (r Keyring) LogValue() slog.Value {
 func decodeSecret(s string) ([]byte, bool) {
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		b, err := enc.Strict().DecodeString(s)
-		if err == nil && len(b) == keySize {
+		// The decoder skips '\r' and '\n'; the length check refuses them.
+		if err == nil && len(b) == keySize && enc.EncodedLen(keySize) == len(s) {
 			return b, true
 		}
 		clear(b)

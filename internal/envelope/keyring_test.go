@@ -172,7 +172,7 @@ func TestParseKeyringRejects(t *testing.T) {
 	for _, spec := range []string{
 		"", " \n", ",", "k1:" + b64 + ",", ",k1:" + b64, b64, ":" + b64, "k1:", "k1:" + short, "k1:" + long,
 		"k1:" + nonCanonical, "k 1:" + b64, "k1:" + b64 + ",k1:" + b64, "k1=" + b64, "k1:" + b64 + "!",
-		"k1:" + b64[:20] + " " + b64[20:], strings.Repeat("k:"+b64+",", maxKeyringKeys) + "z:" + b64,
+		"k1:" + b64[:20] + " " + b64[20:], "k1:" + b64[:20] + "\n" + b64[20:], "k1:" + b64[:20] + "\r\n" + b64[20:], strings.Repeat("k:"+b64+",", maxKeyringKeys) + "z:" + b64,
 		strings.Repeat(" ", maxKeyringSpec+1),
 		b64 + ":k1", // swapped: the secret must not be echoed as an id
 	} {
