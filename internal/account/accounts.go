@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"errors"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -31,11 +32,12 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Account, erro
 	if err != nil {
 		return nil, err
 	}
-	idents, err := normalizeAll(op, k, req.Identifiers)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkFragmentNames(op, k, req.Fragments); err != nil {
+	// Every problem with the request is reported at once.
+	var violations []fault.Violation
+	idents, err := s.normalizeAll(op, k, req.Identifiers)
+	violations = appendViolations(violations, err)
+	violations = appendViolations(violations, checkFragmentNames(op, k, req.Fragments))
+	if err := firstNonInvalid(err); err != nil {
 		return nil, err
 	}
 	now := s.clock()
@@ -54,12 +56,14 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Account, erro
 		return dek, nil
 	}
 	var frags []FragmentRecord
-	var violations []fault.Violation
 	for _, name := range sortedKeys(req.Fragments) {
-		f, _ := k.Fragment(name)
+		f, ok := k.Fragment(name)
+		if !ok {
+			continue // reported above
+		}
 		data, sealed, err := encodeFragment(op, f, rec.ID, req.Fragments[name], "fragments."+name, newKey)
-		if fe, ok := err.(*fault.Error); ok && fe.Kind == fault.Invalid {
-			violations = append(violations, fe.Violations...)
+		if fault.Is(err, fault.Invalid) {
+			violations = appendViolations(violations, err)
 			continue
 		}
 		if err != nil {
@@ -68,7 +72,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Account, erro
 		frags = append(frags, FragmentRecord{AccountID: rec.ID, Name: name, Version: 1, Data: data, Sealed: sealed, UpdateTime: now})
 	}
 	if len(violations) > 0 {
-		return nil, fault.Invalidf(op, violations, "fragments do not match their schemas")
+		return nil, fault.Invalidf(op, violations, "invalid account")
 	}
 
 	err = s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
@@ -101,6 +105,23 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Account, erro
 		a.Identifiers = append(a.Identifiers, Identifier{Type: id.Type, Value: id.Value, CreateTime: now})
 	}
 	return a, nil
+}
+
+// appendViolations adds the violations of an Invalid error to vs.
+func appendViolations(vs []fault.Violation, err error) []fault.Violation {
+	if fe, ok := errors.AsType[*fault.Error](err); ok && fe.Kind == fault.Invalid {
+		return append(vs, fe.Violations...)
+	}
+	return vs
+}
+
+// firstNonInvalid returns err unless it is nil or an Invalid error, whose
+// violations the caller collects.
+func firstNonInvalid(err error) error {
+	if err == nil || fault.Is(err, fault.Invalid) {
+		return nil
+	}
+	return err
 }
 
 // checkFragmentNames refuses fragments that k does not declare.

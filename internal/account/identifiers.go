@@ -34,7 +34,7 @@ func (s *Service) AddIdentifier(ctx context.Context, id string, in IdentifierInp
 		if err != nil {
 			return err
 		}
-		norm, err := normalizeAll(op, k, []IdentifierInput{in})
+		norm, err := s.normalizeAll(op, k, []IdentifierInput{in})
 		if err != nil {
 			return err
 		}
@@ -57,7 +57,7 @@ func (s *Service) AddIdentifier(ctx context.Context, id string, in IdentifierInp
 // that does not normalize and fault.NotFound when no account holds it.
 func (s *Service) Resolve(ctx context.Context, typ, value string) (*Account, error) {
 	const op = "account.Resolve"
-	norm, err := identifier.Normalize(identifier.Type(typ), value)
+	norm, err := s.identifiers.Normalize(identifier.Type(typ), value)
 	if err != nil {
 		return nil, fault.Wrap(op, fault.Invalid, err)
 	}
@@ -83,7 +83,7 @@ func (s *Service) Resolve(ctx context.Context, typ, value string) (*Account, err
 // normalizeAll checks that k accepts each identifier's type and returns the
 // normalized identifiers, refusing duplicates within the request. Every
 // problem is reported as a violation of "identifiers[i]".
-func normalizeAll(op string, k *kind.Kind, in []IdentifierInput) ([]IdentifierRecord, error) {
+func (s *Service) normalizeAll(op string, k *kind.Kind, in []IdentifierInput) ([]IdentifierRecord, error) {
 	if len(in) > MaxIdentifiers {
 		return nil, fault.Invalidf(op, []fault.Violation{{Field: "identifiers", Reason: fmt.Sprintf("at most %d", MaxIdentifiers)}}, "too many identifiers")
 	}
@@ -96,7 +96,7 @@ func normalizeAll(op string, k *kind.Kind, in []IdentifierInput) ([]IdentifierRe
 			vs = append(vs, fault.Violation{Field: field + ".type", Reason: fmt.Sprintf("kind %q does not accept identifier type %q", k.Name, id.Type)})
 			continue
 		}
-		v, err := identifier.Normalize(identifier.Type(id.Type), id.Value)
+		v, err := s.identifiers.Normalize(identifier.Type(id.Type), id.Value)
 		if err != nil {
 			msg, _ := fault.PublicOf(err)
 			vs = append(vs, fault.Violation{Field: field + ".value", Reason: msg})

@@ -9,6 +9,7 @@ import (
 	"github.com/atriumid/atrium/internal/envelope"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/freshness"
+	"github.com/atriumid/atrium/internal/identifier"
 	"github.com/atriumid/atrium/internal/kind"
 	"github.com/atriumid/atrium/internal/outbox"
 )
@@ -24,11 +25,12 @@ const (
 
 // Service is the account service. It is safe for concurrent use.
 type Service struct {
-	store     Store
-	kinds     *kind.Registry
-	keys      *envelope.Keyring
-	freshness *freshness.Codec
-	now       func() time.Time
+	store       Store
+	kinds       *kind.Registry
+	keys        *envelope.Keyring
+	freshness   *freshness.Codec
+	identifiers identifier.Normalizers
+	now         func() time.Time
 }
 
 // Config holds what a Service needs. Now defaults to time.Now.
@@ -37,7 +39,10 @@ type Config struct {
 	Kinds     *kind.Registry
 	Keys      *envelope.Keyring
 	Freshness *freshness.Codec
-	Now       func() time.Time
+	// Identifiers normalizes identifier values; its zero value refuses
+	// wallet and ENS identifiers.
+	Identifiers identifier.Normalizers
+	Now         func() time.Time
 }
 
 // NewService returns a Service.
@@ -46,7 +51,7 @@ func NewService(c Config) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: c.Store, kinds: c.Kinds, keys: c.Keys, freshness: c.Freshness, now: now}
+	return &Service{store: c.Store, kinds: c.Kinds, keys: c.Keys, freshness: c.Freshness, identifiers: c.Identifiers, now: now}
 }
 
 // clock returns the current time at the microsecond precision that storage
@@ -98,10 +103,6 @@ func (s *Service) dataKey(ctx context.Context, tx Tx, rec *Record) (envelope.Dat
 	return dek, nil
 }
 
-// aad binds a sealed fragment to its account and name, so that ciphertext
-// moved to another row does not open.
-func aad(accountID, name string) []byte { return []byte(accountID + "/" + name) }
-
 // encodeFragment validates data against f's schema and returns its stored
 // form, sealed when f is pii or secret. dek is used only for those.
 func encodeFragment(op string, f *kind.Fragment, accountID string, data map[string]any, field string, dek func() (envelope.DataKey, error)) ([]byte, bool, error) {
@@ -128,7 +129,7 @@ func encodeFragment(op string, f *kind.Fragment, accountID string, data map[stri
 	if err != nil {
 		return nil, false, err
 	}
-	sealed, err := key.Seal(raw, aad(accountID, f.Name))
+	sealed, err := key.Seal(raw, envelope.FragmentAAD(accountID, f.Name))
 	if err != nil {
 		return nil, false, fault.Wrap(op, fault.Internal, err)
 	}
@@ -144,7 +145,7 @@ func decodeFragment(op string, r FragmentRecord, dek func() (envelope.DataKey, e
 		if err != nil {
 			return nil, err
 		}
-		if raw, err = key.Open(r.Data, aad(r.AccountID, r.Name)); err != nil {
+		if raw, err = key.Open(r.Data, envelope.FragmentAAD(r.AccountID, r.Name)); err != nil {
 			return nil, fault.Wrap(op, fault.Internal, err)
 		}
 	}

@@ -32,6 +32,7 @@ const (
 	DeadlineExceeded               // the request ran out of time (504)
 	Canceled                       // the caller went away (499)
 	TooLarge                       // the request body or a field is over its size limit (413)
+	UnsupportedMedia               // the request body is not in a format the method reads (415)
 )
 
 var kindNames = [...]string{
@@ -48,6 +49,7 @@ var kindNames = [...]string{
 	DeadlineExceeded:   "deadline_exceeded",
 	Canceled:           "canceled",
 	TooLarge:           "resource_exhausted",
+	UnsupportedMedia:   "invalid_argument",
 }
 
 // String returns the machine-readable code of k, as clients see it
@@ -118,6 +120,8 @@ func (e *Error) Public() string {
 		return "too many requests"
 	case TooLarge:
 		return "request too large"
+	case UnsupportedMedia:
+		return "unsupported media type"
 	case Unavailable:
 		return "service unavailable"
 	case DeadlineExceeded:

@@ -1,0 +1,89 @@
+// Package api serves Atrium's API on one HTTP handler: gRPC, gRPC-Web and
+// Connect through connect-go, and the REST paths of the contract, all
+// calling the same handler methods. It owns the one table from error kinds
+// to protocol statuses, authentication of API keys, request body limits and
+// idempotency keys.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/atriumid/atrium/gen/atrium/v1/atriumv1connect"
+	"github.com/atriumid/atrium/internal/account"
+	"github.com/atriumid/atrium/internal/fault"
+	"github.com/atriumid/atrium/internal/idempotency"
+	"github.com/atriumid/atrium/internal/kind"
+)
+
+// DefaultMaxBodyBytes caps request bodies unless configured otherwise.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Config holds the API's dependencies and settings.
+type Config struct {
+	Accounts       *account.Service
+	Kinds          kind.History
+	Keys           KeyStore
+	Idempotency    idempotency.Store
+	IdempotencyTTL time.Duration // default 24 h
+	MaxBodyBytes   int64         // default DefaultMaxBodyBytes
+	Log            *slog.Logger
+	Now            func() time.Time // default time.Now
+}
+
+// Handler returns the API handler for the paths under /v1/ and the Connect
+// procedure paths. Every request is authenticated; bodies are capped; POSTs
+// honour Idempotency-Key.
+func Handler(c Config) http.Handler {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.IdempotencyTTL <= 0 {
+		c.IdempotencyTTL = 24 * time.Hour
+	}
+	writeErr := func(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, c.Log, err) }
+
+	ah := &accountHandler{svc: c.Accounts}
+	kh := &kindHandler{history: c.Kinds}
+	opts := []connect.HandlerOption{
+		connect.WithInterceptors(errorInterceptor(c.Log)),
+		connect.WithReadMaxBytes(int(c.MaxBodyBytes)),
+	}
+	mux := http.NewServeMux()
+	mux.Handle(atriumv1connect.NewAccountServiceHandler(ah, opts...))
+	mux.Handle(atriumv1connect.NewKindServiceHandler(kh, opts...))
+	restRoutes(mux, c.Log, ah, kh)
+
+	var h http.Handler = mux
+	h = idempotency.Middleware(c.Idempotency, func(r *http.Request) string {
+		p, _ := PrincipalFrom(r.Context())
+		return p.KeyID
+	}, c.IdempotencyTTL, c.Now, writeErr, c.Log)(h)
+	auth := &authenticator{keys: c.Keys, now: c.Now, cache: map[[32]byte]cachedKey{}}
+	h = auth.middleware(writeErr, h)
+	return limitBody(c.MaxBodyBytes, writeErr, h)
+}
+
+// IsAPIPath reports whether path belongs to the API handler.
+func IsAPIPath(path string) bool {
+	return strings.HasPrefix(path, "/v1/") || path == "/v1" || strings.HasPrefix(path, "/atrium.v1.")
+}
+
+// limitBody caps request bodies at n bytes; reading more fails with
+// *http.MaxBytesError, which is answered with 413.
+func limitBody(n int64, writeErr func(http.ResponseWriter, *http.Request, error), next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > n {
+			writeErr(w, r, fault.E("api.limitBody", fault.TooLarge, "request body larger than %d bytes", n))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		next.ServeHTTP(w, r)
+	})
+}

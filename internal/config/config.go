@@ -1,0 +1,145 @@
+// Package config holds the settings of an Atrium server: defaults, then
+// environment variables, then command-line flags, then validation.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is the configuration of `atrium serve` and the commands that open
+// the database.
+type Config struct {
+	Database       string        // sqlite://PATH or postgres://…
+	Listen         string        // host:port
+	PublicURL      string        // externally visible base URL; derived from Listen when empty
+	KindsFile      string        // a kinds document to apply at start; empty keeps the stored one
+	EncryptionKeys string        // "id:base64,…" key-encryption keys, primary first
+	MaxBodyBytes   int64         // request body cap
+	IdempotencyTTL time.Duration // how long Idempotency-Key records live
+	ShutdownGrace  time.Duration // how long in-flight requests may run after SIGTERM
+	LogLevel       string        // debug, info, warn, error
+}
+
+// Default returns the defaults: embedded SQLite in the working directory,
+// port 8080.
+func Default() Config {
+	return Config{
+		Database:       "sqlite://./atrium.db",
+		Listen:         ":8080",
+		MaxBodyBytes:   1 << 20,
+		IdempotencyTTL: 24 * time.Hour,
+		ShutdownGrace:  30 * time.Second,
+		LogLevel:       "info",
+	}
+}
+
+// env names the environment variable of each setting.
+var env = map[string]string{
+	"database":        "ATRIUM_DATABASE_URL",
+	"listen":          "ATRIUM_LISTEN",
+	"public-url":      "ATRIUM_PUBLIC_URL",
+	"kinds":           "ATRIUM_KINDS_FILE",
+	"encryption-keys": "ATRIUM_ENCRYPTION_KEYS",
+	"log-level":       "ATRIUM_LOG_LEVEL",
+}
+
+// FlagSet returns a flag set for command name whose flags write into c,
+// with c's current values (already overlaid with the environment) as
+// defaults. Only the flags named in want are defined (all when empty).
+func (c *Config) FlagSet(name string, out io.Writer, want ...string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	def := func(n string) bool {
+		if len(want) == 0 {
+			return true
+		}
+		for _, w := range want {
+			if w == n {
+				return true
+			}
+		}
+		return false
+	}
+	if def("database") {
+		fs.StringVar(&c.Database, "database", c.Database, "database URL: sqlite://PATH or postgres://USER@HOST:PORT/DB (env ATRIUM_DATABASE_URL)")
+	}
+	if def("listen") {
+		fs.StringVar(&c.Listen, "listen", c.Listen, "address to serve on (env ATRIUM_LISTEN)")
+	}
+	if def("public-url") {
+		fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "externally visible base URL; default derived from --listen (env ATRIUM_PUBLIC_URL)")
+	}
+	if def("kinds") {
+		fs.StringVar(&c.KindsFile, "kinds", c.KindsFile, "kinds document (YAML or JSON) to apply at start (env ATRIUM_KINDS_FILE)")
+	}
+	if def("encryption-keys") {
+		fs.StringVar(&c.EncryptionKeys, "encryption-keys", c.EncryptionKeys, "key-encryption keys id:base64,… primary first (env ATRIUM_ENCRYPTION_KEYS)")
+	}
+	if def("log-level") {
+		fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env ATRIUM_LOG_LEVEL)")
+	}
+	if def("max-body-bytes") {
+		fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body accepted")
+	}
+	return fs
+}
+
+// FromEnv overlays the environment variables that are set onto c.
+func (c *Config) FromEnv(getenv func(string) string) {
+	for flagName, key := range env {
+		v := getenv(key)
+		if v == "" {
+			continue
+		}
+		switch flagName {
+		case "database":
+			c.Database = v
+		case "listen":
+			c.Listen = v
+		case "public-url":
+			c.PublicURL = v
+		case "kinds":
+			c.KindsFile = v
+		case "encryption-keys":
+			c.EncryptionKeys = v
+		case "log-level":
+			c.LogLevel = v
+		}
+	}
+}
+
+// Validate checks c and fills derived values (the public URL).
+func (c *Config) Validate() error {
+	if !strings.HasPrefix(c.Database, "sqlite:") && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
+		return fmt.Errorf("--database must be sqlite://PATH or postgres://…")
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen must be host:port: %v", err)
+	}
+	if c.PublicURL == "" {
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "localhost"
+		}
+		c.PublicURL = "http://" + net.JoinHostPort(host, port)
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--public-url must be an absolute http(s) URL")
+	}
+	if c.MaxBodyBytes < 1024 {
+		return fmt.Errorf("--max-body-bytes must be at least 1024")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level must be debug, info, warn or error")
+	}
+	return nil
+}
