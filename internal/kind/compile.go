@@ -161,7 +161,7 @@ func Compile(doc *Document, opts CompileOptions) (*Set, error) {
 	}
 	if len(vs) > 0 {
 		vs = sortViolations(vs)
-		return nil, fault.Invalidf(op, vs, "kinds document has %d %s", len(vs), plural(len(vs), "problem"))
+		return nil, fault.Invalidf(op, vs, "kinds document has %s", count(len(vs), "problem"))
 	}
 	return s, nil
 }
@@ -251,11 +251,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return word
-	}
-	return word + "s"
 }
