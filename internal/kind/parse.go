@@ -24,14 +24,15 @@ const MaxDocumentSize = 1 << 20
 const maxParseDepth = 128
 
 // Parse decodes a kinds document from YAML or JSON text. Text that is valid
-// JSON is decoded as JSON; anything else as YAML (a superset of JSON, but
-// one that lacks a few JSON string escapes). Unknown fields and duplicate
-// keys are refused in both forms.
+// JSON is decoded as JSON; anything else as YAML, which is a superset of
+// JSON but lacks a few of its string escapes (so broken JSON gets YAML's
+// error messages). Unknown fields and duplicate keys are refused in both
+// forms.
 //
 // Parse only checks the shape of the document; Compile checks its rules.
-// Errors: fault.TooLarge when data exceeds MaxDocumentSize, fault.Invalid
-// for syntax and shape errors, with a violation per problem that names the
-// line (YAML) or the line and column (JSON) where possible.
+// Errors: fault.TooLarge when data exceeds MaxDocumentSize; fault.Invalid
+// for syntax and shape errors, with a violation per problem. JSON
+// violations name the field's path; YAML ones name a line in the Reason.
 func Parse(data []byte) (*Document, error) {
 	const op = "kind.Parse"
 	if len(data) > MaxDocumentSize {
@@ -104,7 +105,7 @@ func yamlViolations(err error) []fault.Violation {
 // stream first enforces what the YAML decoder enforces; then the document
 // is decoded with numbers kept as json.Number.
 func parseJSON(data []byte) (*Document, []fault.Violation) {
-	sc := jsonScan{dec: json.NewDecoder(bytes.NewReader(data)), data: data}
+	sc := jsonScan{dec: json.NewDecoder(bytes.NewReader(data))}
 	sc.dec.UseNumber()
 	if err := sc.value(nil); err != nil {
 		return nil, []fault.Violation{sc.violation(err)}
@@ -127,9 +128,8 @@ func parseJSON(data []byte) (*Document, []fault.Violation) {
 // only known fields and values of the right type. Unlike errors from
 // encoding/json, its violations name the full path.
 type jsonScan struct {
-	dec  *json.Decoder
-	data []byte
-	vs   []fault.Violation
+	dec *json.Decoder
+	vs  []fault.Violation
 }
 
 // knownFields returns the fields allowed in the object at path, or nil when
@@ -270,33 +270,10 @@ func (s *jsonScan) object(path []string) error {
 	return err
 }
 
-// violation describes a decoding error, with the line and column of a
-// syntax error.
+// violation describes an error that the scan did not foresee; a JSON text
+// that passed json.Valid and the scan has no syntax or type error left.
 func (s *jsonScan) violation(err error) fault.Violation {
-	var (
-		se *json.SyntaxError
-		ue *json.UnmarshalTypeError
-	)
-	switch {
-	case errors.As(err, &se):
-		line, col := lineCol(s.data, se.Offset)
-		return fault.Violation{Reason: fmt.Sprintf("line %d, column %d: %s", line, col, se.Error())}
-	case errors.As(err, &ue):
-		line, col := lineCol(s.data, ue.Offset)
-		return fault.Violation{Field: ue.Field, Reason: fmt.Sprintf("line %d, column %d: a %s cannot be used here", line, col, ue.Value)}
-	}
 	return fault.Violation{Reason: goTypeNames.Replace(strings.TrimPrefix(err.Error(), "json: "))}
-}
-
-// lineCol converts a byte offset into a 1-based line and column.
-func lineCol(data []byte, off int64) (line, col int) {
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
-	before := data[:off]
-	line = bytes.Count(before, []byte("\n")) + 1
-	col = int(off) - bytes.LastIndexByte(before, '\n')
-	return line, col
 }
 
 // joinPath renders a path as the dotted field name of a violation.
