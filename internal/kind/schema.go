@@ -38,6 +38,9 @@ type Fragment struct {
 // the fragment data ("name", "addresses.0.city", "" for the root). Reasons
 // never repeat the value, which may be personal data.
 func (f *Fragment) Validate(v any) []fault.Violation {
+	if f.schema == nil { // a Fragment not made by Compile
+		return []fault.Violation{{Reason: "the fragment has no compiled schema"}}
+	}
 	err := f.schema.Validate(v)
 	if err == nil {
 		return nil
