@@ -123,7 +123,10 @@ func Compile(doc *Document, opts CompileOptions) (*Set, error) {
 	if doc == nil {
 		return nil, fault.E(op, fault.Invalid, "no kinds document")
 	}
-	norm, vs := normalizeDocument(doc)
+	// Schemas are normalised again, with their problems reported, as each
+	// fragment is compiled.
+	norm, _ := normalizeDocument(doc)
+	var vs []fault.Violation
 	s := &Set{kinds: make(map[string]*Kind), byPrefix: make(map[string]*Kind), doc: norm}
 	switch n := len(norm.Kinds); {
 	case n == 0:
@@ -135,7 +138,7 @@ func Compile(doc *Document, opts CompileOptions) (*Set, error) {
 	s.names = sortedKeys(norm.Kinds)
 	relations := make(map[string]string)
 	for _, name := range s.names {
-		spec := norm.Kinds[name]
+		spec := doc.Kinds[name]
 		k := compileKind(name, spec, &vs)
 		s.kinds[name] = k
 		if prev, ok := s.byPrefix[k.IDPrefix]; ok && k.IDPrefix != "" {
@@ -158,7 +161,7 @@ func Compile(doc *Document, opts CompileOptions) (*Set, error) {
 	}
 	if len(vs) > 0 {
 		vs = sortViolations(vs)
-		return nil, fault.Invalidf(op, vs, "kinds document has %d %s", len(vs), plural(len(vs), "problem"))
+		return nil, fault.Invalidf(op, vs, "kinds document has %s", count(len(vs), "problem"))
 	}
 	return s, nil
 }
@@ -231,7 +234,12 @@ func compileFragments(kind string, specs map[string]FragmentSpec, vs *[]fault.Vi
 			bad("."+name+".sensitivity", "must be one of public, internal, pii, secret")
 		}
 		path := []string{"kinds", kind, "fragments", name, "schema"}
-		frags[name] = &Fragment{Name: name, Sensitivity: spec.Sensitivity, schema: compileSchema(spec.Schema, path, vs)}
+		f := &Fragment{Name: name, Sensitivity: spec.Sensitivity}
+		before := len(*vs)
+		if schema := toJSON(spec.Schema, path, 0, vs); len(*vs) == before {
+			f.schema = compileSchema(schema, path, vs)
+		}
+		frags[name] = f
 	}
 	return frags, names
 }
@@ -243,11 +251,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return word
-	}
-	return word + "s"
 }

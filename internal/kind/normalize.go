@@ -3,6 +3,7 @@ package kind
 import (
 	"encoding/json"
 	"math"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -62,17 +63,6 @@ func toJSON(v any, path []string, depth int, vs *[]fault.Violation) any {
 			return bad("is not a valid JSON number")
 		}
 		return v
-	case int:
-		return json.Number(strconv.FormatInt(int64(v), 10))
-	case int64:
-		return json.Number(strconv.FormatInt(v, 10))
-	case uint64:
-		return json.Number(strconv.FormatUint(v, 10))
-	case float64:
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return bad("is not a finite number")
-		}
-		return json.Number(strconv.FormatFloat(v, 'g', -1, 64))
 	case time.Time:
 		return bad("is a timestamp; quote it to make it a string")
 	case map[string]any, map[any]any, []any:
@@ -80,7 +70,7 @@ func toJSON(v any, path []string, depth int, vs *[]fault.Violation) any {
 			return bad("nests objects and arrays deeper than " + strconv.Itoa(MaxSchemaDepth) + " levels")
 		}
 	default:
-		return bad("is not a JSON value")
+		return number(v, bad)
 	}
 	switch v := v.(type) {
 	case map[string]any:
@@ -108,4 +98,22 @@ func toJSON(v any, path []string, depth int, vs *[]fault.Violation) any {
 		return out
 	}
 	return nil
+}
+
+// number converts a Go number of any type to a json.Number.
+func number(v any, bad func(reason string) any) any {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return json.Number(strconv.FormatInt(rv.Int(), 10))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return json.Number(strconv.FormatUint(rv.Uint(), 10))
+	case reflect.Float32, reflect.Float64:
+		f := rv.Float()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return bad("is not a finite number")
+		}
+		return json.Number(strconv.FormatFloat(f, 'g', -1, rv.Type().Bits()))
+	}
+	return bad("is not a JSON value")
 }

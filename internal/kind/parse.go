@@ -24,14 +24,15 @@ const MaxDocumentSize = 1 << 20
 const maxParseDepth = 128
 
 // Parse decodes a kinds document from YAML or JSON text. Text that is valid
-// JSON is decoded as JSON; anything else as YAML (a superset of JSON, but
-// one that lacks a few JSON string escapes). Unknown fields and duplicate
-// keys are refused in both forms.
+// JSON is decoded as JSON; anything else as YAML, which is a superset of
+// JSON but lacks a few of its string escapes (so broken JSON gets YAML's
+// error messages). Unknown fields and duplicate keys are refused in both
+// forms.
 //
 // Parse only checks the shape of the document; Compile checks its rules.
-// Errors: fault.TooLarge when data exceeds MaxDocumentSize, fault.Invalid
-// for syntax and shape errors, with a violation per problem that names the
-// line (YAML) or the line and column (JSON) where possible.
+// Errors: fault.TooLarge when data exceeds MaxDocumentSize; fault.Invalid
+// for syntax and shape errors, with a violation per problem. JSON
+// violations name the field's path; YAML ones name a line in the Reason.
 func Parse(data []byte) (*Document, error) {
 	const op = "kind.Parse"
 	if len(data) > MaxDocumentSize {
@@ -104,7 +105,7 @@ func yamlViolations(err error) []fault.Violation {
 // stream first enforces what the YAML decoder enforces; then the document
 // is decoded with numbers kept as json.Number.
 func parseJSON(data []byte) (*Document, []fault.Violation) {
-	sc := jsonScan{dec: json.NewDecoder(bytes.NewReader(data)), data: data}
+	sc := jsonScan{dec: json.NewDecoder(bytes.NewReader(data))}
 	sc.dec.UseNumber()
 	if err := sc.value(nil); err != nil {
 		return nil, []fault.Violation{sc.violation(err)}
@@ -122,31 +123,100 @@ func parseJSON(data []byte) (*Document, []fault.Violation) {
 	return &doc, nil
 }
 
-// jsonScan walks the tokens of a JSON text, checking keys: no duplicates
-// anywhere, and only known fields at the levels that map to Go structs.
+// jsonScan walks the tokens of a JSON text and checks what the YAML decoder
+// checks: no duplicate keys anywhere; at the levels that map to Go structs,
+// only known fields and values of the right type. Unlike errors from
+// encoding/json, its violations name the full path.
 type jsonScan struct {
-	dec  *json.Decoder
-	data []byte
-	vs   []fault.Violation
+	dec *json.Decoder
+	vs  []fault.Violation
 }
 
 // knownFields returns the fields allowed in the object at path, or nil when
 // any key is allowed there (maps of names, and fragment schemas).
 func knownFields(path []string) []string {
-	n := len(path)
-	switch {
-	case n == 0:
+	switch shapeOf(path) {
+	case "document":
 		return []string{"kinds"}
-	case n == 2 && path[0] == "kinds":
+	case "kind":
 		return []string{"id_prefix", "identifiers", "fragments", "lifecycle", "relations"}
-	case n == 4 && path[0] == "kinds" && path[2] == "fragments":
+	case "fragment":
 		return []string{"sensitivity", "schema"}
-	case n == 3 && path[0] == "kinds" && path[2] == "lifecycle":
+	case "lifecycle":
 		return []string{"initial", "transitions"}
-	case n == 5 && path[0] == "kinds" && path[2] == "lifecycle" && path[3] == "transitions":
+	case "transition":
 		return []string{"from", "to"}
 	}
 	return nil
+}
+
+// shapeOf names what the document holds at path: "document", "kind",
+// "fragment", "lifecycle", "transition", "map" (of names), "string",
+// "list" (of strings), or "" for anything (inside a schema).
+func shapeOf(path []string) string {
+	n := len(path)
+	if n == 0 {
+		return "document"
+	}
+	if path[0] != "kinds" {
+		return ""
+	}
+	last := path[n-1]
+	switch {
+	case n == 1:
+		return "map"
+	case n == 2:
+		return "kind"
+	case n == 3 && (last == "id_prefix" || last == "relations"):
+		return "string"
+	case n == 3 && last == "identifiers":
+		return "list"
+	case n == 4 && path[2] == "identifiers":
+		return "string"
+	case n == 3 && last == "fragments":
+		return "map"
+	case n == 4 && path[2] == "fragments":
+		return "fragment"
+	case n == 5 && path[2] == "fragments" && last == "sensitivity":
+		return "string"
+	case n == 3 && last == "lifecycle":
+		return "lifecycle"
+	case n == 4 && path[2] == "lifecycle" && last == "initial":
+		return "string"
+	case n == 4 && path[2] == "lifecycle" && last == "transitions":
+		return "map"
+	case n == 5 && path[2] == "lifecycle" && path[3] == "transitions":
+		return "transition"
+	case n == 6 && path[2] == "lifecycle" && last == "to":
+		return "string"
+	case n == 6 && path[2] == "lifecycle" && last == "from":
+		return "list"
+	case n == 7 && path[2] == "lifecycle" && path[5] == "from":
+		return "string"
+	}
+	return ""
+}
+
+// fits reports whether the first token of a value suits shape.
+func fits(shape string, tok json.Token) bool {
+	if tok == nil { // null: the field keeps its zero value, as in YAML
+		return true
+	}
+	switch shape {
+	case "string":
+		_, ok := tok.(string)
+		return ok
+	case "list":
+		return tok == json.Delim('[')
+	case "":
+		return true
+	}
+	return tok == json.Delim('{')
+}
+
+var shapeNames = map[string]string{
+	"document": "an object", "kind": "an object", "fragment": "an object", "lifecycle": "an object",
+	"transition": "an object", "map": "an object", "string": "a string", "list": "a list of strings",
 }
 
 func (s *jsonScan) value(path []string) error {
@@ -156,6 +226,9 @@ func (s *jsonScan) value(path []string) error {
 	tok, err := s.dec.Token()
 	if err != nil {
 		return err
+	}
+	if shape := shapeOf(path); !fits(shape, tok) {
+		s.vs = append(s.vs, fault.Violation{Field: joinPath(path), Reason: "must be " + shapeNames[shape]})
 	}
 	switch tok {
 	case json.Delim('{'):
@@ -197,33 +270,10 @@ func (s *jsonScan) object(path []string) error {
 	return err
 }
 
-// violation describes a decoding error, with the line and column of a
-// syntax error.
+// violation describes an error that the scan did not foresee; a JSON text
+// that passed json.Valid and the scan has no syntax or type error left.
 func (s *jsonScan) violation(err error) fault.Violation {
-	var (
-		se *json.SyntaxError
-		ue *json.UnmarshalTypeError
-	)
-	switch {
-	case errors.As(err, &se):
-		line, col := lineCol(s.data, se.Offset)
-		return fault.Violation{Reason: fmt.Sprintf("line %d, column %d: %s", line, col, se.Error())}
-	case errors.As(err, &ue):
-		line, col := lineCol(s.data, ue.Offset)
-		return fault.Violation{Field: ue.Field, Reason: fmt.Sprintf("line %d, column %d: a %s cannot be used here", line, col, ue.Value)}
-	}
 	return fault.Violation{Reason: goTypeNames.Replace(strings.TrimPrefix(err.Error(), "json: "))}
-}
-
-// lineCol converts a byte offset into a 1-based line and column.
-func lineCol(data []byte, off int64) (line, col int) {
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
-	before := data[:off]
-	line = bytes.Count(before, []byte("\n")) + 1
-	col = int(off) - bytes.LastIndexByte(before, '\n')
-	return line, col
 }
 
 // joinPath renders a path as the dotted field name of a violation.

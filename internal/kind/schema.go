@@ -38,6 +38,9 @@ type Fragment struct {
 // the fragment data ("name", "addresses.0.city", "" for the root). Reasons
 // never repeat the value, which may be personal data.
 func (f *Fragment) Validate(v any) []fault.Violation {
+	if f.schema == nil { // a Fragment not made by Compile
+		return []fault.Violation{{Reason: "the fragment has no compiled schema"}}
+	}
 	err := f.schema.Validate(v)
 	if err == nil {
 		return nil
@@ -137,9 +140,13 @@ func pointerPath(u, loc string) string {
 	return joinPath(toks)
 }
 
+// joinNonEmpty joins two dotted paths, either of which may be empty.
 func joinNonEmpty(a, b string) string {
-	if b == "" {
+	switch {
+	case b == "":
 		return a
+	case a == "":
+		return b
 	}
 	return a + "." + b
 }
@@ -208,17 +215,17 @@ func reason(k jsonschema.ErrorKind) string {
 	case *jskind.Pattern:
 		return fmt.Sprintf("does not match the pattern %q", k.Want)
 	case *jskind.MinLength:
-		return fmt.Sprintf("must be at least %d characters long", k.Want)
+		return fmt.Sprintf("must be at least %s long", count(k.Want, "character"))
 	case *jskind.MaxLength:
-		return fmt.Sprintf("must be at most %d characters long", k.Want)
+		return fmt.Sprintf("must be at most %s long", count(k.Want, "character"))
 	case *jskind.MinItems:
-		return fmt.Sprintf("must have at least %d items", k.Want)
+		return "must have at least " + count(k.Want, "item")
 	case *jskind.MaxItems:
-		return fmt.Sprintf("must have at most %d items", k.Want)
+		return "must have at most " + count(k.Want, "item")
 	case *jskind.MinProperties:
-		return fmt.Sprintf("must have at least %d properties", k.Want)
+		return "must have at least " + count(k.Want, "property")
 	case *jskind.MaxProperties:
-		return fmt.Sprintf("must have at most %d properties", k.Want)
+		return "must have at most " + count(k.Want, "property")
 	case *jskind.UniqueItems:
 		return fmt.Sprintf("must not repeat items (items %d and %d are equal)", k.Duplicates[0], k.Duplicates[1])
 	case *jskind.Minimum:
@@ -239,8 +246,22 @@ func reason(k jsonschema.ErrorKind) string {
 		return "does not have the required number of matching items"
 	case *jskind.AdditionalItems:
 		return "has more items than allowed"
+	case *jskind.InvalidJsonValue:
+		return "is not a valid JSON value"
 	}
 	return "is not valid"
+}
+
+// count renders "1 item", "2 items", "2 properties".
+func count(n int, noun string) string {
+	switch {
+	case n == 1:
+	case strings.HasSuffix(noun, "y"):
+		noun = strings.TrimSuffix(noun, "y") + "ies"
+	default:
+		noun += "s"
+	}
+	return strconv.Itoa(n) + " " + noun
 }
 
 // listed renders schema-supplied allowed values, when they are few and
