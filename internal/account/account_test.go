@@ -126,7 +126,7 @@ func TestCreateReportsEveryProblem(t *testing.T) {
 				Fragments:   map[string]map[string]any{"profile": {"name": 7}, "tax_id": {"ein": "x"}, "bogus": {}},
 				Identifiers: []account.IdentifierInput{{Type: "email", Value: "a@example.com"}, {Type: "username", Value: "no spaces allowed"}},
 			}, []string{"identifiers[0].type", "identifiers[1].value", "fragments.bogus", "fragments.profile.name", "fragments.tax_id.ein"}},
-			{"missing required field", account.CreateRequest{Kind: "org", Fragments: map[string]map[string]any{"profile": {}}}, []string{"fragments.profile"}},
+			{"missing required field", account.CreateRequest{Kind: "org", Fragments: map[string]map[string]any{"profile": {}}}, []string{"fragments.profile.name"}},
 			{"duplicate identifier", account.CreateRequest{Kind: "org", Identifiers: []account.IdentifierInput{{Type: "username", Value: "dup"}, {Type: "username", Value: "DUP"}}}, []string{"identifiers[1]"}},
 			{"unknown identifier type", account.CreateRequest{Kind: "user", Identifiers: []account.IdentifierInput{{Type: "fax", Value: "1"}}}, []string{"identifiers[0].type"}},
 		}
