@@ -154,19 +154,13 @@ func deref(s *string) string {
 }
 
 func TestNamehashEIP137Vectors(t *testing.T) {
-	var file struct {
-		Vectors []struct {
-			Name       string `json:"name"`
-			Namehash   string `json:"namehash"`
-			Labelhash  string `json:"labelhash_first_label"`
-			DNSEncoded string `json:"dns_encoded"`
-		} `json:"vectors"`
+	type vector struct {
+		Name       string `json:"name"`
+		Namehash   string `json:"namehash"`
+		Labelhash  string `json:"labelhash_first_label"`
+		DNSEncoded string `json:"dns_encoded"`
 	}
-	testvectors.Decode(t, "ens/namehash-eip137.json", &file)
-	if len(file.Vectors) != 12 {
-		t.Fatalf("read %d namehash vectors, want 12", len(file.Vectors))
-	}
-	for _, v := range file.Vectors {
+	for _, v := range loadVectorList[vector](t, "ens/namehash-eip137.json", 12) {
 		if got := Namehash(v.Name); !bytes.Equal(got[:], unhex(t, v.Namehash)) {
 			t.Errorf("Namehash(%q) = %x, want %s", v.Name, got, v.Namehash)
 		}

@@ -3,6 +3,7 @@ package siwe
 import (
 	"crypto/subtle"
 	"errors"
+	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -130,15 +131,19 @@ func (p *Policy) checkTimes(m *Message, now time.Time) error {
 	if maxAge == 0 {
 		maxAge = DefaultMaxAge
 	}
+	window := maxAge + skew
+	if window < 0 {
+		window = math.MaxInt64 // the sum overflowed: no bound
+	}
 	issued := m.IssuedAt.Time()
 	switch {
 	case !m.ExpirationTime.IsZero() && !now.Add(-skew).Before(m.ExpirationTime.Time()):
 		return reject(ErrExpired, "sign-in message has expired")
-	case now.Sub(issued) > maxAge+skew:
+	case now.Sub(issued) > window:
 		return reject(ErrExpired, "sign-in message has expired")
 	case !m.NotBefore.IsZero() && now.Add(skew).Before(m.NotBefore.Time()):
 		return reject(ErrNotYetValid, "sign-in message is not valid yet")
-	case issued.Sub(now) > maxAge+skew:
+	case issued.Sub(now) > window:
 		return reject(ErrNotYetValid, "sign-in message is not valid yet")
 	}
 	return nil

@@ -3,6 +3,7 @@ package siwe
 import (
 	"encoding/hex"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -274,6 +275,7 @@ func TestVerifyTimes(t *testing.T) {
 		{"expired, no skew tolerance left", at(time.Minute), Timestamp{}, time.Minute + 2*time.Second, time.Second, 0, ErrExpired},
 		{"not before, within skew", Timestamp{}, at(time.Minute), 30 * time.Second, 0, 0, nil},
 		{"not before, past skew", Timestamp{}, at(5 * time.Minute), time.Minute, 0, 0, ErrNotYetValid},
+		{"max age too large to add", Timestamp{}, Timestamp{}, 100 * 365 * 24 * time.Hour, 0, math.MaxInt64, nil},
 	} {
 		m, p := testMessage(t, issued)
 		m.ExpirationTime, m.NotBefore = c.exp, c.notBefore
