@@ -18,14 +18,7 @@ type eip55Vector struct {
 }
 
 func loadEIP55(t *testing.T) []eip55Vector {
-	var file struct {
-		Vectors []eip55Vector `json:"vectors"`
-	}
-	loadVectors(t, "eip55/eip55.json", &file)
-	if len(file.Vectors) != 25 {
-		t.Fatalf("read %d EIP-55 vectors, want 25", len(file.Vectors))
-	}
-	return file.Vectors
+	return loadVectorList[eip55Vector](t, "eip55/eip55.json", 25)
 }
 
 // noChecksum reports whether s is a well-formed address with letters of

@@ -1,7 +1,7 @@
 // Package chain holds Atrium's Ethereum primitives: Keccak-256, EIP-55
 // addresses, CAIP-10 account IDs, EIP-191 personal-message signatures,
-// ERC-6492 signature unwrapping and ENS names (ENSIP-15 normalisation,
-// EIP-137 namehash, DNS wire encoding). Everything here is pure and offline:
+// EIP-712 typed-data hashing, ERC-6492 signature unwrapping and ENS names
+// (ENSIP-15 normalisation, EIP-137 namehash, DNS wire encoding). Everything here is pure and offline:
 // no network, no store, and every input is size-limited and rejected with a
 // fault.Invalid error rather than a panic.
 //

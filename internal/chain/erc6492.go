@@ -2,7 +2,9 @@ package chain
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
+	"strings"
 
 	"github.com/atriumid/atrium/internal/fault"
 )
@@ -95,4 +97,23 @@ func allZero(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// ParseSignature decodes a signature written as "0x" and an even number of
+// hexadecimal digits, as wallets return it, up to MaxWrappedSignatureLen
+// bytes. It checks only the encoding. The error is fault.Invalid.
+func ParseSignature(s string) ([]byte, error) {
+	const op = "chain.ParseSignature"
+	if len(s) > 2+2*MaxWrappedSignatureLen {
+		return nil, fault.E(op, fault.Invalid, "signature longer than %d bytes", MaxWrappedSignatureLen)
+	}
+	h, ok := strings.CutPrefix(s, "0x")
+	if !ok {
+		return nil, fault.E(op, fault.Invalid, `signature must be "0x" and hexadecimal digits`)
+	}
+	b, err := hex.DecodeString(h)
+	if err != nil {
+		return nil, fault.E(op, fault.Invalid, `signature must be "0x" and an even number of hexadecimal digits`)
+	}
+	return b, nil
 }

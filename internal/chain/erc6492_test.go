@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/atriumid/atrium/internal/fault"
+	"github.com/atriumid/atrium/internal/testvectors"
 )
 
 type erc6492Vector struct {
@@ -112,7 +113,7 @@ func FuzzUnwrapERC6492(f *testing.F) {
 	var file struct {
 		Vectors []erc6492Vector `json:"vectors"`
 	}
-	if seedVectors(f, "eip1271/erc6492-wrapping.json", &file) {
+	if testvectors.Seed(f, "eip1271/erc6492-wrapping.json", &file) {
 		for _, v := range file.Vectors {
 			f.Add(unhex(f, v.Signature))
 		}
@@ -137,4 +138,18 @@ func FuzzUnwrapERC6492(f *testing.F) {
 			t.Fatalf("round trip of %x = %v, %x, %x, %v", sig, f2, c2, i2, err)
 		}
 	})
+}
+
+func TestParseSignature(t *testing.T) {
+	if b, err := ParseSignature("0x00ff"); err != nil || !bytes.Equal(b, []byte{0, 0xff}) {
+		t.Errorf("ParseSignature(0x00ff) = %x, %v", b, err)
+	}
+	if b, err := ParseSignature("0x"); err != nil || len(b) != 0 {
+		t.Errorf("ParseSignature(0x) = %x, %v", b, err)
+	}
+	for _, in := range []string{"", "00ff", "0X00ff", "0x0", "0x0g", "0x" + string(make([]byte, 2*MaxWrappedSignatureLen+2))} {
+		if _, err := ParseSignature(in); !fault.Is(err, fault.Invalid) {
+			t.Errorf("ParseSignature(%.20q) = %v, want Invalid", in, err)
+		}
+	}
 }

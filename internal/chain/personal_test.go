@@ -23,14 +23,7 @@ type personalVector struct {
 }
 
 func loadPersonal(t *testing.T) []personalVector {
-	var file struct {
-		Vectors []personalVector `json:"vectors"`
-	}
-	loadVectors(t, "eip191/personal_sign.json", &file)
-	if len(file.Vectors) != 17 {
-		t.Fatalf("read %d EIP-191 vectors, want 17", len(file.Vectors))
-	}
-	return file.Vectors
+	return loadVectorList[personalVector](t, "eip191/personal_sign.json", 17)
 }
 
 func TestPersonalMessageHashVectors(t *testing.T) {

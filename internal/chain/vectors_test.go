@@ -1,61 +1,31 @@
 package chain
 
 import (
-	"compress/gzip"
 	"encoding/hex"
-	"encoding/json"
-	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/atriumid/atrium/internal/testvectors"
 )
 
-// loadVectors decodes the JSON vector file name (gzip-compressed when it
-// ends in .gz) into v.
+// loadVectors decodes the vector file name into v (see testvectors.Decode).
 func loadVectors(t testing.TB, name string, v any) {
 	t.Helper()
-	decodeVectors(t, testvectors.Path(t, name), v)
+	testvectors.Decode(t, name, v)
 }
 
-// seedVectors decodes the vector file name into v for a fuzz target's seeds
-// and reports whether it could: a fuzz target still runs on its committed
-// corpus when the vectors are not there.
-func seedVectors(f *testing.F, name string, v any) bool {
-	f.Helper()
-	dir, ok := testvectors.Dir()
-	if !ok {
-		return false
-	}
-	path := filepath.Join(dir, filepath.FromSlash(name))
-	if _, err := os.Stat(path); err != nil {
-		return false
-	}
-	decodeVectors(f, path, v)
-	return true
-}
-
-func decodeVectors(t testing.TB, path string, v any) {
+// loadVectorList decodes the "vectors" list of the vector file name and
+// checks that it holds want entries, so that a truncated file cannot pass.
+func loadVectorList[T any](t testing.TB, name string, want int) []T {
 	t.Helper()
-	name := path
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
+	var file struct {
+		Vectors []T `json:"vectors"`
 	}
-	defer f.Close()
-	var r io.Reader = f
-	if strings.HasSuffix(name, ".gz") {
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = zr
+	loadVectors(t, name, &file)
+	if len(file.Vectors) != want {
+		t.Fatalf("read %d vectors from %s, want %d", len(file.Vectors), name, want)
 	}
-	if err := json.NewDecoder(r).Decode(v); err != nil {
-		t.Fatalf("decode %s: %v", name, err)
-	}
+	return file.Vectors
 }
 
 // unhex decodes "0x"-prefixed hex from a vector file.
