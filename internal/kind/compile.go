@@ -97,7 +97,8 @@ func Load(data []byte, opts CompileOptions) (*Set, error) {
 // reports all problems at once: the error is fault.Invalid with one
 // violation per problem, sorted by field, each field a path such as
 // "kinds.org.fragments.tax_id.schema.properties.ein.pattern". An error from
-// opts.CheckRelations that is not fault.Invalid is returned as is.
+// opts.CheckRelations that is not fault.Invalid aborts Compile and is
+// returned wrapped, keeping its kind (fault.Internal when it has none).
 //
 // The rules, beyond the shape that Parse checks:
 //   - there is at least one kind and at most MaxKinds; kind names match
