@@ -110,7 +110,8 @@ func Load(data []byte, opts CompileOptions) (*Set, error) {
 //     2020-12 whose root declares type "object", nesting at most
 //     MaxSchemaDepth levels, referring only to itself (no loading of
 //     other documents, from the network or from files), with valid RE2
-//     patterns; formats are asserted, not just annotations;
+//     patterns; known formats (email, uri, date-time, …) are asserted,
+//     not just annotations, and unknown ones are ignored;
 //   - the lifecycle has an initial state; states and transitions are named
 //     like kinds; at most MaxTransitions transitions, each with a to state
 //     and 1 to MaxFromStates distinct from states;
