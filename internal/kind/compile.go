@@ -97,7 +97,8 @@ func Load(data []byte, opts CompileOptions) (*Set, error) {
 // reports all problems at once: the error is fault.Invalid with one
 // violation per problem, sorted by field, each field a path such as
 // "kinds.org.fragments.tax_id.schema.properties.ein.pattern". An error from
-// opts.CheckRelations that is not fault.Invalid is returned as is.
+// opts.CheckRelations that is not fault.Invalid aborts Compile and is
+// returned wrapped, keeping its kind (fault.Internal when it has none).
 //
 // The rules, beyond the shape that Parse checks:
 //   - there is at least one kind and at most MaxKinds; kind names match
@@ -109,7 +110,8 @@ func Load(data []byte, opts CompileOptions) (*Set, error) {
 //     2020-12 whose root declares type "object", nesting at most
 //     MaxSchemaDepth levels, referring only to itself (no loading of
 //     other documents, from the network or from files), with valid RE2
-//     patterns; formats are asserted, not just annotations;
+//     patterns; known formats (email, uri, date-time, …) are asserted,
+//     not just annotations, and unknown ones are ignored;
 //   - the lifecycle has an initial state; states and transitions are named
 //     like kinds; at most MaxTransitions transitions, each with a to state
 //     and 1 to MaxFromStates distinct from states;

@@ -47,12 +47,27 @@ const (
 	transRE = "transition names must match ^[a-z][a-z0-9_]{0,31}$"
 )
 
+// loadCase is a document that Load refuses with exactly the violations want.
+type loadCase struct {
+	name string
+	doc  string
+	want []fault.Violation
+}
+
+func runLoadCases(t *testing.T, tests []loadCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load([]byte(tt.doc), CompileOptions{})
+			if diff := cmp.Diff(tt.want, violationsOf(t, err)); diff != "" {
+				t.Errorf("Load(%.80q) violations (-want +got):\n%s", tt.doc, diff)
+			}
+		})
+	}
+}
+
 func TestCompileRules(t *testing.T) {
-	tests := []struct {
-		name string
-		doc  string
-		want []fault.Violation
-	}{
+	tests := []loadCase{
 		{"no kinds", "kinds: {}", []fault.Violation{vio("kinds", "at least one kind is required")}},
 		{"null kinds", "kinds:", []fault.Violation{vio("kinds", "at least one kind is required")}},
 		{"upper-case kind name", "kinds: {Org: {id_prefix: org, lifecycle: {initial: a}}}", []fault.Violation{vio("kinds.Org", kindRE)}},
@@ -143,14 +158,7 @@ func TestCompileRules(t *testing.T) {
 		{"relations too long", org("id_prefix: org, lifecycle: {initial: a}, relations: '" + strings.Repeat("x", MaxRelationsSize+1) + "'"),
 			[]fault.Violation{vio("kinds.org.relations", "is longer than 65536 bytes")}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := Load([]byte(tt.doc), CompileOptions{})
-			if diff := cmp.Diff(tt.want, violationsOf(t, err)); diff != "" {
-				t.Errorf("Load(%.80q) violations (-want +got):\n%s", tt.doc, diff)
-			}
-		})
-	}
+	runLoadCases(t, tests)
 }
 
 func TestCompileLimits(t *testing.T) {
@@ -161,11 +169,7 @@ func TestCompileLimits(t *testing.T) {
 		}
 		return strings.Join(parts, ", ")
 	}
-	tests := []struct {
-		name string
-		doc  string
-		want []fault.Violation
-	}{
+	tests := []loadCase{
 		{"too many kinds", "kinds: {" + many(MaxKinds+1, func(i int) string {
 			return fmt.Sprintf("k%d: {id_prefix: k%d, lifecycle: {initial: a}}", i, i)
 		}) + "}", []fault.Violation{vio("kinds", "has 257 kinds; at most 256 are allowed")}},
@@ -180,14 +184,7 @@ func TestCompileLimits(t *testing.T) {
 		}) + "], to: s1}}}"), append([]fault.Violation{vio("kinds.org.lifecycle.transitions.go.from", "has 65 states; at most 64 are allowed")},
 			unreachable("go", 2, MaxFromStates+1)...)},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := Load([]byte(tt.doc), CompileOptions{})
-			if diff := cmp.Diff(tt.want, violationsOf(t, err)); diff != "" {
-				t.Errorf("Load(%.80q) violations (-want +got):\n%s", tt.doc, diff)
-			}
-		})
-	}
+	runLoadCases(t, tests)
 }
 
 // unreachable lists the violations for from states s<from>…s<to-1> of

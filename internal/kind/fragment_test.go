@@ -178,3 +178,20 @@ func TestBuiltinFragments(t *testing.T) {
 		}
 	}
 }
+
+func TestFragmentInternalReferences(t *testing.T) {
+	doc := orgSchema(`{$schema: "https://json-schema.org/draft/2020-12/schema", type: object,
+		$defs: {city: {type: string, maxLength: 3}},
+		properties: {home: {$ref: "#/$defs/city"}, work: {$ref: "#/$defs/city"}}}`)
+	s, err := Load([]byte(doc), CompileOptions{})
+	if err != nil {
+		t.Fatalf("Load = %v", err)
+	}
+	k, _ := s.Kind("org")
+	f, _ := k.Fragment("p")
+	got := f.Validate(decode(t, `{"home": "Rome", "work": "Oslo"}`))
+	want := []fault.Violation{vio("home", "must be at most 3 characters long"), vio("work", "must be at most 3 characters long")}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Validate (-want +got):\n%s", diff)
+	}
+}

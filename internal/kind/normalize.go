@@ -17,14 +17,16 @@ const MaxSchemaDepth = 32
 
 // normalizeDocument returns a deep copy of d whose fragment schemas hold
 // only JSON values (see toJSON), with a violation for every value that
-// cannot be converted. The copy shares nothing mutable with d.
+// cannot be converted. Empty lists and maps become nil, as they read back
+// after Marshal. The copy shares nothing mutable with d.
 func normalizeDocument(d *Document) (*Document, []fault.Violation) {
 	var vs []fault.Violation
 	out := &Document{Kinds: make(map[string]KindSpec, len(d.Kinds))}
 	for name, k := range d.Kinds {
 		c := k
 		c.Identifiers = append([]string(nil), k.Identifiers...)
-		if k.Fragments != nil {
+		c.Fragments, c.Lifecycle.Transitions = nil, nil
+		if len(k.Fragments) > 0 {
 			c.Fragments = make(map[string]FragmentSpec, len(k.Fragments))
 			for fname, f := range k.Fragments {
 				path := []string{"kinds", name, "fragments", fname, "schema"}
@@ -32,7 +34,7 @@ func normalizeDocument(d *Document) (*Document, []fault.Violation) {
 				c.Fragments[fname] = f
 			}
 		}
-		if k.Lifecycle.Transitions != nil {
+		if len(k.Lifecycle.Transitions) > 0 {
 			c.Lifecycle.Transitions = make(map[string]TransitionSpec, len(k.Lifecycle.Transitions))
 			for tname, t := range k.Lifecycle.Transitions {
 				t.From = append([]string(nil), t.From...)

@@ -132,69 +132,86 @@ type jsonScan struct {
 	vs  []fault.Violation
 }
 
+// shapes describes the document down to fragment schemas, in document
+// order: what each path holds. "*" matches any one name or index. Paths
+// that match no rule (inside a schema) may hold anything.
+var shapes = func() []shapeRule {
+	var rules []shapeRule
+	for _, r := range []struct{ pattern, shape string }{
+		{"", "document"},
+		{"kinds", "map"},
+		{"kinds.*", "kind"},
+		{"kinds.*.id_prefix", "string"},
+		{"kinds.*.identifiers", "list"},
+		{"kinds.*.identifiers.*", "string"},
+		{"kinds.*.fragments", "map"},
+		{"kinds.*.fragments.*", "fragment"},
+		{"kinds.*.fragments.*.sensitivity", "string"},
+		{"kinds.*.fragments.*.schema", "any"},
+		{"kinds.*.lifecycle", "lifecycle"},
+		{"kinds.*.lifecycle.initial", "string"},
+		{"kinds.*.lifecycle.transitions", "map"},
+		{"kinds.*.lifecycle.transitions.*", "transition"},
+		{"kinds.*.lifecycle.transitions.*.from", "list"},
+		{"kinds.*.lifecycle.transitions.*.from.*", "string"},
+		{"kinds.*.lifecycle.transitions.*.to", "string"},
+		{"kinds.*.relations", "string"},
+	} {
+		var segs []string
+		if r.pattern != "" {
+			segs = strings.Split(r.pattern, ".")
+		}
+		rules = append(rules, shapeRule{segs, r.shape})
+	}
+	return rules
+}()
+
+// shapeRule says that the paths matching segs hold a shape: "document",
+// "kind", "fragment", "lifecycle" or "transition" (objects with known
+// fields), "map" (an object keyed by names), "list" (of strings), "string"
+// or "any".
+type shapeRule struct {
+	segs  []string
+	shape string
+}
+
+func (r shapeRule) matches(path []string) bool {
+	if len(path) != len(r.segs) {
+		return false
+	}
+	for i, seg := range r.segs {
+		if seg != "*" && seg != path[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// shapeOf returns the shape at path, "any" when no rule matches.
+func shapeOf(path []string) string {
+	for _, r := range shapes {
+		if r.matches(path) {
+			return r.shape
+		}
+	}
+	return "any"
+}
+
 // knownFields returns the fields allowed in the object at path, or nil when
 // any key is allowed there (maps of names, and fragment schemas).
 func knownFields(path []string) []string {
 	switch shapeOf(path) {
-	case "document":
-		return []string{"kinds"}
-	case "kind":
-		return []string{"id_prefix", "identifiers", "fragments", "lifecycle", "relations"}
-	case "fragment":
-		return []string{"sensitivity", "schema"}
-	case "lifecycle":
-		return []string{"initial", "transitions"}
-	case "transition":
-		return []string{"from", "to"}
+	case "map", "list", "string", "any":
+		return nil
 	}
-	return nil
-}
-
-// shapeOf names what the document holds at path: "document", "kind",
-// "fragment", "lifecycle", "transition", "map" (of names), "string",
-// "list" (of strings), or "" for anything (inside a schema).
-func shapeOf(path []string) string {
-	n := len(path)
-	if n == 0 {
-		return "document"
+	var known []string
+	for _, r := range shapes {
+		n := len(r.segs)
+		if n == len(path)+1 && r.segs[n-1] != "*" && (shapeRule{r.segs[:n-1], ""}).matches(path) {
+			known = append(known, r.segs[n-1])
+		}
 	}
-	if path[0] != "kinds" {
-		return ""
-	}
-	last := path[n-1]
-	switch {
-	case n == 1:
-		return "map"
-	case n == 2:
-		return "kind"
-	case n == 3 && (last == "id_prefix" || last == "relations"):
-		return "string"
-	case n == 3 && last == "identifiers":
-		return "list"
-	case n == 4 && path[2] == "identifiers":
-		return "string"
-	case n == 3 && last == "fragments":
-		return "map"
-	case n == 4 && path[2] == "fragments":
-		return "fragment"
-	case n == 5 && path[2] == "fragments" && last == "sensitivity":
-		return "string"
-	case n == 3 && last == "lifecycle":
-		return "lifecycle"
-	case n == 4 && path[2] == "lifecycle" && last == "initial":
-		return "string"
-	case n == 4 && path[2] == "lifecycle" && last == "transitions":
-		return "map"
-	case n == 5 && path[2] == "lifecycle" && path[3] == "transitions":
-		return "transition"
-	case n == 6 && path[2] == "lifecycle" && last == "to":
-		return "string"
-	case n == 6 && path[2] == "lifecycle" && last == "from":
-		return "list"
-	case n == 7 && path[2] == "lifecycle" && path[5] == "from":
-		return "string"
-	}
-	return ""
+	return known
 }
 
 // fits reports whether the first token of a value suits shape.
@@ -208,7 +225,7 @@ func fits(shape string, tok json.Token) bool {
 		return ok
 	case "list":
 		return tok == json.Delim('[')
-	case "":
+	case "any":
 		return true
 	}
 	return tok == json.Delim('{')

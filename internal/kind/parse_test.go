@@ -231,3 +231,18 @@ func joinReasons(vs []fault.Violation) string {
 	}
 	return b.String()
 }
+
+func TestParseAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 10; i++ {
+		p := "*a" + string(rune('0'+i-1))
+		b.WriteString("a" + string(rune('0'+i)) + ": &a" + string(rune('0'+i)) + " [" + strings.Repeat(p+", ", 9) + p + "]\n")
+	}
+	b.WriteString("kinds: {org: {id_prefix: org, lifecycle: {initial: a}, fragments: {p: {sensitivity: public, schema: {type: object, enum: *a9}}}}}\n")
+	_, err := Parse([]byte(b.String()))
+	want := []fault.Violation{vio("", "document contains excessive aliasing")}
+	if diff := cmp.Diff(want, violationsOf(t, err)); diff != "" {
+		t.Errorf("Parse(alias bomb) violations (-want +got):\n%s", diff)
+	}
+}
