@@ -138,8 +138,9 @@ func TestNormalizersPlugged(t *testing.T) {
 		t.Errorf("Normalize(Wallet, zwj) passed %q, %v, want the joiner kept", got, err)
 	}
 	_, err := n.Normalize(Wallet, "bad")
-	if !fault.Is(err, fault.Invalid) {
-		t.Errorf("Normalize(Wallet, bad) = %v, want kind %v", err, fault.Invalid)
+	wantInvalid(t, err, "value", "bad")
+	if !strings.Contains(err.Error(), "not an account ID") {
+		t.Errorf("Normalize(Wallet, bad) = %v, want the cause kept for logs", err)
 	}
 	_, err = n.Normalize(Wallet, "taken")
 	if msg, _ := fault.PublicOf(err); msg != "bad checksum" {

@@ -164,3 +164,15 @@ func TestNormalizeInvisibleAndCase(t *testing.T) {
 		})
 	}
 }
+
+func TestSkeletonIdempotent(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		u, err := Normalize(Username, validValue[Username].Draw(t, "username"))
+		if err != nil {
+			t.Skip("not a username")
+		}
+		if s := Skeleton(u); Skeleton(s) != s {
+			t.Fatalf("Skeleton(%q) = %q, want %q (Skeleton(%q))", s, Skeleton(s), s, u)
+		}
+	})
+}

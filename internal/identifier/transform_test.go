@@ -238,6 +238,33 @@ var families = []family{
 	}},
 }
 
+// TestSkeletonFlagsLookalikes applies the ASCII lookalike substitutions to
+// usernames. A variant that is accepted as a different username must share
+// its base's skeleton, so the store can flag or refuse it.
+func TestSkeletonFlagsLookalikes(t *testing.T) {
+	lookalikes := []func(string) string{
+		mapRunes(map[rune]rune{'l': '1'}), mapRunes(map[rune]rune{'1': 'l'}),
+		mapRunes(map[rune]rune{'o': '0'}), mapRunes(map[rune]rune{'0': 'o'}),
+		func(s string) string { return strings.ReplaceAll(s, "m", "rn") },
+		func(s string) string { return strings.ReplaceAll(s, "rn", "m") },
+	}
+	unflagged := 0
+	for _, base := range bases(Username, 300) {
+		canon, err := Normalize(Username, base)
+		if err != nil {
+			t.Fatalf("Normalize(Username, %q) = %v, want a base that is accepted", base, err)
+		}
+		for _, f := range lookalikes {
+			got, err := Normalize(Username, f(base))
+			if err == nil && got != canon && Skeleton(got) != Skeleton(canon) {
+				unflagged++
+				t.Errorf("Skeleton(%q) = %q, Skeleton(%q) = %q, want them equal", got, Skeleton(got), canon, Skeleton(canon))
+			}
+		}
+	}
+	t.Logf("skeleton_collision_unflagged=%d", unflagged)
+}
+
 // bases returns about n identifiers per type, made deterministically.
 func bases(typ Type, n int) []string {
 	rng := rand.New(rand.NewPCG(1, uint64(len(typ))))
