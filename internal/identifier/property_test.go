@@ -49,8 +49,11 @@ func canonicalRule(typ Type, c string) string {
 	if !utf8.ValidString(c) {
 		return "is not UTF-8"
 	}
-	if strings.IndexFunc(c, func(r rune) bool { return Ignorable(r) || unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
-		return "holds an invisible, space or control character"
+	hidden := func(r rune) bool {
+		return Ignorable(r) || unicode.Is(unicode.Cf, r) || unicode.IsSpace(r) || unicode.IsControl(r)
+	}
+	if strings.IndexFunc(c, hidden) >= 0 {
+		return "holds an invisible, format, space or control character"
 	}
 	switch typ {
 	case Email:
