@@ -21,9 +21,12 @@
 //     joiner, tag characters, and the rest of the Unicode class) is removed
 //     first. Removing rather than refusing them means a pasted address with a
 //     stray zero-width space finds the same account instead of failing, and a
-//     variant can never become a second account. Wallet and ENS values are
-//     passed to their own normalizers untouched by this step, since ENSIP-15
-//     gives the zero-width joiner a meaning inside emoji sequences.
+//     variant can never become a second account. The price is that the few
+//     internationalized domain names that need a zero-width joiner or
+//     non-joiner (in Persian or Indic scripts) cannot be registered as
+//     written. Wallet and ENS values are passed to their own normalizers
+//     untouched by this step, since ENSIP-15 gives the zero-width joiner a
+//     meaning inside emoji sequences.
 //   - Surrounding white space (Unicode White_Space, which includes tab, CR and
 //     LF) is trimmed.
 //   - A control character (Unicode category Cc) left anywhere in the value is
@@ -32,9 +35,13 @@
 //     back unchanged, or the value is refused. So Normalize is idempotent for
 //     every type, including plugged-in ones.
 //
+// The canonical forms of e-mail addresses, phone numbers and usernames are
+// ASCII.
+//
 // Errors are fault.Invalid with one fault.Violation on field "value" (or
-// "type" for an unknown or unsupported type). Messages say what is wrong and
-// never repeat the value, which is personal data.
+// "type" for an unknown or unsupported type); an error from a plugged-in
+// normalizer keeps its kind. Messages say what is wrong and never repeat the
+// value, which is personal data.
 //
 // # E-mail
 //
@@ -107,6 +114,10 @@
 //     be "0x" followed by hexadecimal digits only, may not end in ".eth", and
 //     may not have the shape of an account ID (a prefix, "_" and 26 base32
 //     characters).
+//
+// Within ASCII a few lookalikes remain ("rn" and "m", "1" and "l", "0" and
+// "o"). They are different usernames; Skeleton maps them to one value so the
+// store can refuse or flag a lookalike of an existing username.
 //
 // # Wallet and ENS
 //

@@ -1,6 +1,7 @@
 package identifier
 
 import (
+	"errors"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -129,8 +130,12 @@ func plugged(typ Type, fn Func) (Func, error) {
 			return "", invalid(typ, reason)
 		}
 		canon, err := fn(s)
+		if fe, ok := errors.AsType[*fault.Error](err); ok {
+			return "", fault.Wrap(op, fe.Kind, fe)
+		}
 		if err != nil {
-			return "", fault.Wrap(op, fault.Invalid, err)
+			return "", &fault.Error{Op: op, Kind: fault.Invalid, Msg: "invalid " + string(typ),
+				Violations: []fault.Violation{{Field: "value", Reason: "is not a valid " + string(typ)}}, Err: err}
 		}
 		if canon == "" {
 			return "", invalid(typ, "is empty")

@@ -67,6 +67,20 @@ func TestNormalizeCommon(t *testing.T) {
 	}
 }
 
+func TestNormalizeMaxInput(t *testing.T) {
+	for _, tc := range []struct {
+		typ       Type
+		canonical string
+	}{{Email, "a@example.com"}, {Phone, "+14155552671"}, {Username, "alice"}} {
+		in := strings.Repeat(" ", MaxInput-len(tc.canonical)) + tc.canonical
+		if got, err := Normalize(tc.typ, in); err != nil || got != tc.canonical {
+			t.Errorf("Normalize(%s, %d bytes) = %q, %v, want %q", tc.typ, len(in), got, err, tc.canonical)
+		}
+		_, err := Normalize(tc.typ, " "+in)
+		wantInvalid(t, err, "value", tc.canonical)
+	}
+}
+
 func TestNormalizeType(t *testing.T) {
 	for _, typ := range []Type{"", "Email", "mail", "ens ", Type(strings.Repeat("x", 2000))} {
 		_, err := Normalize(typ, "alice@example.com")
@@ -124,8 +138,9 @@ func TestNormalizersPlugged(t *testing.T) {
 		t.Errorf("Normalize(Wallet, zwj) passed %q, %v, want the joiner kept", got, err)
 	}
 	_, err := n.Normalize(Wallet, "bad")
-	if !fault.Is(err, fault.Invalid) {
-		t.Errorf("Normalize(Wallet, bad) = %v, want kind %v", err, fault.Invalid)
+	wantInvalid(t, err, "value", "bad")
+	if !strings.Contains(err.Error(), "not an account ID") {
+		t.Errorf("Normalize(Wallet, bad) = %v, want the cause kept for logs", err)
 	}
 	_, err = n.Normalize(Wallet, "taken")
 	if msg, _ := fault.PublicOf(err); msg != "bad checksum" {

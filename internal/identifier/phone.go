@@ -18,12 +18,16 @@ func phone(s string) (string, string) {
 	if s[0] != '+' {
 		return "", "must start with + and a country code"
 	}
+	var b strings.Builder
+	b.WriteByte('+')
 	digits := 0
 	for _, r := range s[1:] {
 		switch {
 		case unicode.IsDigit(r):
+			b.WriteByte('0' + digitValue(r))
 			digits++
 		case strings.ContainsRune(" -.()/", r):
+			b.WriteRune(r)
 		default:
 			return "", "may hold only digits and the separators space - . ( ) / after the +"
 		}
@@ -31,7 +35,7 @@ func phone(s string) (string, string) {
 	if digits > maxPhoneDigits {
 		return "", "has too many digits"
 	}
-	num, ok := parsePhone(s)
+	num, ok := parsePhone(b.String())
 	if !ok {
 		return "", "is not a valid international phone number"
 	}
@@ -59,4 +63,23 @@ func parsePhone(s string) (num *phonenumbers.PhoneNumber, ok bool) {
 		return nil, false
 	}
 	return num, true
+}
+
+// digitValue returns the value of the decimal digit r (Unicode category Nd).
+// Unicode encodes every set of decimal digits as a contiguous run from 0 to
+// 9, so within a range of the Nd table the value is the offset modulo ten.
+// Converting here, rather than leaving it to the parser, makes every script's
+// digits mean the same number.
+func digitValue(r rune) byte {
+	for _, rg := range unicode.Nd.R16 {
+		if rune(rg.Lo) <= r && r <= rune(rg.Hi) {
+			return byte((r - rune(rg.Lo)) % 10)
+		}
+	}
+	for _, rg := range unicode.Nd.R32 {
+		if rune(rg.Lo) <= r && r <= rune(rg.Hi) {
+			return byte((r - rune(rg.Lo)) % 10)
+		}
+	}
+	return 0 // unreachable for a digit
 }

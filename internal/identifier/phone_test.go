@@ -1,6 +1,9 @@
 package identifier
 
-import "testing"
+import (
+	"testing"
+	"unicode"
+)
 
 func TestNormalizePhone(t *testing.T) {
 	runCases(t, Phone, []normCase{
@@ -40,4 +43,22 @@ func TestNormalizePhone(t *testing.T) {
 		{"+1 415_555_2671", ""},
 		{"tel:+14155552671", ""},
 	})
+}
+
+func TestDigitValue(t *testing.T) {
+	for _, rg := range unicode.Nd.R16 {
+		if rg.Stride != 1 || (rg.Hi-rg.Lo+1)%10 != 0 {
+			t.Errorf("Nd range %U-%U stride %d is not whole runs of ten digits", rg.Lo, rg.Hi, rg.Stride)
+		}
+	}
+	for _, rg := range unicode.Nd.R32 {
+		if rg.Stride != 1 || (rg.Hi-rg.Lo+1)%10 != 0 {
+			t.Errorf("Nd range %U-%U stride %d is not whole runs of ten digits", rg.Lo, rg.Hi, rg.Stride)
+		}
+	}
+	for r, want := range map[rune]byte{'0': 0, '7': 7, '٣': 3, '۹': 9, '९': 9, '๕': 5, '𝟝': 5, '１': 1} {
+		if got := digitValue(r); got != want {
+			t.Errorf("digitValue(%q) = %d, want %d", r, got, want)
+		}
+	}
 }

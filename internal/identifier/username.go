@@ -68,3 +68,22 @@ func usernameShape(s string) string {
 	}
 	return ""
 }
+
+// skeletonMap maps each character of the username alphabet that has a
+// confusable prototype to it. A Replacer is safe for concurrent use.
+var skeletonMap = strings.NewReplacer("m", "rn", "1", "l", "0", "o")
+
+// Skeleton returns the confusable skeleton of a canonical username. Two
+// usernames with the same skeleton look alike, such as "rnike1" and "mikel".
+//
+// It is the UTS #39 skeleton restricted to the username alphabet, where the
+// confusables data maps "m" to "rn" and the digit 1 to the letter l, widened
+// so that the digit 0 is the letter o: UTS #39 maps 0 to capital O, and
+// usernames are lower case. Cross-script lookalikes need no mapping because
+// Normalize refuses every character outside ASCII.
+//
+// The account store can keep the skeleton in a unique index to refuse a
+// lookalike of an existing username, or use it to flag one for review. A
+// skeleton is for comparison only, never for display or lookup, and is
+// defined only for values that Normalize accepted as usernames.
+func Skeleton(username string) string { return skeletonMap.Replace(username) }

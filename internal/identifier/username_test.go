@@ -56,3 +56,22 @@ func TestNormalizeUsername(t *testing.T) {
 		{"ali\u2028ce", ""},
 	})
 }
+
+func TestSkeleton(t *testing.T) {
+	for _, c := range []struct{ a, b string }{
+		{"rnike1", "mikel"},
+		{"g00gle", "google"},
+		{"paypa1", "paypal"},
+		{"modern", "rnodern"},
+		{"mm", "rnrn"},
+	} {
+		if sa, sb := Skeleton(c.a), Skeleton(c.b); sa != sb {
+			t.Errorf("Skeleton(%q) = %q, Skeleton(%q) = %q, want them equal", c.a, sa, c.b, sb)
+		}
+	}
+	for _, c := range []struct{ a, b string }{{"alice", "a1ice2"}, {"a.b", "a_b"}, {"bob", "dob"}} {
+		if sa, sb := Skeleton(c.a), Skeleton(c.b); sa == sb {
+			t.Errorf("Skeleton(%q) = Skeleton(%q) = %q, want them different", c.a, c.b, sa)
+		}
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package identifier
+
+const raceEnabled = false
