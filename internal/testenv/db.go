@@ -29,11 +29,12 @@ type Engine struct {
 	URL func(t testing.TB) string
 }
 
-// Engines returns SQLite, and PostgreSQL when PostgresEnv is set. Tests
-// loop over it so every behaviour is checked on both.
+// Engines returns SQLite, and PostgreSQL when PostgresEnv is set (always
+// under CI, where a missing PostgreSQL fails the tests instead of skipping
+// them). Tests loop over it so every behaviour is checked on both.
 func Engines() []Engine {
 	es := []Engine{{Name: "sqlite", URL: SQLiteURL}}
-	if os.Getenv(PostgresEnv) != "" {
+	if os.Getenv(PostgresEnv) != "" || os.Getenv("CI") == "true" {
 		es = append(es, Engine{Name: "postgres", URL: PostgresURL})
 	}
 	return es
@@ -52,6 +53,9 @@ func SQLiteURL(t testing.TB) string {
 func PostgresURL(t testing.TB) string {
 	base := os.Getenv(PostgresEnv)
 	if base == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s must be set under CI", PostgresEnv)
+		}
 		t.Skipf("%s not set", PostgresEnv)
 	}
 	b := make([]byte, 8)
