@@ -108,8 +108,8 @@ func errorInterceptor(log *slog.Logger) connect.UnaryInterceptorFunc {
 
 // restError is the JSON body of a REST error.
 type restError struct {
-	Code            string           `json:"code"`
-	Message         string           `json:"message"`
+	Code            string          `json:"code"`
+	Message         string          `json:"message"`
 	FieldViolations []restViolation `json:"fieldViolations,omitempty"`
 }
 
