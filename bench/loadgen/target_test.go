@@ -2,9 +2,12 @@ package loadgen
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -105,4 +108,26 @@ func TestClientRefusesRemoteAddresses(t *testing.T) {
 	if resp.StatusCode != http.StatusFound {
 		t.Errorf("NewClient().Get(redirecting server) status = %d, want %d (not followed)", resp.StatusCode, http.StatusFound)
 	}
+}
+
+// FuzzCheckTarget checks that every accepted URL names a loopback host.
+func FuzzCheckTarget(f *testing.F) {
+	for _, u := range append(remoteTargets,
+		"http://127.0.0.1:8080/v1/accounts", "http://[::1]/", "http://localhost/", "http://127.0.0.1@192.0.2.1/",
+		"http://192.0.2.1#@127.0.0.1/", "http://[::1%25eth0]/", "http://0x7f.1/", "http://2130706433/") {
+		f.Add(u)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if CheckTarget(raw) != nil {
+			return
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatalf("CheckTarget(%q) = nil for an unparseable URL", raw)
+		}
+		host := u.Hostname()
+		if ip := net.ParseIP(host); !strings.EqualFold(host, "localhost") && (ip == nil || !ip.IsLoopback()) {
+			t.Fatalf("CheckTarget(%q) = nil for host %q", raw, host)
+		}
+	})
 }

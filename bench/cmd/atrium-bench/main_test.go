@@ -193,3 +193,26 @@ func TestMedian(t *testing.T) {
 		}
 	}
 }
+
+// FuzzBootstrapKey checks that a key is only found on a bootstrap line and
+// is one non-empty token.
+func FuzzBootstrapKey(f *testing.F) {
+	f.Add("bootstrap admin API key: atr_abc123")
+	f.Add(`level=WARN msg="bootstrap admin API key: atr_abc123"`)
+	f.Add(`{"msg":"bootstrap admin API key: \"atr_abc123\""}`)
+	f.Add("bootstrap admin API key:bootstrap admin API key: x")
+	f.Add("bootstrap admin API key: \u00a0\"")
+	f.Fuzz(func(t *testing.T, line string) {
+		key, ok := bootstrapKey(line)
+		if !ok {
+			if key != "" {
+				t.Fatalf("bootstrapKey(%q) = %q, false; want no key", line, key)
+			}
+			return
+		}
+		if !strings.Contains(line, bootstrapMarker) || key == "" || len(strings.Fields(key)) != 1 ||
+			!strings.Contains(line, key) {
+			t.Fatalf("bootstrapKey(%q) = %q, true", line, key)
+		}
+	})
+}
