@@ -153,54 +153,45 @@ func TestRunSendsMethodHeaderAndBody(t *testing.T) {
 	}
 }
 
-func TestRunSuccessAndBodyLimit(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func TestRunCountsFailuresByReason(t *testing.T) {
+	notFound := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
 		w.Write(make([]byte, 100))
 	}))
-	defer srv.Close()
-	rep, err := Run(t.Context(), Plan{
-		Requests: 4, Concurrency: 2, Build: indexed(srv.URL),
-		Success: func(status int) bool { return status == http.StatusNotFound },
-	})
-	if err != nil || rep.OK != 4 {
-		t.Errorf("Run(404 counted as success) = %+v, %v; want 4 successes", rep, err)
-	}
-	rep, err = Run(t.Context(), Plan{
-		Requests: 4, Concurrency: 2, Build: indexed(srv.URL), MaxBody: 99,
-		Success: func(int) bool { return true },
-	})
-	if err != nil {
-		t.Fatalf("Run = %v, want nil error", err)
-	}
-	if diff := cmp.Diff(map[string]int{"body too large": 4}, rep.Errors); diff != "" {
-		t.Errorf("Run(body over limit) errors (-want +got):\n%s", diff)
-	}
-}
+	defer notFound.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close() // nothing listens there any more
+	never := blocking(t)
 
-func TestRunRequestTimeout(t *testing.T) {
-	srv := blocking(t)
-	rep, err := Run(t.Context(), Plan{
-		Requests: 4, Concurrency: 2, Timeout: 20 * time.Millisecond, Build: indexed(srv.URL),
-	})
-	if err != nil {
-		t.Fatalf("Run = %v, want nil error", err)
-	}
-	if diff := cmp.Diff(map[string]int{"timeout": 4}, rep.Errors); diff != "" {
-		t.Errorf("Run(server never answers) errors (-want +got):\n%s", diff)
-	}
-}
-
-func TestRunTransportError(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	url := srv.URL
-	srv.Close() // nothing listens there any more
-	rep, err := Run(t.Context(), Plan{Requests: 3, Concurrency: 1, Build: indexed(url)})
-	if err != nil {
-		t.Fatalf("Run = %v, want nil error", err)
-	}
-	if diff := cmp.Diff(map[string]int{"transport": 3}, rep.Errors); diff != "" {
-		t.Errorf("Run(closed port) errors (-want +got):\n%s", diff)
+	is404 := func(status int) bool { return status == http.StatusNotFound }
+	for _, tt := range []struct {
+		name string
+		plan Plan
+		want summary
+	}{
+		{"status not a success", Plan{Build: indexed(notFound.URL)},
+			summary{Errors: map[string]int{"404": 4}, Statuses: map[int]int{404: 4}}},
+		{"status counted as a success", Plan{Build: indexed(notFound.URL), Success: is404},
+			summary{OK: 4, Errors: map[string]int{}, Statuses: map[int]int{404: 4}, Latencies: 4}},
+		{"body over the limit", Plan{Build: indexed(notFound.URL), Success: is404, MaxBody: 99},
+			summary{Errors: map[string]int{"body too large": 4}, Statuses: map[int]int{404: 4}}},
+		{"body at the limit", Plan{Build: indexed(notFound.URL), Success: is404, MaxBody: 100},
+			summary{OK: 4, Errors: map[string]int{}, Statuses: map[int]int{404: 4}, Latencies: 4}},
+		{"server never answers", Plan{Build: indexed(never.URL), Timeout: 20 * time.Millisecond},
+			summary{Errors: map[string]int{"timeout": 4}, Statuses: map[int]int{}}},
+		{"nothing listening", Plan{Build: indexed(closed.URL)},
+			summary{Errors: map[string]int{"transport": 4}, Statuses: map[int]int{}}},
+	} {
+		tt.plan.Requests, tt.plan.Concurrency = 4, 2
+		rep, err := Run(t.Context(), tt.plan)
+		if err != nil {
+			t.Errorf("%s: Run = %v, want nil error", tt.name, err)
+			continue
+		}
+		got := summary{rep.OK, rep.Errors, rep.Statuses, len(rep.Latencies), rep.Aborted, rep.Unsent}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("%s: Run report (-want +got):\n%s", tt.name, diff)
+		}
 	}
 }
 
