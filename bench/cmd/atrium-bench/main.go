@@ -1,0 +1,170 @@
+// Command atrium-bench measures an atrium server against a bare net/http
+// baseline in the same run.
+//
+// It starts the given atrium binary on a temporary SQLite database and a
+// free loopback port, reads the bootstrap admin API key from its stderr,
+// waits for /readyz, pre-creates a pool of accounts, and then measures, each
+// after a warm-up: a bare net/http handler serving a fixed body the size of
+// a real account (the baseline), GetAccount on random ids from the pool, and
+// CreateAccount with unique usernames. The scenarios run in interleaved
+// rounds. It prints a markdown table of the medians over the rounds, whose
+// ratios divide each scenario by the baseline, and stops the server with
+// SIGTERM. All traffic stays on the loopback interface.
+//
+// Usage:
+//
+//	atrium-bench -bin PATH [-n 5000] [-c 16] [-rounds 3] [-accounts 200] [-warmup 200] [-out FILE]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/atriumid/atrium/bench/loadgen"
+	"github.com/atriumid/atrium/internal/fault"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	var err error
+	if baselineRole() {
+		err = serveBaseline(ctx)
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "atrium-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// maxRounds bounds -rounds; with -n it bounds the indices of unique names.
+const maxRounds = 100
+
+// options are the command's flags.
+type options struct {
+	bin         string
+	n           int // measured requests per scenario
+	c           int // concurrency
+	accounts    int // size of the GetAccount pool
+	warmup      int // unmeasured requests before each scenario
+	rounds      int // measured runs of each scenario
+	timeout     time.Duration
+	maxDuration time.Duration // per run
+	out         string
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	const op = "bench.flags"
+	var o options
+	fs := flag.NewFlagSet("atrium-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.bin, "bin", "", "path of the atrium binary to measure (required)")
+	fs.IntVar(&o.n, "n", 5000, "measured requests per scenario and round")
+	fs.IntVar(&o.rounds, "rounds", 3, "measured runs of each scenario, interleaved; the table shows medians")
+	fs.IntVar(&o.c, "c", 16, "requests in flight (concurrency)")
+	fs.IntVar(&o.accounts, "accounts", 200, "accounts to create before measuring, the pool of GetAccount ids")
+	fs.IntVar(&o.warmup, "warmup", 200, "unmeasured requests before each scenario")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "timeout of each request")
+	fs.DurationVar(&o.maxDuration, "max", 5*time.Minute, "bound on each scenario's run; what is left is reported unsent")
+	fs.StringVar(&o.out, "out", "", "also write the markdown report to this file")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return o, fault.E(op, fault.Invalid, "unexpected arguments %q", fs.Args())
+	case o.bin == "":
+		return o, fault.E(op, fault.Invalid, "-bin is required: the atrium binary to measure")
+	case o.n < 1 || o.c < 1 || o.accounts < 1 || o.rounds < 1 || o.warmup < 0:
+		return o, fault.E(op, fault.Invalid, "-n, -c, -accounts and -rounds must be at least 1, -warmup at least 0")
+	case o.n > loadgen.MaxRequests || o.warmup > loadgen.MaxRequests || o.accounts > loadgen.MaxRequests ||
+		o.rounds > maxRounds || o.c > loadgen.MaxConcurrency:
+		return o, fault.E(op, fault.Invalid, "-n, -warmup and -accounts must be at most %d, -rounds at most %d, -c at most %d",
+			loadgen.MaxRequests, maxRounds, loadgen.MaxConcurrency)
+	case o.timeout <= 0 || o.maxDuration <= 0:
+		return o, fault.E(op, fault.Invalid, "-timeout and -max must be positive")
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "atrium-bench-")
+	if err != nil {
+		return fault.Wrap("bench.run", fault.Unavailable, err)
+	}
+	defer os.RemoveAll(dir)
+
+	srv, err := startServer(ctx, o.bin, dir)
+	if err != nil {
+		return err
+	}
+	results, err := o.measureAll(ctx, srv, dir, stderr)
+	stopped(srv, stderr)
+	if err != nil {
+		return err
+	}
+
+	md := markdown(o, time.Now(), results)
+	if _, err := io.WriteString(stdout, md); err != nil {
+		return err
+	}
+	if o.out != "" {
+		if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
+			return fault.Wrap("bench.run", fault.Unavailable, err)
+		}
+	}
+	return nil
+}
+
+// stopped stops srv, reporting an unclean exit on stderr: the figures stand,
+// but the server's shutdown deserves a look.
+func stopped(srv *server, stderr io.Writer) {
+	if err := srv.stop(); err != nil {
+		fmt.Fprintf(stderr, "atrium-bench: %s did not exit cleanly: %v\n", srv.name, err)
+	}
+}
+
+// measureAll prepares the account pool and the baseline, then measures every
+// scenario, the baseline first.
+func (o options) measureAll(ctx context.Context, srv *server, dir string, stderr io.Writer) ([]result, error) {
+	atrium := newAPI(srv.base, srv.key)
+	ids, err := atrium.createPool(ctx, o.accounts, o.c)
+	if err != nil {
+		return nil, err
+	}
+	body, err := atrium.fetch(ctx, ids[0])
+	if err != nil {
+		return nil, err
+	}
+	baseline, err := startBaseline(ctx, dir, body)
+	if err != nil {
+		return nil, err
+	}
+	defer stopped(baseline, stderr)
+
+	// The baseline gets the same paths and headers as GetAccount, so that
+	// requests and responses have the same size on the wire.
+	scenarios := []scenario{
+		{fmt.Sprintf("baseline: bare net/http, %d-byte JSON", len(body)), http.StatusOK, newAPI(baseline.base, srv.key).get(ids)},
+		{"GetAccount (random id from the pool)", http.StatusOK, atrium.get(ids)},
+		{"CreateAccount (unique username)", http.StatusCreated, atrium.create("load")},
+	}
+	return o.measure(ctx, scenarios)
+}
