@@ -1,0 +1,64 @@
+package app_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/atriumid/atrium/internal/app"
+	"github.com/atriumid/atrium/internal/fault"
+	"github.com/atriumid/atrium/internal/kind"
+	"github.com/atriumid/atrium/internal/testenv"
+)
+
+func TestInstallKinds(t *testing.T) {
+	for _, e := range testenv.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			ctx := context.Background()
+			db := testenv.OpenDB(t, e.URL(t))
+			reg, err := app.InstallKinds(ctx, db, "", "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if set, v := reg.Current(); v != 1 || string(set.Source()) != string(kind.Builtin()) {
+				t.Fatalf("empty database: version %d; want the built-in document at version 1", v)
+			}
+			// Starting again changes nothing.
+			if _, v := mustInstall(t, db, ""); v != 1 {
+				t.Errorf("second start: version %d, want 1", v)
+			}
+			dir := t.TempDir()
+			file := filepath.Join(dir, "kinds.yaml")
+			doc := string(kind.Builtin()) + "\n  team:\n    id_prefix: team\n    lifecycle: {initial: active}\n"
+			os.WriteFile(file, []byte(doc), 0o600)
+			if set, v := mustInstall(t, db, file); v != 2 || !strings.Contains(strings.Join(set.Names(), ","), "team") {
+				t.Errorf("--kinds with a new kind: version %d, kinds %v; want version 2 with team", v, set.Names())
+			}
+			if _, v := mustInstall(t, db, file); v != 2 {
+				t.Errorf("--kinds with the same file: version %d, want 2", v)
+			}
+			os.WriteFile(file, []byte("kinds:\n  Bad:\n    id_prefix: x\n"), 0o600)
+			_, err = app.InstallKinds(ctx, db, file, "test")
+			if _, vs := fault.PublicOf(err); !fault.Is(err, fault.Invalid) || len(vs) == 0 {
+				t.Errorf("--kinds with an invalid file = %v, want Invalid with violations", err)
+			}
+			if got, _ := db.LatestKinds(ctx); got.Number != 2 {
+				t.Errorf("an invalid file was stored as version %d", got.Number)
+			}
+			if _, err := app.InstallKinds(ctx, db, filepath.Join(dir, "missing.yaml"), "test"); !fault.Is(err, fault.Invalid) {
+				t.Errorf("--kinds with a missing file = %v, want Invalid", err)
+			}
+		})
+	}
+}
+
+func mustInstall(t *testing.T, h kind.History, file string) (*kind.Set, int64) {
+	t.Helper()
+	reg, err := app.InstallKinds(context.Background(), h, file, "test")
+	if err != nil {
+		t.Fatalf("InstallKinds(%q): %v", file, err)
+	}
+	return reg.Current()
+}
