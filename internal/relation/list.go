@@ -181,7 +181,7 @@ func ListSubjects(ctx context.Context, m *Model, r TupleReader, req ListSubjects
 	if err != nil {
 		return nil, err
 	}
-	l := &lister{op: op, m: m, r: r, filter: f, maxDepth: req.MaxDepth, memo: map[objRel]*subjectSet{}, active: map[objRel]bool{}}
+	l := &lister{op: op, m: m, r: r, filter: f, maxDepth: req.MaxDepth, memo: map[objRel]*subjectSet{}, active: map[objRel]bool{}, seen: map[string]bool{}}
 	if l.maxDepth <= 0 {
 		l.maxDepth = DefaultMaxDepth
 	}
@@ -197,15 +197,10 @@ func ListSubjects(ctx context.Context, m *Model, r TupleReader, req ListSubjects
 		out = append(out, Subject{Type: f.Type, ID: Wildcard})
 	}
 	if l.cut {
-		// A cycle was cut while listing; the sets around it may hold
-		// subjects that Check, which fails closed on cycles, would refuse.
-		out = slices.DeleteFunc(out, func(s Subject) bool {
-			ok, cerr := newChecker(op, m, r, s, req.MaxDepth).allowed(ctx, req.Object, req.Relation)
-			if cerr != nil && err == nil {
-				err = cerr
-			}
-			return !ok
-		})
+		// A cycle was cut while listing, so the sets around it may be
+		// wrong either way. Check, which fails closed on cycles, decides
+		// every subject seen on the way instead.
+		out, err = l.confirm(ctx, req, r)
 		if err != nil {
 			return nil, err
 		}
@@ -252,7 +247,9 @@ func intersect(a, b *subjectSet) *subjectSet {
 }
 
 func subtract(a, b *subjectSet) *subjectSet {
-	out := &subjectSet{ids: keep(a.ids, nil, func(id string) bool { return !b.has(id) }), wild: a.wild && !b.wild}
+	// An id b leaves out can be in the difference even when no tuple names
+	// it in a: user:* but not (user:* but not user:u1) is user:u1.
+	out := &subjectSet{ids: keep(a.ids, b.except, func(id string) bool { return a.has(id) && !b.has(id) }), wild: a.wild && !b.wild}
 	if out.wild {
 		out.except = keep(a.except, b.ids, func(string) bool { return true })
 	}
@@ -282,8 +279,33 @@ type lister struct {
 	maxDepth int
 	memo     map[objRel]*subjectSet
 	active   map[objRel]bool
-	cut      bool // a cycle was cut somewhere in this request
-	cutHere  int  // cycles cut below the node being computed
+	cut      bool            // a cycle was cut somewhere in this request
+	cutHere  int             // cycles cut below the node being computed
+	seen     map[string]bool // every id of the filter's kind read
+}
+
+// confirm returns the subjects seen while listing, and the wildcard, that
+// pass Check.
+func (l *lister) confirm(ctx context.Context, req ListSubjectsRequest, r TupleReader) ([]Subject, error) {
+	f := l.filter
+	candidates := []Subject{}
+	for id := range l.seen {
+		candidates = append(candidates, Subject{Type: f.Type, ID: id, Relation: f.Relation})
+	}
+	if f.Relation == "" {
+		candidates = append(candidates, Subject{Type: f.Type, ID: Wildcard})
+	}
+	var out []Subject
+	for _, s := range candidates {
+		ok, err := newChecker(l.op, l.m, r, s, req.MaxDepth).allowed(ctx, req.Object, req.Relation)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 func (l *lister) list(ctx context.Context, obj Object, rel string, depth int) (*subjectSet, error) {
@@ -314,6 +336,7 @@ func (l *lister) list(ctx context.Context, obj Object, rel string, depth int) (*
 	}
 	if l.filter.Relation == rel && l.filter.Type == obj.Type {
 		s = union(s, &subjectSet{ids: map[string]bool{obj.ID: true}})
+		l.seen[obj.ID] = true
 	}
 	if l.cutHere == before {
 		l.memo[k] = s
@@ -433,10 +456,14 @@ func (l *lister) direct(ctx context.Context, obj Object, rel string, direct []Ty
 		switch {
 		case s.Relation != "":
 			usersets = append(usersets, s)
+			if s.Relation == f.Relation && s.Type == f.Type {
+				l.seen[s.ID] = true
+			}
 		case s.IsWildcard():
 			acc.wild = acc.wild || wild
 		default:
 			acc.ids[s.ID] = true
+			l.seen[s.ID] = true
 		}
 	}
 	for _, s := range usersets {
