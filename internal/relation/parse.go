@@ -59,7 +59,7 @@ func ParseModel(text string) (*Model, error) {
 	if err != nil {
 		return nil, p.wrap(op, err)
 	}
-	return build(op, types)
+	return buildModel(op, types)
 }
 
 // ParseKindRelations builds a model from the relations blocks of a kinds
@@ -98,7 +98,7 @@ func ParseKindRelations(kinds map[string]string) (*Model, error) {
 		}
 		types = append(types, t)
 	}
-	return build(op, types)
+	return buildModel(op, types)
 }
 
 // syntaxError is a parse failure at a position.
@@ -584,8 +584,8 @@ func (p *parser) direct() (*Rewrite, error) {
 	}
 }
 
-// build type-checks the parsed types and returns the model.
-func build(op string, types []*TypeDef) (*Model, error) {
+// buildModel type-checks the parsed types and returns the model.
+func buildModel(op string, types []*TypeDef) (*Model, error) {
 	m := &Model{types: types, byName: make(map[string]*TypeDef, len(types))}
 	var vs []fault.Violation
 	for _, t := range types {
