@@ -312,29 +312,42 @@ func (c *checker) direct(ctx context.Context, obj Object, rel string, depth int)
 }
 
 func (c *checker) tupleToUserset(ctx context.Context, obj Object, w *Rewrite, depth int) (tri, error) {
-	var qs []SubjectQuery
-	for _, d := range c.m.relation(obj.Type, w.Tupleset).direct {
-		if c.m.index.canContain(d.Type, w.Relation, c.kind) {
-			qs = append(qs, SubjectQuery{Type: d.Type})
-		}
-	}
-	if len(qs) == 0 {
-		return no, nil
-	}
-	parents, err := c.r.ReadSubjects(ctx, obj, w.Tupleset, qs)
+	parents, err := readParents(ctx, c.op, c.m, c.r, obj, w, c.kind)
 	if err != nil {
-		return no, readError(c.op, err)
+		return no, err
 	}
 	var acc anyOf
 	for _, p := range parents {
-		if p.IsWildcard() {
-			continue
-		}
-		if acc.add(c.check(ctx, p.Object(), w.Relation, depth+1)) {
+		if acc.add(c.check(ctx, p, w.Relation, depth+1)) {
 			break
 		}
 	}
 	return acc.result()
+}
+
+// readParents returns the objects in obj's tupleset w.Tupleset whose
+// w.Relation can contain subjects of kind k.
+func readParents(ctx context.Context, op string, m *Model, r TupleReader, obj Object, w *Rewrite, k SubjectType) ([]Object, error) {
+	var qs []SubjectQuery
+	for _, d := range m.relation(obj.Type, w.Tupleset).direct {
+		if m.index.canContain(d.Type, w.Relation, k) {
+			qs = append(qs, SubjectQuery{Type: d.Type})
+		}
+	}
+	if len(qs) == 0 {
+		return nil, nil
+	}
+	subs, err := r.ReadSubjects(ctx, obj, w.Tupleset, qs)
+	if err != nil {
+		return nil, readError(op, err)
+	}
+	out := make([]Object, 0, len(subs))
+	for _, s := range subs {
+		if !s.IsWildcard() { // tuples from a model that allowed one
+			out = append(out, s.Object())
+		}
+	}
+	return out, nil
 }
 
 func depthError(op string, max int) error {

@@ -19,6 +19,7 @@ var designKinds = map[string]string{
 define admin: [user] or owner
 define member: [user, partner#member] or admin
 define parent: [partner]
+# the admins of a parent partner see the org
 define viewer: member or admin from parent`,
 }
 

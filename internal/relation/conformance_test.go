@@ -37,10 +37,7 @@ type fgaStage struct {
 			Relation   string     `yaml:"relation"`
 			Contextual []fgaTuple `yaml:"contextualTuples"`
 		} `yaml:"request"`
-		Contextual  []fgaTuple     `yaml:"contextualTuples"`
-		Context     map[string]any `yaml:"context"`
-		Expectation []string       `yaml:"expectation"`
-		ErrorCode   int            `yaml:"errorCode"`
+		fgaListExpect `yaml:",inline"`
 	} `yaml:"listObjectsAssertions"`
 	ListUsers []struct {
 		Request struct {
@@ -49,11 +46,16 @@ type fgaStage struct {
 			Relation   string     `yaml:"relation"`
 			Contextual []fgaTuple `yaml:"contextualTuples"`
 		} `yaml:"request"`
-		Contextual  []fgaTuple     `yaml:"contextualTuples"`
-		Context     map[string]any `yaml:"context"`
-		Expectation []string       `yaml:"expectation"`
-		ErrorCode   int            `yaml:"errorCode"`
+		fgaListExpect `yaml:",inline"`
 	} `yaml:"listUsersAssertions"`
+}
+
+// fgaListExpect is what list assertions share beside their request.
+type fgaListExpect struct {
+	Contextual  []fgaTuple     `yaml:"contextualTuples"`
+	Context     map[string]any `yaml:"context"`
+	Expectation []string       `yaml:"expectation"`
+	ErrorCode   int            `yaml:"errorCode"`
 }
 
 type fgaTuple struct {

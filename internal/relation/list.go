@@ -351,25 +351,13 @@ func (l *lister) rewrite(ctx context.Context, obj Object, rel string, w *Rewrite
 	case OpComputed:
 		return l.list(ctx, obj, w.Relation, depth+1)
 	case OpTupleToUser:
-		var qs []SubjectQuery
-		for _, d := range l.m.relation(obj.Type, w.Tupleset).direct {
-			if l.m.index.canContain(d.Type, w.Relation, l.filter) {
-				qs = append(qs, SubjectQuery{Type: d.Type})
-			}
-		}
-		if len(qs) == 0 {
-			return emptySet, nil
-		}
-		parents, err := l.r.ReadSubjects(ctx, obj, w.Tupleset, qs)
+		parents, err := readParents(ctx, l.op, l.m, l.r, obj, w, l.filter)
 		if err != nil {
-			return nil, readError(l.op, err)
+			return nil, err
 		}
 		acc := emptySet
 		for _, p := range parents {
-			if p.IsWildcard() {
-				continue
-			}
-			s, err := l.list(ctx, p.Object(), w.Relation, depth+1)
+			s, err := l.list(ctx, p, w.Relation, depth+1)
 			if err != nil {
 				return nil, err
 			}

@@ -173,12 +173,7 @@ func (o overlay) ReadSubjects(ctx context.Context, object Object, relation strin
 		return nil, err
 	}
 	b, _ := o.extra.ReadSubjects(ctx, object, relation, queries)
-	for _, s := range b {
-		if !slices.Contains(a, s) {
-			a = append(a, s)
-		}
-	}
-	return a, nil
+	return appendNew(a, b), nil
 }
 
 func (o overlay) ReadObjects(ctx context.Context, objectType, relation string, subject Subject) ([]string, error) {
@@ -187,12 +182,18 @@ func (o overlay) ReadObjects(ctx context.Context, objectType, relation string, s
 		return nil, err
 	}
 	b, _ := o.extra.ReadObjects(ctx, objectType, relation, subject)
-	for _, id := range b {
-		if !slices.Contains(a, id) {
-			a = append(a, id)
+	return appendNew(a, b), nil
+}
+
+// appendNew appends to a the elements of b it does not hold yet. The
+// contextual side is small (MaxContextualTuples), so the scan is cheap.
+func appendNew[T comparable](a, b []T) []T {
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			a = append(a, x)
 		}
 	}
-	return a, nil
+	return a
 }
 
 // MaxContextualTuples is the most contextual tuples one query may carry.
