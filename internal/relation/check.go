@@ -12,6 +12,21 @@ import (
 // be nested, as in OpenFGA.
 const DefaultMaxDepth = 25
 
+// MaxDepthLimit caps the depth limit a request may ask for: deeper
+// recursion would only hide a runaway graph.
+const MaxDepthLimit = 256
+
+// depthLimit returns the depth limit for a request's MaxDepth.
+func depthLimit(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultMaxDepth
+	case n > MaxDepthLimit:
+		return MaxDepthLimit
+	}
+	return n
+}
+
 // MaxBatch is the most checks one BatchCheck call may carry.
 const MaxBatch = 100
 
@@ -23,7 +38,8 @@ type CheckRequest struct {
 	// Contextual tuples count as written for this request only. They must
 	// satisfy the model's type restrictions.
 	Contextual []Tuple
-	// MaxDepth overrides DefaultMaxDepth when positive.
+	// MaxDepth overrides DefaultMaxDepth when positive, up to
+	// MaxDepthLimit.
 	MaxDepth int
 }
 
@@ -121,12 +137,9 @@ type checker struct {
 }
 
 func newChecker(op string, m *Model, r TupleReader, s Subject, maxDepth int) *checker {
-	if maxDepth <= 0 {
-		maxDepth = DefaultMaxDepth
-	}
 	return &checker{
 		op: op, m: m, r: r, subject: s, kind: SubjectType{s.Type, s.Relation},
-		maxDepth: maxDepth,
+		maxDepth: depthLimit(maxDepth),
 		memo:     map[objRel]tri{}, active: map[objRel]bool{}, queries: map[relKey][]SubjectQuery{},
 	}
 }

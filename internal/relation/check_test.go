@@ -229,3 +229,47 @@ func TestMemoryTuplesDelete(t *testing.T) {
 		t.Errorf("ListObjects(deleted tuple) = %v, %v, want none", ids, err)
 	}
 }
+
+// TestConcurrentQueries runs queries on one model and store from several
+// goroutines while tuples are written, for the race detector: a Model is
+// immutable and MemoryTuples locks.
+func TestConcurrentQueries(t *testing.T) {
+	m, err := ParseKindRelations(designKinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := mustTuples(t, m, "org:acme#owner@user:ann", "org:acme#member@partner:p1#member")
+	ctx := context.Background()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			store.Write(Tuple{Object{"partner", "p1"}, "member", Subject{Type: "user", ID: fmt.Sprintf("u%d", i)}})
+		}
+	}()
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for range 50 {
+				ok, err := Check(ctx, m, store, CheckRequest{Subject: Subject{Type: "user", ID: "ann"}, Relation: "viewer", Object: Object{"org", "acme"}})
+				if err == nil && !ok {
+					err = errors.New("ann lost access")
+				}
+				if err == nil {
+					_, err = ListSubjects(ctx, m, store, ListSubjectsRequest{Object: Object{"org", "acme"}, Relation: "viewer", Filter: SubjectType{Type: "user"}})
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	<-done
+}

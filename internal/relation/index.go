@@ -19,9 +19,9 @@ type modelIndex struct {
 	// objects of type t; wildcardParents[t] those that allow t:*.
 	objectParents   map[string][]relKey
 	wildcardParents map[string][]relKey
-	// members[k] is the set of subject kinds that can be in k, positive
+	// members says which subject kinds can be in each relation, positive
 	// positions only: objects of a type, or usersets type#relation.
-	members map[relKey]map[SubjectType]bool
+	members kindSets
 }
 
 // ttuUse is one "computed from tupleset" on relation rel of type typ.
@@ -36,7 +36,6 @@ func newIndex(m *Model) *modelIndex {
 		ttuParents:      map[relKey][]ttuUse{},
 		objectParents:   map[string][]relKey{},
 		wildcardParents: map[string][]relKey{},
-		members:         map[relKey]map[SubjectType]bool{},
 	}
 	for _, t := range m.types {
 		for _, r := range t.Relations {
@@ -85,55 +84,107 @@ func positive(w *Rewrite, f func(*Rewrite)) {
 	}
 }
 
-// memberKinds computes, by fixpoint, the subject kinds each relation can
-// contain. A relation always contains its own userset.
-func memberKinds(m *Model) map[relKey]map[SubjectType]bool {
-	out := map[relKey]map[SubjectType]bool{}
+// kindSets maps every relation of a model to the set of subject kinds it can
+// contain, as bitsets over numbered kinds.
+type kindSets struct {
+	rels  map[relKey]int
+	kinds map[SubjectType]int
+	sets  [][]uint64 // by relation number; bit n is kind n
+}
+
+func (k kindSets) has(rel relKey, s SubjectType) bool {
+	ri, ok := k.rels[rel]
+	if !ok {
+		return false
+	}
+	ki, ok := k.kinds[s]
+	return ok && k.sets[ri][ki/64]&(1<<(ki%64)) != 0
+}
+
+// memberKinds computes the subject kinds each relation can contain: its own
+// userset, the object types in its type lists, and everything the relations
+// it draws from can contain. A worklist propagates growth along the
+// "draws from" edges until nothing grows.
+func memberKinds(m *Model) kindSets {
+	ks := kindSets{rels: map[relKey]int{}, kinds: map[SubjectType]int{}}
+	number := func(s SubjectType) int {
+		n, ok := ks.kinds[s]
+		if !ok {
+			n = len(ks.kinds)
+			ks.kinds[s] = n
+		}
+		return n
+	}
+	for _, t := range m.types {
+		number(SubjectType{Type: t.Name})
+		for _, r := range t.Relations {
+			ks.rels[relKey{t.Name, r.Name}] = len(ks.rels)
+			number(SubjectType{Type: t.Name, Relation: r.Name})
+		}
+	}
+	words := (len(ks.kinds) + 63) / 64
+	set := func(bits []uint64, n int) { bits[n/64] |= 1 << (n % 64) }
+	feeds := make([][]int, len(ks.rels)) // relation → the relations that draw from it
+	ks.sets = make([][]uint64, len(ks.rels))
 	for _, t := range m.types {
 		for _, r := range t.Relations {
-			out[relKey{t.Name, r.Name}] = map[SubjectType]bool{{Type: t.Name, Relation: r.Name}: true}
-		}
-	}
-	for changed := true; changed; {
-		changed = false
-		merge := func(dst map[SubjectType]bool, src map[SubjectType]bool) {
-			for s := range src {
-				if !dst[s] {
-					dst[s] = true
-					changed = true
-				}
+			k := ks.rels[relKey{t.Name, r.Name}]
+			bits := make([]uint64, words)
+			set(bits, ks.kinds[SubjectType{Type: t.Name, Relation: r.Name}])
+			drawFrom := func(typ, rel string) {
+				from := ks.rels[relKey{typ, rel}]
+				feeds[from] = append(feeds[from], k)
 			}
-		}
-		for _, t := range m.types {
-			for _, r := range t.Relations {
-				set := out[relKey{t.Name, r.Name}]
-				positive(r.Rewrite, func(w *Rewrite) {
-					switch w.Op {
-					case OpDirect:
-						for _, d := range w.Direct {
-							if d.Relation == "" {
-								merge(set, map[SubjectType]bool{{Type: d.Type}: true})
-							} else {
-								merge(set, out[relKey{d.Type, d.Relation}])
-							}
-						}
-					case OpComputed:
-						merge(set, out[relKey{t.Name, w.Relation}])
-					case OpTupleToUser:
-						for _, d := range m.relation(t.Name, w.Tupleset).direct {
-							if s, ok := out[relKey{d.Type, w.Relation}]; ok {
-								merge(set, s)
-							}
+			positive(r.Rewrite, func(w *Rewrite) {
+				switch w.Op {
+				case OpDirect:
+					for _, d := range w.Direct {
+						if d.Relation == "" {
+							set(bits, ks.kinds[SubjectType{Type: d.Type}])
+						} else {
+							drawFrom(d.Type, d.Relation)
 						}
 					}
-				})
+				case OpComputed:
+					drawFrom(t.Name, w.Relation)
+				case OpTupleToUser:
+					for _, d := range m.relation(t.Name, w.Tupleset).direct {
+						if m.relation(d.Type, w.Relation) != nil {
+							drawFrom(d.Type, w.Relation)
+						}
+					}
+				}
+			})
+			ks.sets[k] = bits
+		}
+	}
+	queue := make([]int, len(ks.sets))
+	queued := make([]bool, len(ks.sets))
+	for i := range queue {
+		queue[i], queued[i] = i, true
+	}
+	for len(queue) > 0 {
+		from := queue[0]
+		queue = queue[1:]
+		queued[from] = false
+		for _, to := range feeds[from] {
+			grew := false
+			for w, b := range ks.sets[from] {
+				if ks.sets[to][w]|b != ks.sets[to][w] {
+					ks.sets[to][w] |= b
+					grew = true
+				}
+			}
+			if grew && !queued[to] {
+				queued[to] = true
+				queue = append(queue, to)
 			}
 		}
 	}
-	return out
+	return ks
 }
 
 // canContain reports whether subjects of kind s can ever be in typ#rel.
 func (x *modelIndex) canContain(typ, rel string, s SubjectType) bool {
-	return x.members[relKey{typ, rel}][s]
+	return x.members.has(relKey{typ, rel}, s)
 }

@@ -20,7 +20,7 @@ type ListObjectsRequest struct {
 	Relation   string
 	Subject    Subject
 	Contextual []Tuple
-	MaxDepth   int // overrides DefaultMaxDepth when positive
+	MaxDepth   int // overrides DefaultMaxDepth when positive, up to MaxDepthLimit
 	Limit      int // overrides DefaultListLimit when positive
 }
 
@@ -152,7 +152,7 @@ type ListSubjectsRequest struct {
 	Relation   string
 	Filter     SubjectType
 	Contextual []Tuple
-	MaxDepth   int // overrides DefaultMaxDepth when positive
+	MaxDepth   int // overrides DefaultMaxDepth when positive, up to MaxDepthLimit
 	Limit      int // overrides DefaultListLimit when positive
 }
 
@@ -181,10 +181,7 @@ func ListSubjects(ctx context.Context, m *Model, r TupleReader, req ListSubjects
 	if err != nil {
 		return nil, err
 	}
-	l := &lister{op: op, m: m, r: r, filter: f, maxDepth: req.MaxDepth, memo: map[objRel]*subjectSet{}, active: map[objRel]bool{}, seen: map[string]bool{}}
-	if l.maxDepth <= 0 {
-		l.maxDepth = DefaultMaxDepth
-	}
+	l := &lister{op: op, m: m, r: r, filter: f, maxDepth: depthLimit(req.MaxDepth), memo: map[objRel]*subjectSet{}, active: map[objRel]bool{}, seen: map[string]bool{}}
 	set, err := l.list(ctx, req.Object, req.Relation, 0)
 	if err != nil {
 		return nil, err

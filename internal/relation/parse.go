@@ -17,9 +17,10 @@ const (
 	// MaxNameLen is the longest type or relation name, in bytes.
 	MaxNameLen = 64
 	// MaxTypes is the most types a model may declare.
-	MaxTypes = 1024
-	// MaxRelations is the most relations one type may declare.
-	MaxRelations = 256
+	MaxTypes = 512
+	// MaxRelations is the most relations a model may declare, over all its
+	// types. The evaluator's index grows with its square.
+	MaxRelations = 1024
 	// MaxNesting is the deepest nesting of parentheses in a definition.
 	MaxNesting = 16
 	// MaxDirectTypes is the most entries in one direct type list.
@@ -54,7 +55,7 @@ func ParseModel(text string) (*Model, error) {
 	if len(text) > MaxModelBytes {
 		return nil, fault.E(op, fault.TooLarge, "model is larger than %d bytes", MaxModelBytes)
 	}
-	p := &parser{lex: lexer{src: text, line: 1, col: 1}, path: "model"}
+	p := &parser{lex: lexer{src: text, line: 1, col: 1}, path: "model", relCount: new(int)}
 	types, err := p.model()
 	if err != nil {
 		return nil, p.wrap(op, err)
@@ -83,8 +84,9 @@ func ParseKindRelations(kinds map[string]string) (*Model, error) {
 	}
 	sort.Strings(names)
 	types := make([]*TypeDef, 0, len(names))
+	relCount := new(int)
 	for _, name := range names {
-		p := &parser{lex: lexer{src: kinds[name], line: 1, col: 1}, path: "kinds." + name + ".relations"}
+		p := &parser{lex: lexer{src: kinds[name], line: 1, col: 1}, path: "kinds." + name + ".relations", relCount: relCount}
 		if err := checkName(name); err != nil {
 			return nil, fault.Invalidf(op, []fault.Violation{{Field: "kinds." + name, Reason: err.Error()}},
 				"kind %q: %v", name, err)
@@ -193,10 +195,11 @@ func (l *lexer) next() token {
 // parser is a recursive-descent parser over the lexer with one token of
 // lookahead.
 type parser struct {
-	lex  lexer
-	tok  token
-	path string // the field named in errors
-	init bool
+	lex      lexer
+	tok      token
+	path     string // the field named in errors
+	init     bool
+	relCount *int // relations parsed so far, shared by the parsers of one model
 }
 
 func (p *parser) peek() token {
@@ -391,9 +394,10 @@ func (p *parser) relations(t *TypeDef, atLeastOne bool) error {
 			}
 			return nil
 		}
-		if len(t.Relations) == MaxRelations {
-			return p.errf("more than %d relations in type %s", MaxRelations, t.Name)
+		if *p.relCount >= MaxRelations {
+			return p.errf("more than %d relations", MaxRelations)
 		}
+		*p.relCount++
 		p.take()
 		name, err := p.name("relation name")
 		if err != nil {

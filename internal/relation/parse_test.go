@@ -2,6 +2,7 @@ package relation
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -215,5 +216,33 @@ func TestParseKindRelations(t *testing.T) {
 				t.Errorf("ParseKindRelations violation = %+v, want field %q and reason containing %q", vs[0], tc.field, tc.msg)
 			}
 		})
+	}
+}
+
+// TestLargeModel parses a model at the relation limit whose relations all
+// feed each other, the worst case for the index and the entry-point search.
+func TestLargeModel(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("model\n  schema 1.1\ntype user\n")
+	const types, perType = 16, MaxRelations / 16
+	for i := range types {
+		fmt.Fprintf(&b, "type t%d\n  relations\n    define parent: [t%d]\n", i, (i+1)%types)
+		for j := 1; j < perType; j++ {
+			fmt.Fprintf(&b, "    define r%d: [user, t%d#r%d] or r%d from parent", j, (i+3)%types, perType-j, j)
+			if j > 1 {
+				fmt.Fprintf(&b, " or r%d", j-1)
+			}
+			b.WriteString("\n")
+		}
+	}
+	m, err := ParseModel(b.String())
+	if err != nil {
+		t.Fatalf("ParseModel(%d bytes) = %v", b.Len(), err)
+	}
+	if !m.index.canContain("t0", "r1", SubjectType{"t5", "r63"}) {
+		t.Errorf("t0#r1 should reach t5#r63 through the userset chain")
+	}
+	if _, err := ParseModel(b.String() + "type extra\n  relations\n    define one_too_many: [user]\n"); !fault.Is(err, fault.Invalid) {
+		t.Errorf("ParseModel(one relation over the limit) = %v, want invalid_argument", err)
 	}
 }
