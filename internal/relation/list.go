@@ -220,8 +220,6 @@ func (s *subjectSet) has(id string) bool {
 	return s.ids[id] || s.wild && !s.except[id]
 }
 
-func (s *subjectSet) empty() bool { return !s.wild && len(s.ids) == 0 }
-
 func union(a, b *subjectSet) *subjectSet {
 	out := &subjectSet{ids: maps.Clone(a.ids), wild: a.wild || b.wild}
 	if out.ids == nil {
@@ -383,15 +381,14 @@ func (l *lister) rewrite(ctx context.Context, obj Object, rel string, w *Rewrite
 			} else {
 				acc = intersect(acc, s)
 			}
-			if acc.empty() {
-				return emptySet, nil
-			}
 		}
 		return acc, nil
 	default: // exclusion
+		// Like intersections, no short cut on an empty side: when a cycle
+		// is cut, confirm needs every subject a tuple names on the way.
 		base, err := l.rewrite(ctx, obj, rel, w.Children[0], depth)
-		if err != nil || base.empty() {
-			return base, err
+		if err != nil {
+			return nil, err
 		}
 		sub, err := l.rewrite(ctx, obj, rel, w.Children[1], depth)
 		if err != nil {
