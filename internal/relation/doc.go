@@ -30,9 +30,11 @@
 //
 // Every error is a *fault.Error. Bad input (malformed text, unknown types or
 // relations, tuples that break the model's type restrictions) is
-// fault.Invalid and wraps one of ErrUnknownType, ErrUnknownRelation,
+// fault.Invalid, or fault.TooLarge past a size limit; where the cause
+// matters it wraps one of ErrUnknownType, ErrUnknownRelation,
 // ErrInvalidTuple or ErrUnsupported, so callers can tell them apart with
-// errors.Is. A query that needs more than MaxDepth nested steps fails with
+// errors.Is. Model errors carry violations whose field is the position
+// (model, kinds.<type>.relations) or the path type#relation. A query that needs more than MaxDepth nested steps fails with
 // fault.FailedPrecondition wrapping ErrDepthExceeded: the request is well
 // formed, but the stored graph is too deep to answer it. Reader failures are
 // passed through (a reader's *fault.Error keeps its kind; any other error
