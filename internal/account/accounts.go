@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/atriumid/atrium/internal/envelope"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/ids"
 	"github.com/atriumid/atrium/internal/kind"
+	"github.com/atriumid/atrium/internal/relation"
 )
 
 // CreateRequest is what a new account is made of.
@@ -19,7 +21,15 @@ type CreateRequest struct {
 	Kind        string
 	Fragments   map[string]map[string]any
 	Identifiers []IdentifierInput
+	// Relationships are (object, relation, subject) tuples written in the
+	// same transaction, such as ("org:$self", "owner", "user:usr_…"); the
+	// ID "$self" stands for the account being created.
+	Relationships [][3]string
 }
+
+// Self is the ID that stands for the account being created in the
+// relationships of a create request.
+const Self = "$self"
 
 // Create creates an account with its fragments and identifiers in one
 // transaction. It returns fault.Invalid with field violations for an unknown
@@ -42,6 +52,11 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Account, erro
 	}
 	now := s.clock()
 	rec := Record{ID: ids.New(k.IDPrefix), Kind: k.Name, State: k.InitialState(), Version: 1, CreateTime: now, UpdateTime: now}
+	tuples, err := s.relationships(op, rec.ID, req.Relationships)
+	violations = appendViolations(violations, err)
+	if err := firstNonInvalid(err); err != nil {
+		return nil, err
+	}
 
 	// Encode before the transaction: validation and sealing need no lock.
 	var dek envelope.DataKey
@@ -75,9 +90,16 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Account, erro
 		return nil, fault.Invalidf(op, violations, "invalid account")
 	}
 
+	var rev int64
 	err = s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		if err := tx.InsertAccount(ctx, rec); err != nil {
 			return err
+		}
+		if len(tuples) > 0 {
+			var err error
+			if rev, err = tx.WriteTuples(ctx, tuples); err != nil {
+				return err
+			}
 		}
 		for _, f := range frags {
 			if err := tx.PutFragment(ctx, f, 0); err != nil {
@@ -96,7 +118,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Account, erro
 		return nil, fault.Wrap(op, fault.Internal, err)
 	}
 	a := &Account{ID: rec.ID, Kind: rec.Kind, State: rec.State, Version: rec.Version, CreateTime: now, UpdateTime: now,
-		Fragments: map[string]Fragment{}, Freshness: s.token(rec.ID, rec.Version, now)}
+		Fragments: map[string]Fragment{}, Freshness: s.tokenWithRevision(rec.ID, rec.Version, now, rev)}
 	for _, f := range frags {
 		fk, _ := k.Fragment(f.Name)
 		a.Fragments[f.Name] = Fragment{AccountID: rec.ID, Name: f.Name, Version: 1, Sensitivity: fk.Sensitivity, Data: req.Fragments[f.Name], UpdateTime: now}
@@ -122,6 +144,27 @@ func firstNonInvalid(err error) error {
 		return nil
 	}
 	return err
+}
+
+// relationships parses the relationships of a create request, with Self
+// standing for the new account's ID.
+func (s *Service) relationships(op, id string, raw [][3]string) ([]relation.Tuple, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	if s.tuples == nil {
+		return nil, fault.Invalidf(op, []fault.Violation{{Field: "relationships", Reason: "not supported"}}, "relationships are not supported")
+	}
+	sub := make([][3]string, len(raw))
+	for i, r := range raw {
+		for j, v := range r {
+			if typ, oid, ok := strings.Cut(v, ":"); ok && (oid == Self || strings.HasPrefix(oid, Self+"#")) {
+				v = typ + ":" + id + strings.TrimPrefix(oid, Self)
+			}
+			sub[i][j] = v
+		}
+	}
+	return s.tuples.ParseTuples("relationships", sub)
 }
 
 // checkFragmentNames refuses fragments that k does not declare.

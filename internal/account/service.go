@@ -12,6 +12,7 @@ import (
 	"github.com/atriumid/atrium/internal/identifier"
 	"github.com/atriumid/atrium/internal/kind"
 	"github.com/atriumid/atrium/internal/outbox"
+	"github.com/atriumid/atrium/internal/relation"
 )
 
 // Limits on what one request may carry.
@@ -30,7 +31,15 @@ type Service struct {
 	keys        *envelope.Keyring
 	freshness   *freshness.Codec
 	identifiers identifier.Normalizers
+	tuples      TupleParser
 	now         func() time.Time
+}
+
+// TupleParser parses relationship tuples and validates them against the
+// live relationship model. It returns fault.Invalid with one violation per
+// bad tuple, named field[i].
+type TupleParser interface {
+	ParseTuples(field string, raw [][3]string) ([]relation.Tuple, error)
 }
 
 // Config holds what a Service needs. Now defaults to time.Now.
@@ -42,7 +51,10 @@ type Config struct {
 	// Identifiers normalizes identifier values; its zero value refuses
 	// wallet and ENS identifiers.
 	Identifiers identifier.Normalizers
-	Now         func() time.Time
+	// Tuples validates the relationships given when creating an account;
+	// nil refuses them.
+	Tuples TupleParser
+	Now    func() time.Time
 }
 
 // NewService returns a Service.
@@ -51,7 +63,7 @@ func NewService(c Config) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: c.Store, kinds: c.Kinds, keys: c.Keys, freshness: c.Freshness, identifiers: c.Identifiers, now: now}
+	return &Service{store: c.Store, kinds: c.Kinds, keys: c.Keys, freshness: c.Freshness, identifiers: c.Identifiers, tuples: c.Tuples, now: now}
 }
 
 // clock returns the current time at the microsecond precision that storage
@@ -71,6 +83,12 @@ func (s *Service) kindOf(op, name string) (*kind.Kind, error) {
 // token returns the freshness token of a write to account id at version v.
 func (s *Service) token(id string, v int64, at time.Time) string {
 	return s.freshness.Encode(freshness.Token{Account: id, Version: v, Time: at})
+}
+
+// tokenWithRevision is token for a write that also moved the relationship
+// revision to rev.
+func (s *Service) tokenWithRevision(id string, v int64, at time.Time, rev int64) string {
+	return s.freshness.Encode(freshness.Token{Account: id, Version: v, Time: at, Revision: rev})
 }
 
 // CheckFreshness validates a freshness token presented on a read. An empty

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/atriumid/atrium/internal/outbox"
+	"github.com/atriumid/atrium/internal/relation"
 )
 
 // Store is the storage the account service needs. Implementations run fn in
@@ -55,7 +56,8 @@ type Tx interface {
 	// SetDataKey stores the wrapped data key of a touched account.
 	SetDataKey(ctx context.Context, id string, wrapped []byte) error
 	// Erase turns a touched account into a tombstone: state "erased", erase
-	// time set, data key destroyed, fragments and identifiers deleted.
+	// time set, data key destroyed, fragments, identifiers and every
+	// relationship tuple naming the account (as object or subject) deleted.
 	Erase(ctx context.Context, id string, now time.Time) error
 	// PutFragment writes a fragment whose current stored version is
 	// current (0: none). It returns fault.Aborted when the stored version
@@ -65,6 +67,9 @@ type Tx interface {
 	// fault.AlreadyExists when any account holds (Type, Value), under any
 	// concurrency.
 	InsertIdentifier(ctx context.Context, r IdentifierRecord) error
+	// WriteTuples writes relationship tuples and returns the new
+	// relationship revision. It returns fault.Invalid when a tuple exists.
+	WriteTuples(ctx context.Context, ts []relation.Tuple) (int64, error)
 	// AppendEvent appends an event to the outbox.
 	AppendEvent(ctx context.Context, e outbox.Event) error
 }

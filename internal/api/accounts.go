@@ -8,7 +8,6 @@ import (
 	atriumv1 "github.com/atriumid/atrium/gen/atrium/v1"
 	"github.com/atriumid/atrium/gen/atrium/v1/atriumv1connect"
 	"github.com/atriumid/atrium/internal/account"
-	"github.com/atriumid/atrium/internal/fault"
 )
 
 // Headers of the REST mapping, also set on Connect responses.
@@ -62,10 +61,7 @@ func (h *accountHandler) fragment(f *account.Fragment, err error) (*connect.Resp
 
 func (h *accountHandler) CreateAccount(ctx context.Context, req *connect.Request[atriumv1.CreateAccountRequest]) (*connect.Response[atriumv1.Account], error) {
 	m := req.Msg
-	if len(m.Relationships) > 0 {
-		return nil, fault.Invalidf("api.CreateAccount", []fault.Violation{{Field: "relationships", Reason: "relationships are not supported by this server yet"}}, "relationships are not supported yet")
-	}
-	in := account.CreateRequest{Kind: m.Kind, Fragments: make(map[string]map[string]any, len(m.Fragments))}
+	in := account.CreateRequest{Kind: m.Kind, Fragments: make(map[string]map[string]any, len(m.Fragments)), Relationships: rawTuples(m.Relationships)}
 	for name, s := range m.Fragments {
 		in.Fragments[name] = structMap(s)
 	}

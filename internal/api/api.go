@@ -14,6 +14,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/atriumid/atrium/gen/atrium/v1/atriumv1connect"
 	"github.com/atriumid/atrium/internal/account"
+	"github.com/atriumid/atrium/internal/authz"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/idempotency"
 	"github.com/atriumid/atrium/internal/kind"
@@ -25,6 +26,7 @@ const DefaultMaxBodyBytes = 1 << 20
 // Config holds the API's dependencies and settings.
 type Config struct {
 	Accounts       *account.Service
+	Relations      *authz.Service
 	Kinds          kind.History
 	Keys           KeyStore
 	Idempotency    idempotency.Store
@@ -59,6 +61,9 @@ func Handler(c Config) http.Handler {
 	mux.Handle(atriumv1connect.NewAccountServiceHandler(ah, opts...))
 	mux.Handle(atriumv1connect.NewKindServiceHandler(kh, opts...))
 	restRoutes(mux, c.Log, ah, kh)
+	rh := &relationHandler{svc: c.Relations}
+	mux.Handle(atriumv1connect.NewRelationServiceHandler(rh, opts...))
+	relationRoutes(mux, c.Log, rh)
 
 	var h http.Handler = mux
 	h = idempotency.Middleware(c.Idempotency, func(r *http.Request) string {

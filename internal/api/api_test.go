@@ -170,7 +170,7 @@ func TestBadInput(t *testing.T) {
 			{"invalid phone", "POST", "/v1/accounts", `{"kind":"user","identifiers":[{"type":"phone","value":"12"}]}`, nil, 400, "invalid_argument"},
 			{"bad wallet checksum", "POST", "/v1/accounts", `{"kind":"user","identifiers":[{"type":"wallet","value":"eip155:1:0x5AAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}]}`, nil, 400, "invalid_argument"},
 			{"ens not yet", "POST", "/v1/accounts", `{"kind":"user","identifiers":[{"type":"ens","value":"vitalik.eth"}]}`, nil, 400, "invalid_argument"},
-			{"relationships not yet", "POST", "/v1/accounts", `{"kind":"org","relationships":[{"object":"org:a","relation":"member","subject":"user:b"}]}`, nil, 400, "invalid_argument"},
+			{"relationship not in model", "POST", "/v1/accounts", `{"kind":"org","relationships":[{"object":"org:$self","relation":"boss","subject":"user:b"}]}`, nil, 400, "invalid_argument"},
 			{"malformed id", "GET", "/v1/accounts/nope", nil, nil, 400, "invalid_argument"},
 			{"unknown id", "GET", "/v1/accounts/" + missing, nil, nil, 404, "not_found"},
 			{"bad freshness token", "GET", "/v1/accounts/" + id, nil, []string{"Atrium-Freshness", "forged"}, 400, "invalid_argument"},

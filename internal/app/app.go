@@ -17,6 +17,7 @@ import (
 	"github.com/atriumid/atrium/internal/account"
 	"github.com/atriumid/atrium/internal/api"
 	"github.com/atriumid/atrium/internal/apikey"
+	"github.com/atriumid/atrium/internal/authz"
 	"github.com/atriumid/atrium/internal/chain"
 	"github.com/atriumid/atrium/internal/config"
 	"github.com/atriumid/atrium/internal/envelope"
@@ -73,12 +74,13 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 	if err := a.bootstrapKey(ctx, notices); err != nil {
 		return err
 	}
+	relations := authz.NewService(authz.Config{Store: a.db.Tuples(), Kinds: kinds, Freshness: codec})
 	accounts := account.NewService(account.Config{
 		Store: a.db.Accounts(), Kinds: kinds, Keys: keys, Freshness: codec,
-		Identifiers: identifier.Normalizers{Wallet: normalizeWallet},
+		Identifiers: identifier.Normalizers{Wallet: normalizeWallet}, Tuples: relations,
 	})
 	apiHandler := api.Handler(api.Config{
-		Accounts: accounts, Kinds: a.db, Keys: a.db, Idempotency: a.db.Idempotency(),
+		Accounts: accounts, Relations: relations, Kinds: a.db, Keys: a.db, Idempotency: a.db.Idempotency(),
 		IdempotencyTTL: cfg.IdempotencyTTL, MaxBodyBytes: cfg.MaxBodyBytes, Log: a.log,
 	})
 	a.handler = a.routes(apiHandler)
@@ -112,6 +114,7 @@ func (a *App) routes(apiHandler http.Handler) http.Handler {
 	mux.Handle("/v1/", apiHandler)
 	mux.Handle("/atrium.v1.AccountService/", apiHandler)
 	mux.Handle("/atrium.v1.KindService/", apiHandler)
+	mux.Handle("/atrium.v1.RelationService/", apiHandler)
 	return mux
 }
 

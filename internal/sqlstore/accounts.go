@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"github.com/atriumid/atrium/internal/account"
+	"github.com/atriumid/atrium/internal/authz"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/outbox"
+	"github.com/atriumid/atrium/internal/relation"
 )
 
 // Accounts returns the account store over db.
@@ -166,6 +168,13 @@ func (t accountTx) SetDataKey(ctx context.Context, id string, wrapped []byte) er
 
 func (t accountTx) Erase(ctx context.Context, id string, now time.Time) error {
 	const op = "sqlstore.Erase"
+	rec, err := t.Account(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := deleteTuplesOf(ctx, t.q, rec.Kind, id); err != nil {
+		return err
+	}
 	for _, q := range []string{
 		`DELETE FROM fragments WHERE account_id = $1`,
 		`DELETE FROM identifiers WHERE account_id = $1`,
@@ -174,7 +183,7 @@ func (t accountTx) Erase(ctx context.Context, id string, now time.Time) error {
 			return classify(op, err)
 		}
 	}
-	_, err := t.q.ExecContext(ctx, `UPDATE accounts SET state = $2, erase_time = $3, data_key = NULL WHERE id = $1`, id, account.Erased, now.UnixMicro())
+	_, err = t.q.ExecContext(ctx, `UPDATE accounts SET state = $2, erase_time = $3, data_key = NULL WHERE id = $1`, id, account.Erased, now.UnixMicro())
 	return classify(op, err)
 }
 
@@ -202,6 +211,10 @@ func (t accountTx) InsertIdentifier(ctx context.Context, r account.IdentifierRec
 	_, err := t.q.ExecContext(ctx, `INSERT INTO identifiers (type, value, account_id, verify_time, create_time) VALUES ($1, $2, $3, $4, $5)`,
 		r.Type, r.Value, r.AccountID, micros(r.VerifyTime), micros(r.CreateTime))
 	return classify("sqlstore.InsertIdentifier", err)
+}
+
+func (t accountTx) WriteTuples(ctx context.Context, ts []relation.Tuple) (int64, error) {
+	return writeTuples(ctx, t.q, authz.Write{Writes: ts})
 }
 
 func (t accountTx) AppendEvent(ctx context.Context, e outbox.Event) error {
