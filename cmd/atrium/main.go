@@ -35,6 +35,7 @@ Client (talks to --server, default http://localhost:8080, with --key or ATRIUM_A
   accounts create --kind KIND [--fragment NAME=JSON]... [--identifier TYPE=VALUE]...
   accounts get ID [--fragments a,b]
   accounts list --kind KIND [--state STATE] [--page-size N] [--page-token T]
+  check SUBJECT RELATION OBJECT    may SUBJECT do RELATION on OBJECT? prints allowed or denied
 
 Run "atrium COMMAND -h" for a command's flags.
 `
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return kinds(rest, stdout, stderr)
 	case "accounts":
 		return accounts(ctx, rest, getenv, stdout, stderr)
+	case "check":
+		return check(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

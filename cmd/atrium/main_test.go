@@ -116,6 +116,10 @@ func TestServeAndClient(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "already_exists") || !strings.Contains(err.Error(), "identifiers[0]") {
 				t.Errorf("duplicate create error = %v, want already_exists naming identifiers[0]", err)
 			}
+			out, err = atrium(t, "check", "user:nobody", "member", "org:"+id, "--server", base, "--key", key)
+			if err != nil || !strings.HasPrefix(out, "denied") {
+				t.Errorf("check = %q, %v; want denied", out, err)
+			}
 			if _, err := atrium(t, "accounts", "get", id, "--server", base, "--key", "atr_bad"); err == nil || !strings.Contains(err.Error(), "unauthenticated") {
 				t.Errorf("get with a bad key = %v, want unauthenticated", err)
 			}
