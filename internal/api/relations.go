@@ -111,9 +111,10 @@ func (h *relationHandler) WriteRelationships(ctx context.Context, req *connect.R
 	return respond(&atriumv1.WriteRelationshipsResponse{FreshnessToken: token, Revision: rev}, token, -1), nil
 }
 
-// pageToken encodes the key a page ended at.
+// encodeKey makes the page token of the key a page ended at.
 func encodeKey(k string) string { return base64.RawURLEncoding.EncodeToString([]byte(k)) }
 
+// decodeKey is the inverse of encodeKey.
 func decodeKey(tok string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil || len(tok) > 2048 {
@@ -236,21 +237,25 @@ func (h *relationHandler) BatchCheck(ctx context.Context, req *connect.Request[a
 	return respond(out, "", -1), nil
 }
 
+// listInputs parses the contextual tuples and page token of a list request.
+func (h *relationHandler) listInputs(contextual []*atriumv1.Tuple, pageToken string) ([]relation.Tuple, string, error) {
+	ts, err := h.svc.ParseTuples("contextual_tuples", rawTuples(contextual))
+	if err != nil || pageToken == "" {
+		return ts, "", err
+	}
+	after, err := decodeKey(pageToken)
+	return ts, after, err
+}
+
 func (h *relationHandler) ListObjects(ctx context.Context, req *connect.Request[atriumv1.ListObjectsRequest]) (*connect.Response[atriumv1.ListObjectsResponse], error) {
 	m := req.Msg
 	subject, err := relation.ParseSubject(m.Subject)
 	if err != nil {
 		return nil, fieldError("subject", err)
 	}
-	contextual, err := h.svc.ParseTuples("contextual_tuples", rawTuples(m.ContextualTuples))
+	contextual, after, err := h.listInputs(m.ContextualTuples, m.PageToken)
 	if err != nil {
 		return nil, err
-	}
-	after := ""
-	if m.PageToken != "" {
-		if after, err = decodeKey(m.PageToken); err != nil {
-			return nil, err
-		}
 	}
 	ids, more, rev, err := h.svc.ListObjects(ctx, relation.ListObjectsRequest{Type: m.Type, Relation: m.Relation, Subject: subject, Contextual: contextual},
 		m.FreshnessToken, after, int(m.PageSize))
@@ -277,15 +282,9 @@ func (h *relationHandler) ListSubjects(ctx context.Context, req *connect.Request
 	if err != nil {
 		return nil, fieldError("subject_type", err)
 	}
-	contextual, err := h.svc.ParseTuples("contextual_tuples", rawTuples(m.ContextualTuples))
+	contextual, after, err := h.listInputs(m.ContextualTuples, m.PageToken)
 	if err != nil {
 		return nil, err
-	}
-	after := ""
-	if m.PageToken != "" {
-		if after, err = decodeKey(m.PageToken); err != nil {
-			return nil, err
-		}
 	}
 	subs, more, rev, err := h.svc.ListSubjects(ctx, relation.ListSubjectsRequest{Object: object, Relation: m.Relation, Filter: filter, Contextual: contextual},
 		m.FreshnessToken, after, int(m.PageSize))
