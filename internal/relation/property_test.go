@@ -419,3 +419,6 @@ func checkListSubjects(t *rapid.T, m *Model, store *MemoryTuples, ref naive, tup
 		}
 	}
 }
+
+// cmpEmpty makes nil and empty slices equal.
+var cmpEmpty = cmp.Comparer(func(a, b []string) bool { return slices.Equal(a, b) })
