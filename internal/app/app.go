@@ -115,7 +115,27 @@ func (a *App) routes(apiHandler http.Handler) http.Handler {
 	mux.Handle("/atrium.v1.AccountService/", apiHandler)
 	mux.Handle("/atrium.v1.KindService/", apiHandler)
 	mux.Handle("/atrium.v1.RelationService/", apiHandler)
-	return mux
+	return recoverPanics(a.log, mux)
+}
+
+// recoverPanics answers a request whose handler panicked with a plain 500,
+// and logs the request line without the panic's stack or value: they may
+// hold request data, and a panic is found again from the request.
+func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.ErrorContext(r.Context(), "handler panicked", "method", r.Method, "path", r.URL.Path)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusInternalServerError)
+				io.WriteString(w, `{"code":"internal","message":"internal error"}`)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
 }
 
 // ready answers 200 when the database is reachable and fully migrated.

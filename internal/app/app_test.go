@@ -2,6 +2,9 @@ package app_test
 
 import (
 	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,4 +64,19 @@ func mustInstall(t *testing.T, h kind.History, file string) (*kind.Set, int64) {
 		t.Fatalf("InstallKinds(%q): %v", file, err)
 	}
 	return reg.Current()
+}
+
+func TestRecoverPanics(t *testing.T) {
+	var logs strings.Builder
+	h := app.RecoverPanics(slog.New(slog.NewTextHandler(&logs, nil)), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic("secret value")
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/x", nil))
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), `"internal"`) {
+		t.Errorf("panicking handler answered %d %s; want a typed 500", rec.Code, rec.Body)
+	}
+	if strings.Contains(logs.String(), "secret value") || strings.Contains(logs.String(), "goroutine") || !strings.Contains(logs.String(), "handler panicked") {
+		t.Errorf("log = %q; want the request line without the panic value or a stack", logs.String())
+	}
 }

@@ -1,0 +1,4 @@
+package app
+
+// RecoverPanics exposes recoverPanics to tests.
+var RecoverPanics = recoverPanics
