@@ -159,7 +159,7 @@ func (h *relationHandler) ReadRelationships(ctx context.Context, req *connect.Re
 	}
 	want := f.Limit
 	f.Limit++
-	ts, rev, err := h.svc.Read(ctx, f)
+	ts, rev, err := h.svc.Read(ctx, f, m.FreshnessToken)
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +306,11 @@ func (h *relationHandler) Expand(ctx context.Context, req *connect.Request[atriu
 	if err != nil {
 		return nil, fieldError("object", err)
 	}
-	tree, rev, err := h.svc.Expand(ctx, relation.ExpandRequest{Object: object, Relation: req.Msg.Relation}, req.Msg.FreshnessToken)
+	contextual, err := h.svc.ParseTuples("contextual_tuples", rawTuples(req.Msg.ContextualTuples))
+	if err != nil {
+		return nil, err
+	}
+	tree, rev, err := h.svc.Expand(ctx, relation.ExpandRequest{Object: object, Relation: req.Msg.Relation, Contextual: contextual}, req.Msg.FreshnessToken)
 	if err != nil {
 		return nil, err
 	}

@@ -65,7 +65,12 @@ func TestRelationships(t *testing.T) {
 		if tree, _ := r.body["tree"].(map[string]any); r.status != 200 || tree["operation"] != "union" {
 			t.Errorf("expand = %d %s", r.status, r.raw)
 		}
-		r = c.do("POST", "/v1/relationships:read", map[string]any{"object": acme})
+		r = c.do("POST", "/v1/expand", map[string]any{"object": acme, "relation": "owner",
+			"contextualTuples": []any{map[string]any{"object": acme, "relation": "owner", "subject": "user:dave"}}})
+		if !strings.Contains(r.raw, "user:dave") {
+			t.Errorf("expand with a contextual tuple = %s", r.raw)
+		}
+		r = c.do("POST", "/v1/relationships:read", map[string]any{"object": acme, "freshnessToken": tok})
 		if rels, _ := r.body["relationships"].([]any); len(rels) != 2 {
 			t.Errorf("read = %s", r.raw)
 		}
@@ -96,6 +101,8 @@ func TestRelationships(t *testing.T) {
 			{"/v1/list-subjects", `{"object":"org:p","relation":"member","subjectType":"user#"}`},
 			{"/v1/expand", `{"object":"org:p","relation":"nope"}`},
 			{"/v1/relationships:read", `{"object":""}`},
+			{"/v1/relationships:read", `{"object":"org:","freshnessToken":"forged"}`},
+			{"/v1/expand", `{"object":"org:p","relation":"member","contextualTuples":[{"object":"org:p","relation":"boss","subject":"user:x"}]}`},
 		} {
 			r := c.do("POST", bad.path, bad.body)
 			if r.status != 400 || r.body["code"] != "invalid_argument" {

@@ -380,14 +380,23 @@ func (s *Service) Expand(ctx context.Context, req relation.ExpandRequest, token 
 	return tree, rev, nil
 }
 
-// Read returns stored tuples matching f.
-func (s *Service) Read(ctx context.Context, f Filter) ([]relation.Tuple, int64, error) {
-	if f.Limit <= 0 || f.Limit > MaxPageSize {
+// Read returns stored tuples matching f, read at a snapshot at least as
+// fresh as token.
+func (s *Service) Read(ctx context.Context, f Filter, token string) ([]relation.Tuple, int64, error) {
+	const op = "authz.Read"
+	if f.Limit <= 0 || f.Limit > MaxPageSize+1 {
 		f.Limit = DefaultPageSize
+	}
+	want, err := s.atLeast(token)
+	if err != nil {
+		return nil, 0, err
 	}
 	ts, rev, err := s.store.Read(ctx, f)
 	if err != nil {
-		return nil, 0, fault.Wrap("authz.Read", fault.Internal, err)
+		return nil, 0, fault.Wrap(op, fault.Internal, err)
+	}
+	if rev < want {
+		return nil, 0, fault.E(op, fault.Invalid, "freshness token is ahead of this database")
 	}
 	return ts, rev, nil
 }

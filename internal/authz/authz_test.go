@@ -329,12 +329,12 @@ func TestListsAndRead(t *testing.T) {
 		if err != nil || tree.Op != relation.OpUnion {
 			t.Errorf("Expand(admin) = %+v, %v; want a union", tree, err)
 		}
-		read, _, err := e.svc.Read(ctx, authz.Filter{ObjectType: "org", ObjectID: "o00", Limit: 10})
+		read, _, err := e.svc.Read(ctx, authz.Filter{ObjectType: "org", ObjectID: "o00", Limit: 10}, tok)
 		if err != nil || len(read) != 3 {
 			t.Errorf("Read(org:o00) = %v, %v; want 3 tuples", read, err)
 		}
 		after2 := read[0]
-		rest, _, err := e.svc.Read(ctx, authz.Filter{ObjectType: "org", After: &after2, Limit: 100})
+		rest, _, err := e.svc.Read(ctx, authz.Filter{ObjectType: "org", After: &after2, Limit: 100}, "")
 		if err != nil || len(rest) != 26 {
 			t.Errorf("Read(after first) = %d tuples, %v; want 26", len(rest), err)
 		}

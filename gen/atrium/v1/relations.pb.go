@@ -146,13 +146,15 @@ func (x *WriteRelationshipsResponse) GetRevision() int64 {
 type ReadRelationshipsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "type:id", or "type:" for every object of a type.
-	Object        string `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
-	Relation      string `protobuf:"bytes,2,opt,name=relation,proto3" json:"relation,omitempty"`
-	Subject       string `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
-	PageSize      int32  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Object    string `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
+	Relation  string `protobuf:"bytes,2,opt,name=relation,proto3" json:"relation,omitempty"`
+	Subject   string `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
+	PageSize  int32  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Read a snapshot at least as fresh as this token.
+	FreshnessToken string `protobuf:"bytes,6,opt,name=freshness_token,json=freshnessToken,proto3" json:"freshness_token,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ReadRelationshipsRequest) Reset() {
@@ -216,6 +218,13 @@ func (x *ReadRelationshipsRequest) GetPageSize() int32 {
 func (x *ReadRelationshipsRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ReadRelationshipsRequest) GetFreshnessToken() string {
+	if x != nil {
+		return x.FreshnessToken
 	}
 	return ""
 }
@@ -892,12 +901,13 @@ func (x *ListSubjectsResponse) GetRevision() int64 {
 }
 
 type ExpandRequest struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	Object         string                 `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
-	Relation       string                 `protobuf:"bytes,2,opt,name=relation,proto3" json:"relation,omitempty"`
-	FreshnessToken string                 `protobuf:"bytes,3,opt,name=freshness_token,json=freshnessToken,proto3" json:"freshness_token,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Object           string                 `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
+	Relation         string                 `protobuf:"bytes,2,opt,name=relation,proto3" json:"relation,omitempty"`
+	FreshnessToken   string                 `protobuf:"bytes,3,opt,name=freshness_token,json=freshnessToken,proto3" json:"freshness_token,omitempty"`
+	ContextualTuples []*Tuple               `protobuf:"bytes,4,rep,name=contextual_tuples,json=contextualTuples,proto3" json:"contextual_tuples,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ExpandRequest) Reset() {
@@ -949,6 +959,13 @@ func (x *ExpandRequest) GetFreshnessToken() string {
 		return x.FreshnessToken
 	}
 	return ""
+}
+
+func (x *ExpandRequest) GetContextualTuples() []*Tuple {
+	if x != nil {
+		return x.ContextualTuples
+	}
+	return nil
 }
 
 // UsersetTree is one level of a userset rewrite: "direct" with the written
@@ -1095,14 +1112,15 @@ const file_atrium_v1_relations_proto_rawDesc = "" +
 	"on_missing\x18\x04 \x01(\tR\tonMissing\"a\n" +
 	"\x1aWriteRelationshipsResponse\x12'\n" +
 	"\x0ffreshness_token\x18\x01 \x01(\tR\x0efreshnessToken\x12\x1a\n" +
-	"\brevision\x18\x02 \x01(\x03R\brevision\"\xa4\x01\n" +
+	"\brevision\x18\x02 \x01(\x03R\brevision\"\xcd\x01\n" +
 	"\x18ReadRelationshipsRequest\x12\x16\n" +
 	"\x06object\x18\x01 \x01(\tR\x06object\x12\x1a\n" +
 	"\brelation\x18\x02 \x01(\tR\brelation\x12\x18\n" +
 	"\asubject\x18\x03 \x01(\tR\asubject\x12\x1b\n" +
 	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x05 \x01(\tR\tpageToken\"\x97\x01\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\x12'\n" +
+	"\x0ffreshness_token\x18\x06 \x01(\tR\x0efreshnessToken\"\x97\x01\n" +
 	"\x19ReadRelationshipsResponse\x126\n" +
 	"\rrelationships\x18\x01 \x03(\v2\x10.atrium.v1.TupleR\rrelationships\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1a\n" +
@@ -1152,11 +1170,12 @@ const file_atrium_v1_relations_proto_rawDesc = "" +
 	"\x14ListSubjectsResponse\x12\x1a\n" +
 	"\bsubjects\x18\x01 \x03(\tR\bsubjects\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1a\n" +
-	"\brevision\x18\x03 \x01(\x03R\brevision\"l\n" +
+	"\brevision\x18\x03 \x01(\x03R\brevision\"\xab\x01\n" +
 	"\rExpandRequest\x12\x16\n" +
 	"\x06object\x18\x01 \x01(\tR\x06object\x12\x1a\n" +
 	"\brelation\x18\x02 \x01(\tR\brelation\x12'\n" +
-	"\x0ffreshness_token\x18\x03 \x01(\tR\x0efreshnessToken\"\xaf\x01\n" +
+	"\x0ffreshness_token\x18\x03 \x01(\tR\x0efreshnessToken\x12=\n" +
+	"\x11contextual_tuples\x18\x04 \x03(\v2\x10.atrium.v1.TupleR\x10contextualTuples\"\xaf\x01\n" +
 	"\vUsersetTree\x12\x1c\n" +
 	"\toperation\x18\x01 \x01(\tR\toperation\x12\x16\n" +
 	"\x06object\x18\x02 \x01(\tR\x06object\x12\x1a\n" +
@@ -1217,27 +1236,28 @@ var file_atrium_v1_relations_proto_depIdxs = []int32{
 	7,  // 5: atrium.v1.BatchCheckResponse.results:type_name -> atrium.v1.BatchCheckResult
 	16, // 6: atrium.v1.ListObjectsRequest.contextual_tuples:type_name -> atrium.v1.Tuple
 	16, // 7: atrium.v1.ListSubjectsRequest.contextual_tuples:type_name -> atrium.v1.Tuple
-	14, // 8: atrium.v1.UsersetTree.children:type_name -> atrium.v1.UsersetTree
-	14, // 9: atrium.v1.ExpandResponse.tree:type_name -> atrium.v1.UsersetTree
-	0,  // 10: atrium.v1.RelationService.WriteRelationships:input_type -> atrium.v1.WriteRelationshipsRequest
-	2,  // 11: atrium.v1.RelationService.ReadRelationships:input_type -> atrium.v1.ReadRelationshipsRequest
-	4,  // 12: atrium.v1.RelationService.Check:input_type -> atrium.v1.CheckRequest
-	6,  // 13: atrium.v1.RelationService.BatchCheck:input_type -> atrium.v1.BatchCheckRequest
-	9,  // 14: atrium.v1.RelationService.ListObjects:input_type -> atrium.v1.ListObjectsRequest
-	11, // 15: atrium.v1.RelationService.ListSubjects:input_type -> atrium.v1.ListSubjectsRequest
-	13, // 16: atrium.v1.RelationService.Expand:input_type -> atrium.v1.ExpandRequest
-	1,  // 17: atrium.v1.RelationService.WriteRelationships:output_type -> atrium.v1.WriteRelationshipsResponse
-	3,  // 18: atrium.v1.RelationService.ReadRelationships:output_type -> atrium.v1.ReadRelationshipsResponse
-	5,  // 19: atrium.v1.RelationService.Check:output_type -> atrium.v1.CheckResponse
-	8,  // 20: atrium.v1.RelationService.BatchCheck:output_type -> atrium.v1.BatchCheckResponse
-	10, // 21: atrium.v1.RelationService.ListObjects:output_type -> atrium.v1.ListObjectsResponse
-	12, // 22: atrium.v1.RelationService.ListSubjects:output_type -> atrium.v1.ListSubjectsResponse
-	15, // 23: atrium.v1.RelationService.Expand:output_type -> atrium.v1.ExpandResponse
-	17, // [17:24] is the sub-list for method output_type
-	10, // [10:17] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	16, // 8: atrium.v1.ExpandRequest.contextual_tuples:type_name -> atrium.v1.Tuple
+	14, // 9: atrium.v1.UsersetTree.children:type_name -> atrium.v1.UsersetTree
+	14, // 10: atrium.v1.ExpandResponse.tree:type_name -> atrium.v1.UsersetTree
+	0,  // 11: atrium.v1.RelationService.WriteRelationships:input_type -> atrium.v1.WriteRelationshipsRequest
+	2,  // 12: atrium.v1.RelationService.ReadRelationships:input_type -> atrium.v1.ReadRelationshipsRequest
+	4,  // 13: atrium.v1.RelationService.Check:input_type -> atrium.v1.CheckRequest
+	6,  // 14: atrium.v1.RelationService.BatchCheck:input_type -> atrium.v1.BatchCheckRequest
+	9,  // 15: atrium.v1.RelationService.ListObjects:input_type -> atrium.v1.ListObjectsRequest
+	11, // 16: atrium.v1.RelationService.ListSubjects:input_type -> atrium.v1.ListSubjectsRequest
+	13, // 17: atrium.v1.RelationService.Expand:input_type -> atrium.v1.ExpandRequest
+	1,  // 18: atrium.v1.RelationService.WriteRelationships:output_type -> atrium.v1.WriteRelationshipsResponse
+	3,  // 19: atrium.v1.RelationService.ReadRelationships:output_type -> atrium.v1.ReadRelationshipsResponse
+	5,  // 20: atrium.v1.RelationService.Check:output_type -> atrium.v1.CheckResponse
+	8,  // 21: atrium.v1.RelationService.BatchCheck:output_type -> atrium.v1.BatchCheckResponse
+	10, // 22: atrium.v1.RelationService.ListObjects:output_type -> atrium.v1.ListObjectsResponse
+	12, // 23: atrium.v1.RelationService.ListSubjects:output_type -> atrium.v1.ListSubjectsResponse
+	15, // 24: atrium.v1.RelationService.Expand:output_type -> atrium.v1.ExpandResponse
+	18, // [18:25] is the sub-list for method output_type
+	11, // [11:18] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_atrium_v1_relations_proto_init() }
