@@ -68,7 +68,11 @@ func (h *accountHandler) CreateAccount(ctx context.Context, req *connect.Request
 	for _, id := range m.Identifiers {
 		in.Identifiers = append(in.Identifiers, account.IdentifierInput{Type: id.GetType(), Value: id.GetValue()})
 	}
-	return h.account(h.svc.Create(ctx, in))
+	res, err := h.account(h.svc.Create(ctx, in))
+	if err == nil {
+		res.Header().Set("Location", "/v1/accounts/"+res.Msg.Id)
+	}
+	return res, err
 }
 
 func (h *accountHandler) GetAccount(ctx context.Context, req *connect.Request[atriumv1.GetAccountRequest]) (*connect.Response[atriumv1.Account], error) {

@@ -82,7 +82,8 @@ func TestWalkthrough(t *testing.T) {
 			"kind": "org", "fragments": map[string]any{"profile": map[string]any{"name": "Acme"}},
 			"identifiers": []any{map[string]any{"type": "username", "value": "Acme"}},
 		})
-		if r.status != 201 || r.header.Get("Atrium-Freshness") == "" || r.body["freshnessToken"] != r.header.Get("Atrium-Freshness") {
+		if r.status != 201 || r.header.Get("Atrium-Freshness") == "" || r.body["freshnessToken"] != r.header.Get("Atrium-Freshness") ||
+			r.header.Get("Location") != "/v1/accounts/"+r.body["id"].(string) {
 			t.Fatalf("create = %d %s; want 201 with a freshness token", r.status, r.raw)
 		}
 		id := r.body["id"].(string)
