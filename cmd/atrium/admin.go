@@ -88,11 +88,15 @@ func kinds(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// redactURL hides the password of a database URL for logs.
+// redactURL hides the secrets of a database URL for logs: the password,
+// and the query, where a password may also be given.
 func redactURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
+	if err != nil {
+		return "(unparsable database URL)"
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
 	}
 	return u.Redacted()
 }

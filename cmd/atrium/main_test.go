@@ -182,3 +182,16 @@ func TestCommands(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"sqlite://./atrium.db":                           "sqlite://./atrium.db",
+		"postgres://u:s3cret@h:5432/db":                  "postgres://u:xxxxx@h:5432/db",
+		"postgres://u@h/db?password=s3cret&sslmode=full": "postgres://u@h/db?…",
+		"postgres://u@h/%zz":                             "(unparsable database URL)",
+	} {
+		if got := redactURL(in); got != want || strings.Contains(got, "s3cret") {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

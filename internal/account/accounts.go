@@ -155,6 +155,16 @@ func (s *Service) relationships(op, id string, raw [][3]string) ([]relation.Tupl
 	if s.tuples == nil {
 		return nil, fault.Invalidf(op, []fault.Violation{{Field: "relationships", Reason: "not supported"}}, "relationships are not supported")
 	}
+	if len(raw) > MaxRelationships {
+		return nil, fault.Invalidf(op, []fault.Violation{{Field: "relationships", Reason: fmt.Sprintf("at most %d", MaxRelationships)}}, "too many relationships")
+	}
+	seen := map[[3]string]bool{}
+	for i, r := range raw {
+		if seen[r] {
+			return nil, fault.Invalidf(op, []fault.Violation{{Field: fmt.Sprintf("relationships[%d]", i), Reason: "given twice"}}, "duplicate relationship")
+		}
+		seen[r] = true
+	}
 	sub := make([][3]string, len(raw))
 	for i, r := range raw {
 		for j, v := range r {
@@ -292,10 +302,12 @@ type pageToken struct {
 
 // List returns a page of accounts of one kind, optionally in one state, in
 // ID (creation) order, and the token of the next page ("" at the end).
-// Paging by ID keeps pages correct under concurrent inserts: an account
-// created during paging has a later ID, so no account is skipped or
-// repeated. It returns fault.Invalid for a missing kind, a bad page size or
-// a page token that is malformed or made for other filters.
+// Pages are keyed by ID, not by offset, so inserts do not shift them: every
+// account that existed when paging began is returned exactly once, in
+// order. An account committed while a client pages appears only if its ID
+// sorts after the page the client has reached (a page is not a snapshot).
+// It returns fault.Invalid for a missing kind, a bad page size or a page
+// token that is malformed or made for other filters.
 func (s *Service) List(ctx context.Context, req ListRequest) ([]*Account, string, error) {
 	const op = "account.List"
 	if req.Kind == "" {

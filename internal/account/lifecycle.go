@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"unicode/utf8"
 
@@ -59,6 +60,10 @@ func (s *Service) Transition(ctx context.Context, id, transition, reason string)
 	return out, nil
 }
 
+// errAlreadyErased rolls back the transaction of an erasure that found a
+// tombstone.
+var errAlreadyErased = errors.New("already erased")
+
 // Erase erases an account: its fragments are deleted and its data key is
 // destroyed, so sealed copies left in backups or logs can no longer be
 // opened (crypto-shredding); its identifiers are released for reuse; the
@@ -73,18 +78,17 @@ func (s *Service) Erase(ctx context.Context, id string) (*Account, error) {
 	}
 	var out *Account
 	err = s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		rec, err := tx.Account(ctx, id)
+		now := s.clock()
+		rec, err := tx.TouchAccount(ctx, id, now)
 		if err != nil {
 			return err
 		}
 		if !rec.EraseTime.IsZero() {
-			out = &Account{ID: rec.ID, Kind: rec.Kind, State: rec.State, Version: rec.Version, CreateTime: rec.CreateTime,
-				UpdateTime: rec.UpdateTime, EraseTime: rec.EraseTime, Fragments: map[string]Fragment{}}
-			return nil
-		}
-		now := s.clock()
-		if rec, err = tx.TouchAccount(ctx, id, now); err != nil {
-			return err
+			// Already a tombstone: answer with it, and roll back the touch
+			// so that erasing twice changes nothing.
+			out = &Account{ID: rec.ID, Kind: rec.Kind, State: rec.State, Version: rec.Version - 1, CreateTime: rec.CreateTime,
+				UpdateTime: rec.EraseTime, EraseTime: rec.EraseTime, Fragments: map[string]Fragment{}}
+			return errAlreadyErased
 		}
 		if err := tx.Erase(ctx, id, now); err != nil {
 			return err
@@ -93,6 +97,9 @@ func (s *Service) Erase(ctx context.Context, id string) (*Account, error) {
 			UpdateTime: now, EraseTime: now, Fragments: map[string]Fragment{}, Freshness: s.token(id, rec.Version, now)}
 		return event(ctx, tx, "erased", rec, now, nil)
 	})
+	if errors.Is(err, errAlreadyErased) {
+		return out, nil
+	}
 	if err != nil {
 		return nil, fault.Wrap(op, fault.Internal, err)
 	}

@@ -19,6 +19,7 @@ import (
 const (
 	MaxFragmentBytes = 64 << 10 // encoded JSON of one fragment
 	MaxIdentifiers   = 32       // identifiers in one create
+	MaxRelationships = 100      // relationships in one create
 	MaxReason        = 1000     // characters of a transition reason
 	MaxPageSize      = 1000
 	DefaultPageSize  = 50

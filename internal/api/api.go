@@ -65,19 +65,23 @@ func Handler(c Config) http.Handler {
 	mux.Handle(atriumv1connect.NewRelationServiceHandler(rh, opts...))
 	relationRoutes(mux, c.Log, rh)
 
-	var h http.Handler = mux
-	h = idempotency.Middleware(c.Idempotency, func(r *http.Request) string {
+	// Idempotency keys are honoured on the REST paths, whose responses are
+	// plain JSON that can be stored and replayed as written. Connect and
+	// gRPC responses are framed, compressed and carry their status in
+	// trailers, so replaying their bytes would not be a faithful answer.
+	idem := idempotency.Middleware(c.Idempotency, func(r *http.Request) string {
 		p, _ := PrincipalFrom(r.Context())
 		return p.KeyID
-	}, c.IdempotencyTTL, c.Now, writeErr, c.Log)(h)
+	}, c.IdempotencyTTL, c.Now, writeErr, c.Log)(mux)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/") {
+			idem.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 	auth := &authenticator{keys: c.Keys, now: c.Now, cache: map[[32]byte]cachedKey{}}
-	h = auth.middleware(writeErr, h)
-	return limitBody(c.MaxBodyBytes, writeErr, h)
-}
-
-// IsAPIPath reports whether path belongs to the API handler.
-func IsAPIPath(path string) bool {
-	return strings.HasPrefix(path, "/v1/") || path == "/v1" || strings.HasPrefix(path, "/atrium.v1.")
+	return limitBody(c.MaxBodyBytes, writeErr, auth.middleware(writeErr, h))
 }
 
 // limitBody caps request bodies at n bytes; reading more fails with

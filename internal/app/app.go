@@ -59,7 +59,7 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 	if err != nil {
 		return err
 	}
-	keys, err := keyring(cfg, a.log)
+	keys, err := keyring(ctx, cfg, a.db, a.log)
 	if err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func InstallKinds(ctx context.Context, h kind.History, file, appliedBy string) (
 // an embedded SQLite deployment gets a key file beside its database
 // (created once, mode 0600), so that a first start needs no setup;
 // PostgreSQL deployments must configure keys.
-func keyring(cfg config.Config, log *slog.Logger) (*envelope.Keyring, error) {
+func keyring(ctx context.Context, cfg config.Config, db *sqlstore.DB, log *slog.Logger) (*envelope.Keyring, error) {
 	const op = "app.keyring"
 	if cfg.EncryptionKeys != "" {
 		return envelope.ParseKeyring(cfg.EncryptionKeys)
@@ -214,12 +214,20 @@ func keyring(cfg config.Config, log *slog.Logger) (*envelope.Keyring, error) {
 	path += ".key"
 	b, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
+		// A new key for a database that already holds sealed data would
+		// leave that data unreadable: refuse, and say what is missing.
+		if sealed, err := db.HasDataKeys(ctx); err != nil || sealed {
+			if err != nil {
+				return nil, err
+			}
+			return nil, fault.E(op, fault.FailedPrecondition, "key file %s is missing but the database holds encrypted data: restore the file or set --encryption-keys", path)
+		}
 		k, err := envelope.GenerateKey("local1")
 		if err != nil {
 			return nil, err
 		}
 		b = []byte(k.String())
-		if err := os.WriteFile(path, b, 0o600); err != nil {
+		if err := writeNewFile(path, b); err != nil {
 			return nil, fault.E(op, fault.Invalid, "cannot write key file %s: %v", path, err)
 		}
 		log.Warn("created a local encryption key file; keep it with the database and set --encryption-keys in production", "path", path)
@@ -227,6 +235,20 @@ func keyring(cfg config.Config, log *slog.Logger) (*envelope.Keyring, error) {
 		return nil, fault.E(op, fault.Invalid, "cannot read key file %s: %v", path, err)
 	}
 	return envelope.ParseKeyring(string(bytes.TrimSpace(b)))
+}
+
+// writeNewFile creates path with mode 0600 and writes b, failing if the
+// file exists (another process made it first).
+func writeNewFile(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // bootstrapKey creates the first admin API key on an empty database and

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -9,10 +10,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/atriumid/atrium/internal/account"
 	"github.com/atriumid/atrium/internal/app"
+	"github.com/atriumid/atrium/internal/config"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/kind"
+	"github.com/atriumid/atrium/internal/sqlstore"
 	"github.com/atriumid/atrium/internal/testenv"
 )
 
@@ -78,5 +83,33 @@ func TestRecoverPanics(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "secret value") || strings.Contains(logs.String(), "goroutine") || !strings.Contains(logs.String(), "handler panicked") {
 		t.Errorf("log = %q; want the request line without the panic value or a stack", logs.String())
+	}
+}
+
+// TestMissingKeyFile: a new key is never made for a database that already
+// holds sealed data, whose old key would be lost.
+func TestMissingKeyFile(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.Default()
+	cfg.Database = testenv.SQLiteURL(t)
+	a, err := app.Open(ctx, cfg, slog.New(slog.DiscardHandler), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	path, _ := sqlstore.SQLitePath(cfg.Database)
+	if _, err := os.Stat(path + ".key"); err != nil {
+		t.Fatalf("first start made no key file: %v", err)
+	}
+	db := testenv.OpenDB(t, cfg.Database)
+	err = db.Accounts().Update(ctx, func(ctx context.Context, tx account.Tx) error {
+		return tx.InsertAccount(ctx, account.Record{ID: "usr_01M8CJK02VFVQA6QBW11CK4SQX", Kind: "user", State: "active", Version: 1, DataKey: []byte("wrapped"), CreateTime: time.Now(), UpdateTime: time.Now()})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path + ".key")
+	if _, err := app.Open(ctx, cfg, slog.New(slog.DiscardHandler), io.Discard); !fault.Is(err, fault.FailedPrecondition) {
+		t.Errorf("start without the key file of sealed data = %v, want FailedPrecondition", err)
 	}
 }

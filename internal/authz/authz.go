@@ -129,7 +129,9 @@ func (s *Service) Model() (*relation.Model, int64, error) {
 		}
 		s.model, s.modelErr = relation.ParseKindRelations(rels)
 		if s.modelErr != nil {
-			s.modelErr = fault.Wrap("authz.Model", fault.FailedPrecondition, s.modelErr)
+			// The server's kinds document is at fault, not the request.
+			s.modelErr = &fault.Error{Op: "authz.Model", Kind: fault.FailedPrecondition,
+				Msg: "the relations of the live kinds document do not form a valid model", Err: s.modelErr}
 		}
 		s.modelVer = v
 		clear(s.cache)
@@ -308,6 +310,12 @@ func (s *Service) remember(req relation.CheckRequest, ver, rev int64, allowed bo
 	s.cache[k] = allowed
 }
 
+// errTooManyResults refuses a list query whose answer would be cut short,
+// so that a partial list never looks complete.
+func errTooManyResults(op string) error {
+	return fault.E(op, fault.FailedPrecondition, "more than %d results; narrow the query", MaxListResults)
+}
+
 // listContext bounds a list query that has no deadline of its own.
 func listContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
@@ -327,12 +335,15 @@ func (s *Service) ListObjects(ctx context.Context, req relation.ListObjectsReque
 	}
 	ctx, cancel := listContext(ctx)
 	defer cancel()
-	req.Limit = MaxListResults
+	req.Limit = MaxListResults + 1
 	var all []string
 	rev, err := s.snapshot(ctx, token, func(ctx context.Context, rev int64, r relation.TupleReader) (err error) {
 		all, err = relation.ListObjects(ctx, m, r, req)
 		return err
 	})
+	if err == nil && len(all) > MaxListResults {
+		err = errTooManyResults(op)
+	}
 	if err != nil {
 		return nil, false, 0, fault.Wrap(op, fault.Internal, err)
 	}
@@ -350,12 +361,15 @@ func (s *Service) ListSubjects(ctx context.Context, req relation.ListSubjectsReq
 	}
 	ctx, cancel := listContext(ctx)
 	defer cancel()
-	req.Limit = MaxListResults
+	req.Limit = MaxListResults + 1
 	var all []relation.Subject
 	rev, err := s.snapshot(ctx, token, func(ctx context.Context, rev int64, r relation.TupleReader) (err error) {
 		all, err = relation.ListSubjects(ctx, m, r, req)
 		return err
 	})
+	if err == nil && len(all) > MaxListResults {
+		err = errTooManyResults(op)
+	}
 	if err != nil {
 		return nil, false, 0, fault.Wrap(op, fault.Internal, err)
 	}
@@ -381,9 +395,20 @@ func (s *Service) Expand(ctx context.Context, req relation.ExpandRequest, token 
 }
 
 // Read returns stored tuples matching f, read at a snapshot at least as
-// fresh as token.
+// fresh as token. The object type and relation must be in the model.
 func (s *Service) Read(ctx context.Context, f Filter, token string) ([]relation.Tuple, int64, error) {
 	const op = "authz.Read"
+	m, _, err := s.Model()
+	if err != nil {
+		return nil, 0, err
+	}
+	td := m.Type(f.ObjectType)
+	if td == nil {
+		return nil, 0, fault.Invalidf(op, []fault.Violation{{Field: "object", Reason: "unknown type"}}, "unknown object type %q", f.ObjectType)
+	}
+	if f.Relation != "" && td.Relation(f.Relation) == nil {
+		return nil, 0, fault.Invalidf(op, []fault.Violation{{Field: "relation", Reason: "unknown relation"}}, "type %q has no relation %q", f.ObjectType, f.Relation)
+	}
 	if f.Limit <= 0 || f.Limit > MaxPageSize+1 {
 		f.Limit = DefaultPageSize
 	}

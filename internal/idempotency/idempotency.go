@@ -78,8 +78,8 @@ func Middleware(store Store, principal func(*http.Request) string, ttl time.Dura
 				return
 			}
 			const op = "idempotency"
-			if len(key) > MaxKeyLen {
-				writeErr(w, r, fault.Invalidf(op, []fault.Violation{{Field: Header, Reason: "longer than 255 characters"}}, "bad Idempotency-Key"))
+			if !validKey(key) {
+				writeErr(w, r, fault.Invalidf(op, []fault.Violation{{Field: Header, Reason: "1 to 255 printable ASCII characters"}}, "bad Idempotency-Key"))
 				return
 			}
 			body, err := io.ReadAll(r.Body)
@@ -131,6 +131,19 @@ func Middleware(store Store, principal func(*http.Request) string, ttl time.Dura
 			}
 		})
 	}
+}
+
+// validKey reports whether k is 1 to MaxKeyLen printable ASCII characters.
+func validKey(k string) bool {
+	if len(k) == 0 || len(k) > MaxKeyLen {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // replay answers a retry from rec.

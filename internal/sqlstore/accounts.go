@@ -12,6 +12,14 @@ import (
 	"github.com/atriumid/atrium/internal/relation"
 )
 
+// HasDataKeys reports whether any account holds a wrapped data key, that
+// is, whether the database holds data sealed with the key-encryption keys.
+func (db *DB) HasDataKeys(ctx context.Context) (bool, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM accounts WHERE data_key IS NOT NULL LIMIT 1) AS sealed`).Scan(&n)
+	return n > 0, classify("sqlstore.HasDataKeys", err)
+}
+
 // Accounts returns the account store over db.
 func (db *DB) Accounts() account.Store { return accountStore{db} }
 

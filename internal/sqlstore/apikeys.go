@@ -24,9 +24,3 @@ func (db *DB) APIKey(ctx context.Context, id string) (hash []byte, role string, 
 	return hash, role, classify("sqlstore.APIKey", err)
 }
 
-// CountAPIKeys returns how many API keys were ever created.
-func (db *DB) CountAPIKeys(ctx context.Context) (int, error) {
-	var n int
-	err := db.w.QueryRowContext(ctx, `SELECT count(*) FROM api_keys`).Scan(&n)
-	return n, classify("sqlstore.CountAPIKeys", err)
-}

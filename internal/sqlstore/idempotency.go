@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"math/rand/v2"
 	"time"
 
 	"github.com/atriumid/atrium/internal/idempotency"
@@ -17,8 +18,14 @@ func (s idemStore) Claim(ctx context.Context, principal, key string, hash []byte
 	const op = "sqlstore.Claim"
 	var out *idempotency.Record
 	err := s.db.update(ctx, func(q queryer) error {
-		// Expired records are gone for every purpose.
-		if _, err := q.ExecContext(ctx, `DELETE FROM idempotency WHERE principal = $1 AND key = $2 AND expire_time < $3`, principal, key, now.UnixMicro()); err != nil {
+		// Expired records are gone for every purpose. Now and then a
+		// claim also sweeps every expired record, so the table does not
+		// grow without bound.
+		sweep := `DELETE FROM idempotency WHERE principal = $1 AND key = $2 AND expire_time < $3`
+		if rand.IntN(100) == 0 {
+			sweep = `DELETE FROM idempotency WHERE expire_time < $3 OR (principal = $1 AND key = $2 AND expire_time < $3)`
+		}
+		if _, err := q.ExecContext(ctx, sweep, principal, key, now.UnixMicro()); err != nil {
 			return classify(op, err)
 		}
 		res, err := q.ExecContext(ctx, `INSERT INTO idempotency (principal, key, request_hash, status, create_time, expire_time)

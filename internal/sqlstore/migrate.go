@@ -59,7 +59,14 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fault.Wrap(op, fault.Internal, err)
 	}
-	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, apply_time BIGINT NOT NULL)`); err != nil {
+	// Concurrent CREATE TABLE IF NOT EXISTS can still collide in
+	// PostgreSQL's catalog; the loser's retry then finds the table.
+	for range 3 {
+		if _, err = db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, apply_time BIGINT NOT NULL)`); err == nil {
+			break
+		}
+	}
+	if err != nil {
 		return classify(op, err)
 	}
 	for _, m := range ms {

@@ -205,8 +205,19 @@ func classify(op string, err error) error {
 		return fault.Wrap(op, fault.NotFound, err)
 	case isUnique(err):
 		return fault.Wrap(op, fault.AlreadyExists, err)
+	case isDataException(err):
+		// A value the database cannot hold (a NUL byte, invalid UTF-8):
+		// the request's fault. Validation should have caught it first.
+		return &fault.Error{Op: op, Kind: fault.Invalid, Msg: "a value in the request cannot be stored", Err: err}
 	}
 	return fault.Wrap(op, fault.Unavailable, err)
+}
+
+// isDataException reports whether err is a PostgreSQL data exception
+// (SQLSTATE class 22), such as invalid UTF-8 or a NUL byte in text.
+func isDataException(err error) bool {
+	pe, ok := errors.AsType[*pgconn.PgError](err)
+	return ok && strings.HasPrefix(pe.Code, "22")
 }
 
 // isUnique reports whether err is a unique or primary-key violation.

@@ -12,6 +12,7 @@ func TestConformance(t *testing.T) {
 	for _, e := range testenv.Engines() {
 		t.Run(e.Name, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T) *sqlstore.DB { return testenv.OpenDB(t, e.URL(t)) })
+			storetest.RunFresh(t, func(t *testing.T) string { return e.URL(t) })
 		})
 	}
 }

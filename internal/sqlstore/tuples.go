@@ -126,24 +126,18 @@ func writeTuples(ctx context.Context, q queryer, w authz.Write) (int64, error) {
 }
 
 // deleteTuplesOf deletes every tuple in which the object typ:id appears,
-// as object or as subject, and returns whether any was deleted (bumping the
-// revision when so).
+// as object or as subject, and moves the revision. It locks the revision
+// row first, as writeTuples does, so the two never deadlock.
 func deleteTuplesOf(ctx context.Context, q queryer, typ, id string) error {
 	const op = "sqlstore.deleteTuplesOf"
-	var total int64
+	if _, err := q.ExecContext(ctx, `UPDATE relation_revision SET revision = revision + 1 WHERE id = 1`); err != nil {
+		return classify(op, err)
+	}
 	for _, stmt := range []string{
 		`DELETE FROM tuples WHERE object_type = $1 AND object_id = $2`,
 		`DELETE FROM tuples WHERE subject_type = $1 AND subject_id = $2`,
 	} {
-		res, err := q.ExecContext(ctx, stmt, typ, id)
-		if err != nil {
-			return classify(op, err)
-		}
-		n, _ := res.RowsAffected()
-		total += n
-	}
-	if total > 0 {
-		if _, err := q.ExecContext(ctx, `UPDATE relation_revision SET revision = revision + 1 WHERE id = 1`); err != nil {
+		if _, err := q.ExecContext(ctx, stmt, typ, id); err != nil {
 			return classify(op, err)
 		}
 	}

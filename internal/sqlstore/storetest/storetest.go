@@ -104,7 +104,7 @@ func testUpdateRollsBack(t *testing.T, db *sqlstore.DB) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("Update = %v, want boom", err)
 	}
-	db.Accounts().View(ctx, func(ctx context.Context, rd account.Reader) error {
+	view(t, db, func(ctx context.Context, rd account.Reader) error {
 		if _, err := rd.Account(ctx, r.ID); !fault.Is(err, fault.NotFound) {
 			t.Errorf("after rollback Account = %v, want NotFound", err)
 		}
@@ -130,7 +130,7 @@ func testIdentifierUnique(t *testing.T, db *sqlstore.DB) {
 			t.Errorf("second InsertIdentifier(%s) = %v, want AlreadyExists", id, err)
 		}
 	}
-	db.Accounts().View(ctx, func(ctx context.Context, rd account.Reader) error {
+	view(t, db, func(ctx context.Context, rd account.Reader) error {
 		got, err := rd.Resolve(ctx, "email", "x@example.com")
 		if err != nil || got != a.ID {
 			t.Errorf("Resolve = %q, %v; want %q", got, err, a.ID)
@@ -202,7 +202,7 @@ func testFragmentCAS(t *testing.T, db *sqlstore.DB) {
 	if err := put(2, 1, `{"a":4}`); err != nil {
 		t.Errorf("update from current version: %v", err)
 	}
-	db.Accounts().View(ctx, func(ctx context.Context, rd account.Reader) error {
+	view(t, db, func(ctx context.Context, rd account.Reader) error {
 		frs, err := rd.Fragments(ctx, []string{r.ID}, nil)
 		if err != nil || len(frs) != 1 || frs[0].Version != 2 || string(frs[0].Data) != `{"a":4}` {
 			t.Errorf("Fragments = %+v, %v; want one at version 2 with a=4", frs, err)
@@ -242,7 +242,7 @@ func testTouchSerializes(t *testing.T, db *sqlstore.DB) {
 		}()
 	}
 	wg.Wait()
-	db.Accounts().View(context.Background(), func(ctx context.Context, rd account.Reader) error {
+	view(t, db, func(ctx context.Context, rd account.Reader) error {
 		got, _ := rd.Account(ctx, r.ID)
 		frs, _ := rd.Fragments(ctx, []string{r.ID}, nil)
 		if got.Version != n+1 || len(frs) != 1 || frs[0].Version != n {
@@ -252,6 +252,15 @@ func testTouchSerializes(t *testing.T, db *sqlstore.DB) {
 	})
 	if _, err := touch(db, ids.New("org")); !fault.Is(err, fault.NotFound) {
 		t.Errorf("TouchAccount(unknown) = %v, want NotFound", err)
+	}
+}
+
+// view runs fn in a read transaction and fails t if the transaction
+// fails, so that assertions inside fn cannot be skipped silently.
+func view(t *testing.T, db *sqlstore.DB, fn func(ctx context.Context, rd account.Reader) error) {
+	t.Helper()
+	if err := db.Accounts().View(context.Background(), fn); err != nil {
+		t.Fatalf("View: %v", err)
 	}
 }
 
@@ -265,7 +274,6 @@ func touch(db *sqlstore.DB, id string) (account.Record, error) {
 }
 
 func testList(t *testing.T, db *sqlstore.DB) {
-	ctx := context.Background()
 	var orgs []string
 	for i := range 5 {
 		r := newRecord("org", "org")
@@ -278,7 +286,7 @@ func testList(t *testing.T, db *sqlstore.DB) {
 	insert(t, db, newRecord("user", "usr"))
 	list := func(q account.Query) []string {
 		var out []string
-		db.Accounts().View(ctx, func(ctx context.Context, rd account.Reader) error {
+		view(t, db, func(ctx context.Context, rd account.Reader) error {
 			recs, err := rd.Accounts(ctx, q)
 			if err != nil {
 				t.Fatalf("Accounts(%+v): %v", q, err)
@@ -321,7 +329,7 @@ func testErase(t *testing.T, db *sqlstore.DB) {
 	if err != nil {
 		t.Fatalf("erase: %v", err)
 	}
-	db.Accounts().View(ctx, func(ctx context.Context, rd account.Reader) error {
+	view(t, db, func(ctx context.Context, rd account.Reader) error {
 		got, err := rd.Account(ctx, r.ID)
 		if err != nil || got.State != account.Erased || got.DataKey != nil || !got.EraseTime.Equal(t0.Add(time.Second)) {
 			t.Errorf("tombstone = %+v, %v", got, err)
@@ -398,7 +406,9 @@ func testKindsHistory(t *testing.T, db *sqlstore.DB) {
 		t.Errorf("AppendKinds(same number) = %v, want AlreadyExists", err)
 	}
 	v2 := kind.Version{Number: 2, Source: []byte("kinds: {x: {}}"), AppliedBy: "test", ApplyTime: t0}
-	db.AppendKinds(ctx, v2)
+	if err := db.AppendKinds(ctx, v2); err != nil {
+		t.Fatal(err)
+	}
 	got, err := db.LatestKinds(ctx)
 	if err != nil || !cmp.Equal(got, v2) {
 		t.Errorf("LatestKinds = %+v, %v; want %+v", got, err, v2)
@@ -440,7 +450,40 @@ func testIdempotency(t *testing.T, db *sqlstore.DB) {
 	if err := s.Release(ctx, "p", "stale"); err != nil {
 		t.Fatal(err)
 	}
-	if rec, _ := s.Claim(ctx, "p", "stale", h2, t0, exp, t0.Add(-time.Minute)); rec != nil {
-		t.Errorf("Claim after Release = %+v; want a fresh claim", rec)
+	if rec, err := s.Claim(ctx, "p", "stale", h2, t0, exp, t0.Add(-time.Minute)); rec != nil || err != nil {
+		t.Errorf("Claim after Release = %+v, %v; want a fresh claim", rec, err)
 	}
+}
+
+// testConcurrentFirstMigrate opens several handles on one empty database
+// and migrates them at once, as replicas starting together do.
+func testConcurrentFirstMigrate(t *testing.T, url string) {
+	const n = 4
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db, err := sqlstore.Open(context.Background(), url)
+			if err != nil {
+				t.Errorf("Open: %v", err)
+				return
+			}
+			defer db.Close()
+			if err := db.Migrate(context.Background()); err != nil {
+				t.Errorf("concurrent first Migrate: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// RunFresh runs the checks that need an empty, unmigrated database; newURL
+// returns the URL of a new one.
+func RunFresh(t *testing.T, newURL func(t *testing.T) string) {
+	t.Run("ConcurrentFirstMigrate", func(t *testing.T) {
+		for range 5 {
+			testConcurrentFirstMigrate(t, newURL(t))
+		}
+	})
 }
