@@ -23,4 +23,3 @@ func (db *DB) APIKey(ctx context.Context, id string) (hash []byte, role string, 
 	}
 	return hash, role, classify("sqlstore.APIKey", err)
 }
-
