@@ -50,10 +50,13 @@ type Store interface {
 	// one (nil when the claim succeeded). A pending record older than
 	// staleBefore is taken over: Claim resets it and returns nil.
 	Claim(ctx context.Context, principal, key string, hash []byte, now, expire, staleBefore time.Time) (*Record, error)
-	// Complete stores the response of a claimed key.
-	Complete(ctx context.Context, principal, key string, status int, response []byte) error
-	// Release deletes a claim whose request failed with a server error.
-	Release(ctx context.Context, principal, key string) error
+	// Complete stores the response of the claim made at claimed (the now
+	// given to Claim). A claim taken over by another attempt since is left
+	// alone.
+	Complete(ctx context.Context, principal, key string, claimed time.Time, status int, response []byte) error
+	// Release deletes the claim made at claimed, for a request that failed
+	// with a server error; a claim taken over since is left alone.
+	Release(ctx context.Context, principal, key string, claimed time.Time) error
 }
 
 // stored is the replayable form of a response.
@@ -107,14 +110,14 @@ func Middleware(store Store, principal func(*http.Request) string, ttl time.Dura
 			completed := false
 			defer func() {
 				if !completed { // a panic below: let the next attempt run
-					store.Release(context.WithoutCancel(r.Context()), who, key)
+					store.Release(context.WithoutCancel(r.Context()), who, key, t)
 				}
 			}()
 			next.ServeHTTP(rw, r)
 			completed = true
 			ctx := context.WithoutCancel(r.Context())
 			if rw.status >= 500 || rw.overflow {
-				if err := store.Release(ctx, who, key); err != nil {
+				if err := store.Release(ctx, who, key, t); err != nil {
 					log.ErrorContext(ctx, "releasing idempotency key", "err", err)
 				}
 				return
@@ -126,7 +129,7 @@ func Middleware(store Store, principal func(*http.Request) string, ttl time.Dura
 				}
 			}
 			b, _ := json.Marshal(s) // headers and bytes: cannot fail
-			if err := store.Complete(ctx, who, key, rw.status, b); err != nil {
+			if err := store.Complete(ctx, who, key, t, rw.status, b); err != nil {
 				log.ErrorContext(ctx, "storing idempotent response", "err", err)
 			}
 		})

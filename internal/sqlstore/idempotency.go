@@ -59,12 +59,14 @@ func (s idemStore) Claim(ctx context.Context, principal, key string, hash []byte
 	return out, err
 }
 
-func (s idemStore) Complete(ctx context.Context, principal, key string, status int, response []byte) error {
-	_, err := s.db.w.ExecContext(ctx, `UPDATE idempotency SET status = $3, response = $4 WHERE principal = $1 AND key = $2`, principal, key, status, response)
+func (s idemStore) Complete(ctx context.Context, principal, key string, claimed time.Time, status int, response []byte) error {
+	_, err := s.db.w.ExecContext(ctx, `UPDATE idempotency SET status = $3, response = $4 WHERE principal = $1 AND key = $2 AND status = 0 AND create_time = $5`,
+		principal, key, status, response, claimed.UnixMicro())
 	return classify("sqlstore.Complete", err)
 }
 
-func (s idemStore) Release(ctx context.Context, principal, key string) error {
-	_, err := s.db.w.ExecContext(ctx, `DELETE FROM idempotency WHERE principal = $1 AND key = $2 AND status = 0`, principal, key)
+func (s idemStore) Release(ctx context.Context, principal, key string, claimed time.Time) error {
+	_, err := s.db.w.ExecContext(ctx, `DELETE FROM idempotency WHERE principal = $1 AND key = $2 AND status = 0 AND create_time = $3`,
+		principal, key, claimed.UnixMicro())
 	return classify("sqlstore.Release", err)
 }

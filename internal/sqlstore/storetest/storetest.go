@@ -432,22 +432,29 @@ func testIdempotency(t *testing.T, db *sqlstore.DB) {
 	if rec, err := s.Claim(ctx, "other", "k", h2, t0, exp, t0.Add(-time.Minute)); rec != nil || err != nil {
 		t.Errorf("Claim by another principal = %+v, %v; want nil, nil", rec, err)
 	}
-	if err := s.Complete(ctx, "p", "k", 201, []byte("resp")); err != nil {
+	if err := s.Complete(ctx, "p", "k", t0, 201, []byte("resp")); err != nil {
 		t.Fatal(err)
 	}
 	rec, err := s.Claim(ctx, "p", "k", h1, t0, exp, t0.Add(-time.Minute))
 	if err != nil || rec == nil || rec.Status != 201 || string(rec.Response) != "resp" || !bytes.Equal(rec.Hash, h1) {
 		t.Errorf("Claim after Complete = %+v, %v; want status 201", rec, err)
 	}
-	// A stale pending claim is taken over; an expired record is forgotten.
+	// A stale pending claim is taken over, and the first attempt can then
+	// neither complete nor release it; an expired record is forgotten.
 	s.Claim(ctx, "p", "stale", h1, t0, exp, t0.Add(-time.Minute))
-	if rec, err := s.Claim(ctx, "p", "stale", h1, t0.Add(2*time.Minute), exp, t0.Add(time.Minute)); rec != nil || err != nil {
+	t2 := t0.Add(2 * time.Minute)
+	if rec, err := s.Claim(ctx, "p", "stale", h1, t2, exp, t0.Add(time.Minute)); rec != nil || err != nil {
 		t.Errorf("Claim over a stale claim = %+v, %v; want nil, nil", rec, err)
+	}
+	s.Complete(ctx, "p", "stale", t0, 200, []byte("late"))
+	s.Release(ctx, "p", "stale", t0)
+	if rec, err := s.Claim(ctx, "p", "stale", h1, t2, exp, t0); err != nil || rec == nil || rec.Status != 0 {
+		t.Errorf("after the first attempt finished late: %+v, %v; want the second attempt's pending claim", rec, err)
 	}
 	if rec, err := s.Claim(ctx, "p", "k", h2, exp.Add(time.Second), exp.Add(time.Hour), exp); rec != nil || err != nil {
 		t.Errorf("Claim after expiry = %+v, %v; want nil, nil", rec, err)
 	}
-	if err := s.Release(ctx, "p", "stale"); err != nil {
+	if err := s.Release(ctx, "p", "stale", t2); err != nil {
 		t.Fatal(err)
 	}
 	if rec, err := s.Claim(ctx, "p", "stale", h2, t0, exp, t0.Add(-time.Minute)); rec != nil || err != nil {
