@@ -26,6 +26,7 @@ const DefaultMaxBodyBytes = 1 << 20
 type Config struct {
 	Accounts       *account.Service
 	Kinds          kind.History
+	KindApplier    KindApplier // nil: PUT /v1/kinds is refused
 	Keys           KeyStore
 	Idempotency    idempotency.Store
 	IdempotencyTTL time.Duration // default 24 h
@@ -50,7 +51,7 @@ func Handler(c Config) http.Handler {
 	writeErr := func(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, c.Log, err) }
 
 	ah := &accountHandler{svc: c.Accounts}
-	kh := &kindHandler{history: c.Kinds}
+	kh := &kindHandler{history: c.Kinds, applier: c.KindApplier}
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(errorInterceptor(c.Log)),
 		connect.WithReadMaxBytes(int(c.MaxBodyBytes)),

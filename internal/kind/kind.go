@@ -85,8 +85,14 @@ type LifecycleSpec struct {
 }
 
 // TransitionSpec declares one named transition: the states it may start
-// from and the state it leads to.
+// from, the state it leads to, and the guards that must hold for it to
+// apply.
 type TransitionSpec struct {
 	From []string `json:"from" yaml:"from"`
 	To   string   `json:"to" yaml:"to"`
+	// Guards maps a guard's name to a CEL expression over the account's
+	// fragments and state, such as "fragments.kyc.level >= 1". Every guard
+	// must evaluate to true, inside the transaction that applies the
+	// transition.
+	Guards map[string]string `json:"guards,omitempty" yaml:"guards,omitempty"`
 }
