@@ -163,48 +163,46 @@ func (a *Applier) liveSet(v Version) (*Set, error) {
 func Compatible(ctx context.Context, u Usage, next *Set, changes []Change, open func(StoredFragment) ([]byte, error)) error {
 	const op = "kind.Compatible"
 	var vs []fault.Violation
-	affected := int64(0)
 	for _, c := range changes {
-		n, what, err := inUse(ctx, u, next, c, open)
+		n, why, err := inUse(ctx, u, next, c, open)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
 			continue
 		}
-		affected += n
-		vs = append(vs, fault.Violation{Field: c.Field(), Reason: fmt.Sprintf("%s %s", count(int(n), "account"), what)})
+		vs = append(vs, fault.Violation{Field: c.Field(), Reason: fmt.Sprintf("%s; %s affected", why, count(int(n), "account"))})
 	}
 	if len(vs) > 0 {
 		return &fault.Error{Op: op, Kind: fault.FailedPrecondition, Violations: vs,
-			Msg: fmt.Sprintf("the kinds document breaks %s in use (%s affected)", count(len(vs), "thing"), count(int(affected), "account"))}
+			Msg: fmt.Sprintf("the kinds document makes %s that stored accounts still use", count(len(vs), "breaking change"))}
 	}
 	return nil
 }
 
-// inUse returns how many accounts change c would break, and how.
+// inUse returns how many accounts change c would break, and why.
 func inUse(ctx context.Context, u Usage, next *Set, c Change, open func(StoredFragment) ([]byte, error)) (int64, string, error) {
 	switch c.Need {
 	case NeedAccounts:
 		n, err := u.CountAccounts(ctx, c.Kind, "")
 		if c.What == "id_prefix" {
-			return n, "of kind " + c.Kind + " have IDs with the old prefix", err
+			return n, "cannot change: the IDs of existing " + c.Kind + " accounts carry the old prefix", err
 		}
-		return n, "of kind " + c.Kind + " exist", err
+		return n, "cannot remove: accounts of kind " + c.Kind + " exist", err
 	case NeedState:
 		n, err := u.CountAccounts(ctx, c.Kind, c.Name)
-		return n, "of kind " + c.Kind + " are in state " + c.Name, err
+		return n, "cannot remove: " + c.Kind + " accounts are in state " + c.Name, err
 	case NeedIdentifiers:
 		n, err := u.CountIdentifierHolders(ctx, c.Kind, c.Name)
-		return n, "of kind " + c.Kind + " hold " + c.Name + " identifiers", err
+		return n, "cannot remove: " + c.Kind + " accounts hold " + c.Name + " identifiers", err
 	case NeedFragments:
 		n, err := u.CountFragmentHolders(ctx, c.Kind, c.Name)
-		return n, "of kind " + c.Kind + " hold fragment " + c.Name, err
+		return n, "cannot remove: " + c.Kind + " accounts hold this fragment", err
 	case NeedSchema:
 		k, _ := next.Kind(c.Kind)
 		f, _ := k.Fragment(c.Name)
 		n, err := countInvalid(ctx, u, c.Kind, f, open)
-		return n, "hold " + c.Name + " data that the new schema refuses", err
+		return n, "stored " + c.Name + " data fails the new schema", err
 	}
 	return 0, "", nil
 }
