@@ -107,10 +107,10 @@ func diffKind(o, n *Kind, os, ns KindSpec) []Change {
 	if o.IDPrefix != n.IDPrefix {
 		add(Changed, "id_prefix", "", o.IDPrefix+" -> "+n.IDPrefix, NeedAccounts)
 	}
-	for _, typ := range setDiff(o.identifiers, n.identifiers) {
+	for _, typ := range setDiff(n.identifiers, o.identifiers) {
 		add(Added, "identifier", typ, "", NeedNothing)
 	}
-	for _, typ := range setDiff(n.identifiers, o.identifiers) {
+	for _, typ := range setDiff(o.identifiers, n.identifiers) {
 		add(Removed, "identifier", typ, "", NeedIdentifiers)
 	}
 	for _, name := range slices.Sorted(maps.Keys(mergeKeys(o.fragments, n.fragments))) {
