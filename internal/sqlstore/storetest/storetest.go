@@ -39,6 +39,7 @@ func Run(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		{"MigrateTwice", testMigrateTwice},
 		{"Settings", testSettings},
 		{"KindsHistory", testKindsHistory},
+		{"KindUsage", testKindUsage},
 		{"Idempotency", testIdempotency},
 	}
 	for _, tc := range tests {
