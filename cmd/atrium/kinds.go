@@ -13,6 +13,7 @@ import (
 	"connectrpc.com/connect"
 	atriumv1 "github.com/atriumid/atrium/gen/atrium/v1"
 	"github.com/atriumid/atrium/gen/atrium/v1/atriumv1connect"
+	"github.com/atriumid/atrium/internal/app"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/kind"
 )
@@ -84,14 +85,14 @@ func kinds(ctx context.Context, args []string, getenv func(string) string, stdou
 }
 
 // validateKinds implements `atrium kinds validate FILE`. It checks the
-// document alone; relations and compatibility with stored accounts are
-// checked by the server (`kinds diff`).
+// document alone, relations included; compatibility with stored accounts
+// is checked by the server (`kinds diff`).
 func validateKinds(file string, stdout, stderr io.Writer) error {
 	src, err := os.ReadFile(file)
 	if err != nil {
 		return err
 	}
-	set, err := kind.Load(src, kind.CompileOptions{})
+	set, err := kind.Load(src, app.KindOptions())
 	if err != nil {
 		msg, vs := fault.PublicOf(err)
 		fmt.Fprintf(stderr, "%s: %s\n", file, msg)
@@ -151,7 +152,7 @@ func (k kindsClient) diff(ctx context.Context, file string, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
-	next, err := kind.Load(src, kind.CompileOptions{})
+	next, err := kind.Load(src, app.KindOptions())
 	if err != nil {
 		return clientFault(err)
 	}

@@ -23,6 +23,11 @@ const KindsPollInterval = 500 * time.Millisecond
 // by the relationship engine.
 var kindOptions = kind.CompileOptions{CheckRelations: checkRelations}
 
+// KindOptions returns the options a server compiles kinds documents with:
+// relations are type-checked by the relationship engine. Commands that
+// check a document offline use them to report what a server would.
+func KindOptions() kind.CompileOptions { return kindOptions }
+
 // checkRelations type-checks the relations of every kind as one model. Its
 // violations name "kinds.<kind>.relations", with the relation in the
 // reason.

@@ -117,6 +117,9 @@ func (a *Applier) Apply(ctx context.Context, req ApplyRequest) (ApplyResult, err
 		return ApplyResult{}, err
 	}
 	live, err := a.store.LatestKinds(ctx)
+	if fault.Is(err, fault.NotFound) {
+		live, err = Version{}, nil // the first document: everything is added
+	}
 	if err != nil {
 		return ApplyResult{}, err
 	}
@@ -146,6 +149,9 @@ func (a *Applier) Apply(ctx context.Context, req ApplyRequest) (ApplyResult, err
 // liveSet returns the compiled Set of the stored version v, from the
 // Registry when it holds that version.
 func (a *Applier) liveSet(v Version) (*Set, error) {
+	if v.Number == 0 {
+		return &Set{kinds: map[string]*Kind{}, doc: &Document{}}, nil
+	}
 	if s, n := a.reg.Current(); n == v.Number && s != nil {
 		return s, nil
 	}

@@ -297,3 +297,75 @@ func TestDecodeStored(t *testing.T) {
 		t.Errorf("decodeJSON = %v, %v; want n as json.Number", v, err)
 	}
 }
+
+// memStore is a Store in memory with no accounts.
+type memStore struct {
+	fakeUsage
+	versions []Version
+}
+
+func (m *memStore) LatestKinds(context.Context) (Version, error) {
+	if len(m.versions) == 0 {
+		return Version{}, fault.E("test", fault.NotFound, "none")
+	}
+	return m.versions[len(m.versions)-1], nil
+}
+
+func (m *memStore) LatestKindsNumber(context.Context) (int64, error) {
+	return int64(len(m.versions)), nil
+}
+
+func (m *memStore) KindsVersion(_ context.Context, n int64) (Version, error) {
+	if n < 1 || int(n) > len(m.versions) {
+		return Version{}, fault.E("test", fault.NotFound, "none")
+	}
+	return m.versions[n-1], nil
+}
+
+func (m *memStore) AppendKinds(_ context.Context, v Version) error {
+	if int(v.Number) != len(m.versions)+1 {
+		return fault.E("test", fault.AlreadyExists, "taken")
+	}
+	m.versions = append(m.versions, v)
+	return nil
+}
+
+func TestApplier(t *testing.T) {
+	ctx := context.Background()
+	empty := &Set{kinds: map[string]*Kind{}, doc: &Document{}}
+	st := &memStore{fakeUsage: fakeUsage{live: empty}}
+	reg := NewRegistry(nil, 0)
+	a := NewApplier(ApplierConfig{Store: st, Registry: reg})
+	res, err := a.Apply(ctx, ApplyRequest{Source: Builtin(), AppliedBy: "k1"})
+	if err != nil || !res.Applied || res.Version != 1 || len(res.Changes) != 3 {
+		t.Fatalf("first Apply = %+v, %v; want version 1 adding 3 kinds", res, err)
+	}
+	if _, v := reg.Current(); v != 1 || st.versions[0].AppliedBy != "k1" || st.versions[0].Diff != "+ kinds.org\n+ kinds.service\n+ kinds.user\n" {
+		t.Errorf("after Apply: registry at %d, stored %+v", v, st.versions[0])
+	}
+	if res, err := a.Apply(ctx, ApplyRequest{Source: Builtin()}); err != nil || res.Applied || res.Version != 1 {
+		t.Errorf("Apply of the live document = %+v, %v; want nothing stored", res, err)
+	}
+	team := append(Builtin(), "\n  team:\n    id_prefix: team\n    lifecycle: {initial: active}\n"...)
+	if res, err := a.Apply(ctx, ApplyRequest{Source: team, DryRun: true}); err != nil || res.Applied || len(st.versions) != 1 {
+		t.Errorf("dry run = %+v, %v; want nothing stored", res, err)
+	}
+	if _, err := a.Apply(ctx, ApplyRequest{Source: []byte("kinds: {}")}); !fault.Is(err, fault.Invalid) {
+		t.Errorf("Apply of an invalid document = %v, want Invalid", err)
+	}
+	// Another replica stored version 2 after this one read version 1.
+	racing := &racingStore{memStore: st}
+	b := NewApplier(ApplierConfig{Store: racing, Registry: NewRegistry(nil, 0)})
+	if _, err := b.Apply(ctx, ApplyRequest{Source: team}); !fault.Is(err, fault.Aborted) {
+		t.Errorf("Apply that lost a race = %v, want Aborted", err)
+	}
+}
+
+// racingStore lets another apply store the next version between a read of
+// the latest version and the append.
+type racingStore struct{ *memStore }
+
+func (r *racingStore) AppendKinds(ctx context.Context, v Version) error {
+	r.memStore.AppendKinds(ctx, Version{Number: v.Number, Source: []byte("x")})
+	return r.memStore.AppendKinds(ctx, v)
+}
