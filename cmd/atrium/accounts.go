@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,13 +26,10 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 // accounts implements the `atrium accounts` client commands over the
 // Connect protocol.
 func accounts(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errUsage
+	sub, args, fs, err := subcommand("accounts", args, usage, stderr)
+	if err != nil {
+		return err
 	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("accounts "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	cf := addClientFlags(fs, getenv)
 	kind := fs.String("kind", "", "account kind")
 	state := fs.String("state", "", "lifecycle state (list)")

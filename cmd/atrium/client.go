@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
+	"io"
 	"strings"
 )
 
@@ -27,6 +29,19 @@ func (c clientFlags) baseURL() (string, error) {
 		return "", errors.New("an API key is required: --key or ATRIUM_API_KEY")
 	}
 	return strings.TrimRight(*c.server, "/"), nil
+}
+
+// subcommand splits "GROUP SUB args…" into SUB and its arguments and
+// returns a flag set for it that reports to stderr. With no SUB it prints
+// usage and fails.
+func subcommand(group string, args []string, usage string, stderr io.Writer) (string, []string, *flag.FlagSet, error) {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return "", nil, nil, errUsage
+	}
+	fs := flag.NewFlagSet(group+" "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return args[0], args[1:], fs, nil
 }
 
 // parseInterleaved parses fs from args, allowing flags before and after

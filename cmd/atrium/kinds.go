@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,13 +29,10 @@ client flags: --server URL, --key KEY (or ATRIUM_SERVER, ATRIUM_API_KEY)
 // kinds implements the `atrium kinds` commands. validate works offline;
 // the others are clients of KindService.
 func kinds(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, kindsUsage)
-		return errUsage
+	sub, args, fs, err := subcommand("kinds", args, kindsUsage, stderr)
+	if err != nil {
+		return err
 	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("kinds "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	cf := addClientFlags(fs, getenv)
 	dryRun := fs.Bool("dry-run", false, "check and report, store nothing (apply)")
 	version := fs.Int64("version", 0, "a stored version (apply, get)")

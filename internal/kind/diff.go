@@ -104,15 +104,20 @@ func diffKind(o, n *Kind, os, ns KindSpec) []Change {
 	add := func(op ChangeOp, what, name, detail string, need Need) {
 		out = append(out, Change{Op: op, Kind: n.Name, What: what, Name: name, Detail: detail, Need: need})
 	}
+	// addSet reports the names added to and removed from a list; only
+	// removals need a check.
+	addSet := func(what string, old, new []string, need Need) {
+		for _, s := range setDiff(new, old) {
+			add(Added, what, s, "", NeedNothing)
+		}
+		for _, s := range setDiff(old, new) {
+			add(Removed, what, s, "", need)
+		}
+	}
 	if o.IDPrefix != n.IDPrefix {
 		add(Changed, "id_prefix", "", o.IDPrefix+" -> "+n.IDPrefix, NeedAccounts)
 	}
-	for _, typ := range setDiff(n.identifiers, o.identifiers) {
-		add(Added, "identifier", typ, "", NeedNothing)
-	}
-	for _, typ := range setDiff(o.identifiers, n.identifiers) {
-		add(Removed, "identifier", typ, "", NeedIdentifiers)
-	}
+	addSet("identifier", o.identifiers, n.identifiers, NeedIdentifiers)
 	for _, name := range slices.Sorted(maps.Keys(mergeKeys(o.fragments, n.fragments))) {
 		of, inOld := o.fragments[name]
 		nf, inNew := n.fragments[name]
@@ -133,12 +138,7 @@ func diffKind(o, n *Kind, os, ns KindSpec) []Change {
 	if o.initial != n.initial {
 		add(Changed, "initial", "", o.initial+" -> "+n.initial, NeedNothing)
 	}
-	for _, s := range setDiff(n.states, o.states) {
-		add(Added, "state", s, "", NeedNothing)
-	}
-	for _, s := range setDiff(o.states, n.states) {
-		add(Removed, "state", s, "", NeedState)
-	}
+	addSet("state", o.states, n.states, NeedState)
 	for _, name := range slices.Sorted(maps.Keys(mergeKeys(o.transitions, n.transitions))) {
 		ot, inOld := os.Lifecycle.Transitions[name]
 		nt, inNew := ns.Lifecycle.Transitions[name]
