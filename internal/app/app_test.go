@@ -25,6 +25,9 @@ func TestInstallKinds(t *testing.T) {
 			if set, v := reg.Current(); v != 1 || string(set.Source()) != string(kind.Builtin()) {
 				t.Fatalf("empty database: version %d; want the built-in document at version 1", v)
 			}
+			if v1, err := db.KindsVersion(ctx, 1); err != nil || v1.Diff != "+ kinds.org\n+ kinds.service\n+ kinds.user\n" || v1.AppliedBy != "test" {
+				t.Errorf("version 1 = %+v, %v; want the three built-in kinds added by test", v1, err)
+			}
 			// Starting again changes nothing.
 			if _, v := mustInstall(t, db, ""); v != 1 {
 				t.Errorf("second start: version %d, want 1", v)

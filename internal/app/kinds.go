@@ -99,35 +99,30 @@ func InstallKinds(ctx context.Context, store kind.Store, file, appliedBy string,
 		src = b
 	}
 	latest, err := store.LatestKinds(ctx)
+	reg := kind.NewRegistry(nil, 0)
 	switch {
 	case fault.Is(err, fault.NotFound):
 		if src == nil {
 			src = kind.Builtin()
 		}
-		set, err := kind.Load(src, kindOptions)
-		if err != nil {
-			return nil, err
-		}
-		v := kind.Version{Number: 1, Source: src, AppliedBy: appliedBy, ApplyTime: time.Now().UTC()}
-		if err := store.AppendKinds(ctx, v); fault.Is(err, fault.AlreadyExists) {
-			// Another replica installed the first version at the same time.
-			return InstallKinds(ctx, store, file, appliedBy, keys)
-		} else if err != nil {
-			return nil, err
-		}
-		return kind.NewRegistry(set, v.Number), nil
 	case err != nil:
 		return nil, err
+	default:
+		set, err := kind.Load(latest.Source, kindOptions)
+		if err != nil {
+			return nil, fault.Wrap(op, fault.Internal, err)
+		}
+		reg = kind.NewRegistry(set, latest.Number)
+		if src == nil || bytes.Equal(src, latest.Source) {
+			return reg, nil
+		}
 	}
-	set, err := kind.Load(latest.Source, kindOptions)
+	_, err = newApplier(store, reg, keys).Apply(ctx, kind.ApplyRequest{Source: src, AppliedBy: appliedBy})
+	if fault.Is(err, fault.Aborted) && latest.Number == 0 {
+		// Another replica installed the first version at the same time.
+		return InstallKinds(ctx, store, file, appliedBy, keys)
+	}
 	if err != nil {
-		return nil, fault.Wrap(op, fault.Internal, err)
-	}
-	reg := kind.NewRegistry(set, latest.Number)
-	if src == nil || bytes.Equal(src, latest.Source) {
-		return reg, nil
-	}
-	if _, err := newApplier(store, reg, keys).Apply(ctx, kind.ApplyRequest{Source: src, AppliedBy: appliedBy}); err != nil {
 		return nil, err
 	}
 	return reg, nil
