@@ -1,6 +1,7 @@
 package kind
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -93,6 +94,22 @@ func TestCheckGuards(t *testing.T) {
 		if !fault.Is(err, fault.FailedPrecondition) || !strings.Contains(msg, "guard "+tt.guard+" ") {
 			t.Errorf("CheckGuards(%v) = %v, want FailedPrecondition naming guard %s", tt.frags, err, tt.guard)
 		}
+	}
+}
+
+// TestGuardCost checks that a guard that would run long is stopped by its
+// cost limit and fails.
+func TestGuardCost(t *testing.T) {
+	list := "[" + strings.TrimSuffix(strings.Repeat("1,", 30), ",") + "]"
+	expr := list + ".all(a, " + list + ".all(b, " + list + ".all(c, a + b + c > 0)))"
+	s, err := Load([]byte(partnerDoc(`{slow: "`+expr+`"}`)), CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := s.Kind("partner")
+	err = k.CheckGuards("activate", "pending", nil)
+	if !fault.Is(err, fault.FailedPrecondition) || !strings.Contains(errors.Unwrap(err).Error(), "cost limit") {
+		t.Errorf("CheckGuards of a costly guard = %v, want FailedPrecondition caused by the cost limit", err)
 	}
 }
 
