@@ -118,32 +118,23 @@ func oneLine(s string) string {
 
 // checkFragmentRefs type-checks what the map-typed fragments variable
 // cannot: every fragments.NAME.PROP… path must name a fragment k declares
-// and, as far as its schema declares properties, properties that exist.
-// A schema that allows undeclared properties (additionalProperties or
-// patternProperties) ends the check at that level.
+// and, as far as its schema declares properties, properties that exist;
+// and a path compared with a literal must have a schema type that the
+// literal can equal (a number with an integer or number property, a
+// string with a string one, a boolean with a boolean one). A schema that
+// allows undeclared properties (additionalProperties or patternProperties)
+// ends the check at that level.
 func checkFragmentRefs(k *Kind, a *celast.AST) string {
 	var reasons []string
 	celast.PostOrderVisit(a.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
-		path := selectPath(e)
-		if len(path) == 0 {
+		if path := selectPath(e); len(path) > 0 {
+			if _, reason := pathSchema(k, path); reason != "" {
+				reasons = append(reasons, reason)
+			}
 			return
 		}
-		f, ok := k.fragments[path[0]]
-		if !ok {
-			reasons = append(reasons, fmt.Sprintf("kind %s has no fragment %s; its fragments: %s", k.Name, path[0], listOrNone(k.fragmentNames)))
-			return
-		}
-		schema := f.source
-		for i, p := range path[1:] {
-			next, known := property(schema, p)
-			if !known {
-				reasons = append(reasons, fmt.Sprintf("fragment %s declares no property %s", f.Name, strings.Join(path[1:i+2], ".")))
-				return
-			}
-			if next == nil {
-				return
-			}
-			schema = next
+		if reason := checkComparison(k, e); reason != "" {
+			reasons = append(reasons, reason)
 		}
 	}))
 	if len(reasons) == 0 {
@@ -151,6 +142,67 @@ func checkFragmentRefs(k *Kind, a *celast.AST) string {
 	}
 	slices.Sort(reasons)
 	return strings.Join(slices.Compact(reasons), "; ")
+}
+
+// pathSchema returns the schema of the property at path (fragment name
+// first), nil when the schemas do not constrain it, or the reason the path
+// names nothing.
+func pathSchema(k *Kind, path []string) (any, string) {
+	f, ok := k.fragments[path[0]]
+	if !ok {
+		return nil, fmt.Sprintf("kind %s has no fragment %s; its fragments: %s", k.Name, path[0], listOrNone(k.fragmentNames))
+	}
+	schema := f.source
+	for i, p := range path[1:] {
+		next, known := property(schema, p)
+		if !known {
+			return nil, fmt.Sprintf("fragment %s declares no property %s", f.Name, strings.Join(path[1:i+2], "."))
+		}
+		if next == nil {
+			return nil, ""
+		}
+		schema = next
+	}
+	return schema, ""
+}
+
+// comparisons are the CEL operators whose operands must have one type.
+var comparisons = []string{"_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_"}
+
+// literalTypes maps a CEL literal's type to the JSON Schema types of the
+// values it can equal.
+var literalTypes = map[*types.Type][]string{
+	types.StringType: {"string"},
+	types.IntType:    {"integer", "number"},
+	types.UintType:   {"integer", "number"},
+	types.DoubleType: {"integer", "number"},
+	types.BoolType:   {"boolean"},
+}
+
+// checkComparison reports a comparison of a fragment property with a
+// literal of a type the property's schema never holds.
+func checkComparison(k *Kind, e celast.Expr) string {
+	if e.Kind() != celast.CallKind || !slices.Contains(comparisons, e.AsCall().FunctionName()) || len(e.AsCall().Args()) != 2 {
+		return ""
+	}
+	args := e.AsCall().Args()
+	for i, arg := range args {
+		lit := args[1-i]
+		path := selectPath(arg)
+		if len(path) < 2 || lit.Kind() != celast.LiteralKind {
+			continue
+		}
+		schema, _ := pathSchema(k, path)
+		obj, _ := schema.(map[string]any)
+		want, _ := obj["type"].(string)
+		lt, _ := lit.AsLiteral().Type().(*types.Type)
+		can, known := literalTypes[lt]
+		if want == "" || !known || slices.Contains(can, want) {
+			continue
+		}
+		return fmt.Sprintf("compares fragments.%s, of type %s, with a %s", strings.Join(path, "."), want, lit.AsLiteral().Type().TypeName())
+	}
+	return ""
 }
 
 // selectPath returns the field names of a chain of selections rooted at

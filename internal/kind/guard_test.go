@@ -40,6 +40,9 @@ func TestGuardCompile(t *testing.T) {
 		{guards: `{kyc: "fragments.ky.level >= 1"}`, field: at + ".kyc", reason: "kind partner has no fragment ky; its fragments: kyc, notes"},
 		{guards: `{dyn: "fragments.kyc.checks.aml"}`}, // dyn: checked when evaluated
 		{guards: `{kyc: "fragments.kyc.level +"}`, field: at + ".kyc", reason: "is not a valid CEL expression"},
+		{guards: `{kyc: "fragments.kyc.level == 'high'"}`, field: at + ".kyc", reason: "compares fragments.kyc.level, of type integer, with a string"},
+		{guards: `{kyc: "true == fragments.kyc.checks.aml && 'x' < fragments.kyc.checks.aml"}`, field: at + ".kyc", reason: "compares fragments.kyc.checks.aml, of type boolean, with a string"},
+		{guards: `{kyc: "fragments.kyc.level == 1.0 && fragments.notes.x == 'a'"}`},
 		{guards: `{kyc: "1 + 1"}`, field: at + ".kyc", reason: "must be a boolean expression, not int"},
 		{guards: `{kyc: "account.level > 1"}`, field: at + ".kyc", reason: "undeclared reference to 'account'"},
 		{guards: `{kyc: ""}`, field: at + ".kyc", reason: "a guard expression is required"},
