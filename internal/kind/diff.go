@@ -43,7 +43,8 @@ type Change struct {
 }
 
 // Field returns the document path of the change, such as
-// "kinds.org.fragments.tax_id".
+// "kinds.org.fragments.tax_id". States are not written as such in the
+// document; a state's path is "kinds.<kind>.lifecycle.states.<state>".
 func (c Change) Field() string {
 	at := "kinds." + c.Kind
 	switch c.What {

@@ -10,6 +10,16 @@
 // document can be applied while requests keep reading the old one without
 // blocking.
 //
+// Transitions may carry guards: CEL expressions over the account's
+// fragments, compiled and type-checked against the fragment schemas by
+// Compile, evaluated by Kind.CheckGuards. This package is the only importer
+// of cel-go.
+//
+// A new document replaces the live one through an Applier: Diff lists the
+// changes, Compatible refuses those that stored accounts still depend on
+// (counting them through the Usage the store implements), and the History
+// keeps every applied version with who applied it and its diff.
+//
 // Relations are kept as text here; the relationship engine parses and
 // type-checks them through CompileOptions.CheckRelations.
 package kind
