@@ -149,7 +149,9 @@ func watchKinds(ctx context.Context, h kind.History, reg *kind.Registry, every t
 		}
 		v, err := h.KindsVersion(ctx, n)
 		if err != nil {
-			log.Warn("cannot read the new kinds document", "version", n, "err", err)
+			if ctx.Err() == nil {
+				log.Warn("cannot read the new kinds document", "version", n, "err", err)
+			}
 			continue
 		}
 		set, err := kind.Load(v.Source, kindOptions)
