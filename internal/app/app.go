@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/atriumid/atrium/internal/account"
@@ -23,6 +24,7 @@ import (
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/freshness"
 	"github.com/atriumid/atrium/internal/identifier"
+	"github.com/atriumid/atrium/internal/kind"
 	"github.com/atriumid/atrium/internal/sqlstore"
 )
 
@@ -83,13 +85,31 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 		IdempotencyTTL: cfg.IdempotencyTTL, MaxBodyBytes: cfg.MaxBodyBytes, Log: a.log,
 	})
 	a.handler = a.routes(apiHandler)
-	watchCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	a.stop, a.watched = stop, make(chan struct{})
-	go func() {
-		defer close(a.watched)
-		watchKinds(watchCtx, a.db, kinds, KindsPollInterval, a.log)
-	}()
+	a.watchKinds(ctx, kinds)
 	return nil
+}
+
+// watchKinds starts following the kinds documents that other replicas
+// apply: polling, and on PostgreSQL also listening for notifications.
+// Close stops both.
+func (a *App) watchKinds(ctx context.Context, kinds *kind.Registry) {
+	ctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.stop, a.watched = stop, make(chan struct{})
+	wake := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		a.db.ListenKinds(ctx, func() {
+			select {
+			case wake <- struct{}{}:
+			default: // a check is already due
+			}
+		})
+	})
+	wg.Go(func() { watchKinds(ctx, a.db, kinds, KindsPollInterval, wake, a.log) })
+	go func() {
+		wg.Wait()
+		close(a.watched)
+	}()
 }
 
 // normalizeWallet normalizes a CAIP-10 wallet identifier to its canonical,

@@ -129,9 +129,10 @@ func InstallKinds(ctx context.Context, store kind.Store, file, appliedBy string,
 }
 
 // watchKinds polls the database for kinds documents applied by other
-// replicas and makes each newer one live, until ctx ends. Requests in
-// flight keep the Set they started with; the next ones get the new one.
-func watchKinds(ctx context.Context, h kind.History, reg *kind.Registry, every time.Duration, log *slog.Logger) {
+// replicas, every interval and whenever wake receives, and makes each newer
+// one live, until ctx ends. Requests in flight keep the Set they started
+// with; the next ones get the new one.
+func watchKinds(ctx context.Context, h kind.History, reg *kind.Registry, every time.Duration, wake <-chan struct{}, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -139,6 +140,7 @@ func watchKinds(ctx context.Context, h kind.History, reg *kind.Registry, every t
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-wake:
 		}
 		n, err := h.LatestKindsNumber(ctx)
 		if _, cur := reg.Current(); err != nil || n <= cur {

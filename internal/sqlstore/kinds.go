@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"strconv"
 
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/kind"
@@ -39,9 +40,18 @@ func (db *DB) kindsVersion(ctx context.Context, query string, args ...any) (kind
 	return v, classify("sqlstore.KindsVersion", err)
 }
 
-// AppendKinds implements kind.History.
+// AppendKinds implements kind.History. On PostgreSQL it also notifies
+// the replicas that listen (ListenKinds), in the same transaction, so the
+// notification goes out exactly when the version is committed.
 func (db *DB) AppendKinds(ctx context.Context, v kind.Version) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO kinds_documents (`+kindsColumns+`) VALUES ($1, $2, $3, $4, $5)`,
-		v.Number, string(v.Source), v.AppliedBy, v.ApplyTime.UnixMicro(), v.Diff)
-	return classify("sqlstore.AppendKinds", err)
+	const op = "sqlstore.AppendKinds"
+	return db.update(ctx, func(q queryer) error {
+		_, err := q.ExecContext(ctx, `INSERT INTO kinds_documents (`+kindsColumns+`) VALUES ($1, $2, $3, $4, $5)`,
+			v.Number, string(v.Source), v.AppliedBy, v.ApplyTime.UnixMicro(), v.Diff)
+		if err != nil || db.engine != Postgres {
+			return classify(op, err)
+		}
+		_, err = q.ExecContext(ctx, `SELECT pg_notify($1, $2)`, kindsChannel, strconv.FormatInt(v.Number, 10))
+		return classify(op, err)
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/atriumid/atrium/internal/account"
 	"github.com/atriumid/atrium/internal/kind"
@@ -86,5 +87,47 @@ func testKindUsage(t *testing.T, db *sqlstore.DB) {
 	}
 	if v, err := db.KindsVersion(ctx, 1); v.Diff != "+ kinds.x\n" || err != nil {
 		t.Errorf("KindsVersion(1).Diff = %q, %v", v.Diff, err)
+	}
+}
+
+// testKindsNotify checks that on PostgreSQL a listener is woken by
+// AppendKinds, and that on SQLite ListenKinds returns at once.
+func testKindsNotify(t *testing.T, db *sqlstore.DB) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wake := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		db.ListenKinds(ctx, func() {
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		})
+	}()
+	if db.Engine() != sqlstore.Postgres {
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("ListenKinds on SQLite did not return")
+		}
+		return
+	}
+	// The listener may not be listening yet: append until it is woken.
+	deadline := time.After(10 * time.Second)
+	for n := int64(1); ; n++ {
+		if err := db.AppendKinds(ctx, kind.Version{Number: n, Source: []byte("x"), AppliedBy: "test", ApplyTime: t0}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-wake:
+			cancel()
+			<-done
+			return
+		case <-time.After(200 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no notification after AppendKinds")
+		}
 	}
 }

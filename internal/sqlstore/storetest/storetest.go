@@ -40,6 +40,7 @@ func Run(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		{"Settings", testSettings},
 		{"KindsHistory", testKindsHistory},
 		{"KindUsage", testKindUsage},
+		{"KindsNotify", testKindsNotify},
 		{"Idempotency", testIdempotency},
 	}
 	for _, tc := range tests {
