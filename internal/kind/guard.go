@@ -19,7 +19,7 @@ const (
 	MaxGuards         = 8    // guards per transition
 	MaxGuardSize      = 1024 // bytes of one guard expression
 	maxGuardRecursion = 32   // parser nesting
-	maxGuardCost      = 10000
+	maxGuardCost      = 10000 // CEL cost units: a few thousand operations
 )
 
 // guardNameRE names guards; guards are named like states and transitions.
@@ -50,10 +50,10 @@ var guardEnv = sync.OnceValues(func() (*cel.Env, error) {
 	)
 })
 
-// compileGuards compiles the guards of transition tname of k, appending a
-// violation at "<at>.guards.<name>" for each one that does not parse, does
-// not type-check to a boolean, or reads a fragment or property that k's
-// schemas do not declare.
+// compileGuards compiles the guards of the transition of k at path at,
+// appending a violation at "<at>.guards.<name>" for each one that does not
+// parse, does not type-check to a boolean, or reads a fragment or property
+// that k's schemas do not declare.
 func compileGuards(k *Kind, at string, guards map[string]string, vs *[]fault.Violation) []guard {
 	bad := func(field, reason string) {
 		*vs = append(*vs, fault.Violation{Field: at + ".guards" + field, Reason: reason})
