@@ -16,9 +16,9 @@ import (
 // Limits on transition guards, checked by Compile. A guard runs inside a
 // write transaction, so both its size and its run time are bounded.
 const (
-	MaxGuards         = 8    // guards per transition
-	MaxGuardSize      = 1024 // bytes of one guard expression
-	maxGuardRecursion = 32   // parser nesting
+	MaxGuards         = 8     // guards per transition
+	MaxGuardSize      = 1024  // bytes of one guard expression
+	maxGuardRecursion = 32    // parser nesting
 	maxGuardCost      = 10000 // CEL cost units: a few thousand operations
 )
 
