@@ -2,6 +2,7 @@ package kind
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -272,7 +273,7 @@ func (k *Kind) CheckGuards(name, state string, fragments map[string]map[string]a
 	frags := make(map[string]any, len(k.fragmentNames))
 	for _, f := range k.fragmentNames {
 		if d, ok := fragments[f]; ok && d != nil {
-			frags[f] = d
+			frags[f] = typed(k.fragments[f].source, d)
 		} else {
 			frags[f] = map[string]any{}
 		}
@@ -290,4 +291,39 @@ func (k *Kind) CheckGuards(name, state string, fragments map[string]map[string]a
 			Msg: fmt.Sprintf("transition %s is refused: guard %s (%s) is not met", name, g.name, g.expr)}
 	}
 	return nil
+}
+
+// typed returns v, decoded from JSON, with the numbers that schema
+// declares integers as int64, so that a guard's integer arithmetic
+// (fragments.kyc.level + 1) works: CEL does not mix int and double in
+// arithmetic. Other numbers stay float64. v is not modified.
+func typed(schema, v any) any {
+	obj, _ := schema.(map[string]any)
+	switch v := v.(type) {
+	case float64:
+		if obj["type"] == "integer" && v == math.Trunc(v) && math.Abs(v) < 1<<53 {
+			return int64(v)
+		}
+	case map[string]any:
+		props, _ := obj["properties"].(map[string]any)
+		if props == nil {
+			return v
+		}
+		out := make(map[string]any, len(v))
+		for name, e := range v {
+			out[name] = typed(props[name], e)
+		}
+		return out
+	case []any:
+		items, ok := obj["items"].(map[string]any)
+		if !ok {
+			return v
+		}
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = typed(items, e)
+		}
+		return out
+	}
+	return v
 }

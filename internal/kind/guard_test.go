@@ -65,7 +65,7 @@ func TestGuardCompile(t *testing.T) {
 }
 
 func TestCheckGuards(t *testing.T) {
-	s, err := Load([]byte(partnerDoc(`{kyc: "fragments.kyc.level >= 1", aml: "!has(fragments.kyc.checks) || fragments.kyc.checks.aml"}`)), CompileOptions{})
+	s, err := Load([]byte(partnerDoc(`{kyc: "fragments.kyc.level + 1 >= 2", aml: "!has(fragments.kyc.checks) || fragments.kyc.checks.aml"}`)), CompileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
