@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,15 +26,11 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 // accounts implements the `atrium accounts` client commands over the
 // Connect protocol.
 func accounts(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errUsage
+	sub, args, fs, err := subcommand("accounts", args, usage, stderr)
+	if err != nil {
+		return err
 	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("accounts "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	server := fs.String("server", first(getenv("ATRIUM_SERVER"), "http://localhost:8080"), "server base URL (env ATRIUM_SERVER)")
-	key := fs.String("key", getenv("ATRIUM_API_KEY"), "API key (env ATRIUM_API_KEY)")
+	cf := addClientFlags(fs, getenv)
 	kind := fs.String("kind", "", "account kind")
 	state := fs.String("state", "", "lifecycle state (list)")
 	pageSize := fs.Int("page-size", 0, "page size (list)")
@@ -45,24 +40,18 @@ func accounts(ctx context.Context, args []string, getenv func(string) string, st
 	fs.Var(&frags, "fragment", "NAME=JSON object (create; repeatable)")
 	fs.Var(&idents, "identifier", "TYPE=VALUE (create; repeatable)")
 	// Flags may come before or after the positional ID.
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return errUsage
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos, args = append(pos, fs.Arg(0)), fs.Args()[1:]
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
 	}
-	if *key == "" {
-		return errors.New("an API key is required: --key or ATRIUM_API_KEY")
+	base, err := cf.baseURL()
+	if err != nil {
+		return err
 	}
-	client := atriumv1connect.NewAccountServiceClient(&http.Client{Timeout: 30 * time.Second}, strings.TrimRight(*server, "/"),
-		connect.WithProtoJSON(), connect.WithInterceptors(bearer(*key)))
+	client := atriumv1connect.NewAccountServiceClient(&http.Client{Timeout: 30 * time.Second}, base,
+		connect.WithProtoJSON(), connect.WithInterceptors(bearer(*cf.key)))
 
 	var msg proto.Message
-	var err error
 	switch sub {
 	case "create":
 		req := &atriumv1.CreateAccountRequest{Kind: *kind, Fragments: map[string]*structpb.Struct{}}

@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 
 	"github.com/atriumid/atrium/internal/app"
-	"github.com/atriumid/atrium/internal/fault"
-	"github.com/atriumid/atrium/internal/kind"
 	"github.com/atriumid/atrium/internal/sqlstore"
 )
 
@@ -62,29 +59,6 @@ func adminKey(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	fmt.Fprintln(stdout, k.Secret)
-	return nil
-}
-
-// kinds implements `atrium kinds validate FILE`.
-func kinds(args []string, stdout, stderr io.Writer) error {
-	if len(args) != 2 || args[0] != "validate" {
-		fmt.Fprintln(stderr, "usage: atrium kinds validate FILE")
-		return errUsage
-	}
-	src, err := os.ReadFile(args[1])
-	if err != nil {
-		return err
-	}
-	set, err := kind.Load(src, kind.CompileOptions{})
-	if err != nil {
-		msg, vs := fault.PublicOf(err)
-		fmt.Fprintf(stderr, "%s: %s\n", args[1], msg)
-		for _, v := range vs {
-			fmt.Fprintf(stderr, "  %s: %s\n", v.Field, v.Reason)
-		}
-		return fmt.Errorf("%s is not a valid kinds document (%d problems)", args[1], max(len(vs), 1))
-	}
-	fmt.Fprintf(stdout, "%s: valid; kinds: %v\n", args[1], set.Names())
 	return nil
 }
 

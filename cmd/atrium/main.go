@@ -35,6 +35,9 @@ Client (talks to --server, default http://localhost:8080, with --key or ATRIUM_A
   accounts create --kind KIND [--fragment NAME=JSON]... [--identifier TYPE=VALUE]...
   accounts get ID [--fragments a,b]
   accounts list --kind KIND [--state STATE] [--page-size N] [--page-token T]
+  kinds diff FILE            what FILE changes in the live document, and whether it applies
+  kinds apply FILE [--dry-run] | --version N    apply a document, or a stored version again
+  kinds get [--version N]    print the live kinds document, or version N
   check SUBJECT RELATION OBJECT    may SUBJECT do RELATION on OBJECT? prints allowed or denied
 
 Run "atrium COMMAND -h" for a command's flags.
@@ -58,7 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "admin-key":
 		return adminKey(ctx, rest, getenv, stdout, stderr)
 	case "kinds":
-		return kinds(rest, stdout, stderr)
+		return kinds(ctx, rest, getenv, stdout, stderr)
 	case "accounts":
 		return accounts(ctx, rest, getenv, stdout, stderr)
 	case "check":

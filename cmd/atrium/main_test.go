@@ -41,6 +41,15 @@ var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
 // would) and returns run's error.
 func startServe(t *testing.T, dbURL string) (string, string, func() error) {
 	t.Helper()
+	base, stderr, stop := startReplica(t, dbURL)
+	return base, testenv.BootstrapKey(t, stderr.String()), stop
+}
+
+// startReplica runs `atrium serve` like startServe, on a database that may
+// already be in use by another replica, and returns its stderr instead of
+// a bootstrap key.
+func startReplica(t *testing.T, dbURL string) (string, *syncBuffer, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr := &syncBuffer{}
 	done := make(chan error, 1)
@@ -66,7 +75,7 @@ func startServe(t *testing.T, dbURL string) (string, string, func() error) {
 					return nil
 				}
 			}
-			return "http://" + m[1], testenv.BootstrapKey(t, stderr.String()), stop
+			return "http://" + m[1], stderr, stop
 		}
 		select {
 		case err := <-done:
@@ -76,7 +85,7 @@ func startServe(t *testing.T, dbURL string) (string, string, func() error) {
 	}
 	cancel()
 	t.Fatalf("serve did not start:\n%s", stderr.String())
-	return "", "", nil
+	return "", nil, nil
 }
 
 // atrium runs one client command and returns its stdout.

@@ -38,7 +38,7 @@ const Self = "$self"
 // is taken.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (*Account, error) {
 	const op = "account.Create"
-	k, err := s.kindOf(op, req.Kind)
+	k, err := s.kindOf(op, s.document(), req.Kind)
 	if err != nil {
 		return nil, err
 	}
@@ -211,12 +211,13 @@ func (s *Service) Get(ctx context.Context, id string, fragments []string) (*Acco
 		return nil, err
 	}
 	var out []*Account
+	set := s.document()
 	err = s.store.View(ctx, func(ctx context.Context, r Reader) error {
 		rec, err := r.Account(ctx, id)
 		if err != nil {
 			return err
 		}
-		out, err = s.assemble(ctx, op, r, []Record{rec}, fragments)
+		out, err = s.assemble(ctx, op, set, r, []Record{rec}, fragments)
 		return err
 	})
 	if err != nil {
@@ -225,9 +226,9 @@ func (s *Service) Get(ctx context.Context, id string, fragments []string) (*Acco
 	return out[0], nil
 }
 
-// assemble reads the fragments and identifiers of recs and builds accounts.
-func (s *Service) assemble(ctx context.Context, op string, r Reader, recs []Record, names []string) ([]*Account, error) {
-	set, _ := s.kinds.Current()
+// assemble reads the fragments and identifiers of recs and builds
+// accounts, with the sensitivities that set declares.
+func (s *Service) assemble(ctx context.Context, op string, set *kind.Set, r Reader, recs []Record, names []string) ([]*Account, error) {
 	byID := make(map[string]*Account, len(recs))
 	keys := make(map[string][]byte, len(recs))
 	live := make([]string, 0, len(recs))
@@ -313,7 +314,8 @@ func (s *Service) List(ctx context.Context, req ListRequest) ([]*Account, string
 	if req.Kind == "" {
 		return nil, "", fault.Invalidf(op, []fault.Violation{{Field: "kind", Reason: "required"}}, "kind is required")
 	}
-	k, err := s.kindOf(op, req.Kind)
+	set := s.document()
+	k, err := s.kindOf(op, set, req.Kind)
 	if err != nil {
 		return nil, "", err
 	}
@@ -345,7 +347,7 @@ func (s *Service) List(ctx context.Context, req ListRequest) ([]*Account, string
 		if more = len(recs) > size; more {
 			recs = recs[:size]
 		}
-		out, err = s.assemble(ctx, op, r, recs, nil)
+		out, err = s.assemble(ctx, op, set, r, recs, nil)
 		return err
 	})
 	if err != nil {

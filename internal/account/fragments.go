@@ -20,6 +20,7 @@ func (s *Service) GetFragment(ctx context.Context, id, name string) (*Fragment, 
 		return nil, err
 	}
 	var out *Fragment
+	set := s.document()
 	err = s.store.View(ctx, func(ctx context.Context, r Reader) error {
 		rec, err := r.Account(ctx, id)
 		if err != nil {
@@ -28,7 +29,7 @@ func (s *Service) GetFragment(ctx context.Context, id, name string) (*Fragment, 
 		if !rec.EraseTime.IsZero() {
 			return fault.E(op, fault.NotFound, "account erased")
 		}
-		fk, err := s.fragmentOf(op, rec.Kind, name)
+		fk, err := s.fragmentOf(op, set, rec.Kind, name)
 		if err != nil {
 			return err
 		}
@@ -47,9 +48,10 @@ func (s *Service) GetFragment(ctx context.Context, id, name string) (*Fragment, 
 	return out, nil
 }
 
-// fragmentOf returns the declaration of fragment name of kind kindName.
-func (s *Service) fragmentOf(op, kindName, name string) (*kind.Fragment, error) {
-	k, err := s.kindOf(op, kindName)
+// fragmentOf returns the declaration of fragment name of kind kindName in
+// set.
+func (s *Service) fragmentOf(op string, set *kind.Set, kindName, name string) (*kind.Fragment, error) {
+	k, err := s.kindOf(op, set, kindName)
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +100,7 @@ func (s *Service) updateFragment(ctx context.Context, op string, w FragmentWrite
 		return nil, err
 	}
 	var out *Fragment
+	set := s.document()
 	err = s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		now := s.clock()
 		rec, err := tx.TouchAccount(ctx, id, now)
@@ -107,7 +110,7 @@ func (s *Service) updateFragment(ctx context.Context, op string, w FragmentWrite
 		if !rec.EraseTime.IsZero() {
 			return fault.E(op, fault.FailedPrecondition, "account is erased")
 		}
-		fk, err := s.fragmentOf(op, rec.Kind, w.Name)
+		fk, err := s.fragmentOf(op, set, rec.Kind, w.Name)
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ func (s *Service) AddIdentifier(ctx context.Context, id string, in IdentifierInp
 		return nil, err
 	}
 	var out *Identifier
+	set := s.document()
 	err = s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		now := s.clock()
 		rec, err := tx.TouchAccount(ctx, id, now)
@@ -30,7 +31,7 @@ func (s *Service) AddIdentifier(ctx context.Context, id string, in IdentifierInp
 		if !rec.EraseTime.IsZero() {
 			return fault.E(op, fault.FailedPrecondition, "account is erased")
 		}
-		k, err := s.kindOf(op, rec.Kind)
+		k, err := s.kindOf(op, set, rec.Kind)
 		if err != nil {
 			return err
 		}
@@ -62,6 +63,7 @@ func (s *Service) Resolve(ctx context.Context, typ, value string) (*Account, err
 		return nil, fault.Wrap(op, fault.Invalid, err)
 	}
 	var out []*Account
+	set := s.document()
 	err = s.store.View(ctx, func(ctx context.Context, r Reader) error {
 		id, err := r.Resolve(ctx, typ, norm)
 		if err != nil {
@@ -71,7 +73,7 @@ func (s *Service) Resolve(ctx context.Context, typ, value string) (*Account, err
 		if err != nil {
 			return err
 		}
-		out, err = s.assemble(ctx, op, r, []Record{rec}, nil)
+		out, err = s.assemble(ctx, op, set, r, []Record{rec}, nil)
 		return err
 	})
 	if err != nil {

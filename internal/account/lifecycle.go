@@ -9,11 +9,15 @@ import (
 	"github.com/atriumid/atrium/internal/fault"
 )
 
-// Transition applies the named lifecycle transition to a live account. It
-// returns fault.Invalid for a transition the kind does not declare,
-// fault.FailedPrecondition (naming the transitions allowed from the current
-// state) when it does not apply in the current state or the account is
-// erased, and fault.NotFound for an unknown account.
+// Transition applies the named lifecycle transition to a live account. The
+// transition's guards are evaluated over the account's fragments inside
+// the transaction, under the account's row lock, so no concurrent write
+// can change what they read before the state changes. It returns
+// fault.Invalid for a transition the kind does not declare,
+// fault.FailedPrecondition when it does not apply in the current state
+// (naming the transitions allowed from it), when a guard fails (naming the
+// guard) or when the account is erased, and fault.NotFound for an unknown
+// account.
 func (s *Service) Transition(ctx context.Context, id, transition, reason string) (*Account, error) {
 	const op = "account.Transition"
 	id, err := parseID(op, id)
@@ -24,6 +28,7 @@ func (s *Service) Transition(ctx context.Context, id, transition, reason string)
 		return nil, fault.Invalidf(op, []fault.Violation{{Field: "reason", Reason: fmt.Sprintf("at most %d characters of UTF-8", MaxReason)}}, "bad reason")
 	}
 	var out *Account
+	set := s.document()
 	err = s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		now := s.clock()
 		rec, err := tx.TouchAccount(ctx, id, now)
@@ -33,7 +38,7 @@ func (s *Service) Transition(ctx context.Context, id, transition, reason string)
 		if !rec.EraseTime.IsZero() {
 			return fault.E(op, fault.FailedPrecondition, "account is erased")
 		}
-		k, err := s.kindOf(op, rec.Kind)
+		k, err := s.kindOf(op, set, rec.Kind)
 		if err != nil {
 			return err
 		}
@@ -41,16 +46,21 @@ func (s *Service) Transition(ctx context.Context, id, transition, reason string)
 		if err != nil {
 			return err
 		}
-		if err := tx.SetState(ctx, id, to); err != nil {
-			return err
-		}
-		from := rec.State
-		rec.State = to
-		accs, err := s.assemble(ctx, op, tx, []Record{rec}, nil)
+		accs, err := s.assemble(ctx, op, set, tx, []Record{rec}, nil)
 		if err != nil {
 			return err
 		}
 		out = accs[0]
+		if k.HasGuards(transition) {
+			if err := k.CheckGuards(transition, rec.State, fragmentData(out)); err != nil {
+				return err
+			}
+		}
+		if err := tx.SetState(ctx, id, to); err != nil {
+			return err
+		}
+		from := rec.State
+		rec.State, out.State = to, to
 		out.Freshness = s.token(id, rec.Version, now)
 		return event(ctx, tx, "transitioned", rec, now, map[string]any{"transition": transition, "from": from, "to": to, "reason": reason})
 	})
@@ -104,4 +114,13 @@ func (s *Service) Erase(ctx context.Context, id string) (*Account, error) {
 		return nil, fault.Wrap(op, fault.Internal, err)
 	}
 	return out, nil
+}
+
+// fragmentData maps the fragments of a to their data, for guards.
+func fragmentData(a *Account) map[string]map[string]any {
+	out := make(map[string]map[string]any, len(a.Fragments))
+	for name, f := range a.Fragments {
+		out[name] = f.Data
+	}
+	return out
 }

@@ -71,9 +71,16 @@ func NewService(c Config) *Service {
 // keeps, so that what a write returns equals what a later read returns.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
-// kindOf returns the compiled kind named name from the live document.
-func (s *Service) kindOf(op, name string) (*kind.Kind, error) {
+// document returns the live kinds document. Every method reads it once,
+// at its start, and uses that Set throughout, so that a request finishes
+// under the document it started with while a new one goes live.
+func (s *Service) document() *kind.Set {
 	set, _ := s.kinds.Current()
+	return set
+}
+
+// kindOf returns the compiled kind named name from set.
+func (s *Service) kindOf(op string, set *kind.Set, name string) (*kind.Kind, error) {
 	k, ok := set.Kind(name)
 	if !ok {
 		return nil, fault.Invalidf(op, []fault.Violation{{Field: "kind", Reason: "unknown kind"}}, "unknown kind %q", name)

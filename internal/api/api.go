@@ -28,6 +28,7 @@ type Config struct {
 	Accounts       *account.Service
 	Relations      *authz.Service
 	Kinds          kind.History
+	KindApplier    KindApplier // nil: PUT /v1/kinds is refused
 	Keys           KeyStore
 	Idempotency    idempotency.Store
 	IdempotencyTTL time.Duration // default 24 h
@@ -52,7 +53,7 @@ func Handler(c Config) http.Handler {
 	writeErr := func(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, c.Log, err) }
 
 	ah := &accountHandler{svc: c.Accounts}
-	kh := &kindHandler{history: c.Kinds}
+	kh := &kindHandler{history: c.Kinds, applier: c.KindApplier}
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(errorInterceptor(c.Log)),
 		connect.WithReadMaxBytes(int(c.MaxBodyBytes)),

@@ -15,6 +15,8 @@ func FuzzRequests(f *testing.F) {
 		`{"kind":"org","fragments":{"profile":{"name":"Acme"}},"identifiers":[{"type":"username","value":"acme"}]}`,
 		`{"kind":"user","identifiers":[{"type":"wallet","value":"eip155:1:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}]}`,
 		`{"transition":"suspend","reason":"x"}`, `{"name":null}`, `{"type":"email","value":"a@b.c"}`,
+		`{"document":"kinds: {org: {id_prefix: org, lifecycle: {initial: a, transitions: {go: {from: [a], to: b, guards: {g: 'fragments.p.x > 1'}}}}}}","dryRun":true}`,
+		`{"document":"{\"kinds\":{}}"}`,
 		`[]`, `null`, `{"kind":{"a":1}}`, "\xff", `{"fragments":{"profile":{"name":"` + strings.Repeat("x", 70000) + `"}}}`,
 	} {
 		f.Add(s, uint8(0))
@@ -32,6 +34,7 @@ func FuzzRequests(f *testing.F) {
 		{"PATCH", "/v1/accounts/" + id + "/fragments/tax_id"},
 		{"POST", "/v1/accounts/" + id + "/identifiers"},
 		{"POST", "/atrium.v1.AccountService/CreateAccount"},
+		{"PUT", "/v1/kinds"},
 	}
 	f.Fuzz(func(t *testing.T, body string, target uint8) {
 		tg := targets[int(target)%len(targets)]

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"strings"
 
 	"connectrpc.com/connect"
 	atriumv1 "github.com/atriumid/atrium/gen/atrium/v1"
@@ -10,9 +11,17 @@ import (
 	"github.com/atriumid/atrium/internal/kind"
 )
 
+// KindApplier applies kinds documents; *kind.Applier implements it.
+type KindApplier interface {
+	// Apply checks and applies a document; see kind.Applier.Apply for the
+	// errors.
+	Apply(ctx context.Context, req kind.ApplyRequest) (kind.ApplyResult, error)
+}
+
 // kindHandler serves KindService.
 type kindHandler struct {
 	history kind.History
+	applier KindApplier
 }
 
 var _ atriumv1connect.KindServiceHandler = (*kindHandler)(nil)
@@ -31,5 +40,35 @@ func (h *kindHandler) GetKinds(ctx context.Context, req *connect.Request[atriumv
 	if err != nil {
 		return nil, err
 	}
-	return respond(&atriumv1.KindsDocument{Version: v.Number, Document: string(v.Source), ApplyTime: timestamp(v.ApplyTime)}, "", -1), nil
+	return respond(&atriumv1.KindsDocument{Version: v.Number, Document: string(v.Source), ApplyTime: timestamp(v.ApplyTime),
+		AppliedBy: v.AppliedBy, Changes: diffLines(v.Diff)}, "", -1), nil
+}
+
+func (h *kindHandler) PutKinds(ctx context.Context, req *connect.Request[atriumv1.PutKindsRequest]) (*connect.Response[atriumv1.PutKindsResponse], error) {
+	const op = "api.PutKinds"
+	p, _ := PrincipalFrom(ctx)
+	if p.Role != "admin" {
+		return nil, fault.E(op, fault.PermissionDenied, "applying a kinds document needs an admin API key")
+	}
+	if h.applier == nil {
+		return nil, fault.E(op, fault.FailedPrecondition, "this server does not apply kinds documents")
+	}
+	res, err := h.applier.Apply(ctx, kind.ApplyRequest{Source: []byte(req.Msg.Document), AppliedBy: p.KeyID, DryRun: req.Msg.DryRun})
+	if err != nil {
+		return nil, err
+	}
+	out := &atriumv1.PutKindsResponse{Version: res.Version, Applied: res.Applied, Changes: diffLines(kind.DiffText(res.Changes))}
+	if len(res.Changes) == 0 {
+		out.Changes = nil
+	}
+	return respond(out, "", -1), nil
+}
+
+// diffLines splits a stored diff into its lines.
+func diffLines(diff string) []string {
+	diff = strings.TrimSpace(diff)
+	if diff == "" || diff == "no changes" {
+		return nil
+	}
+	return strings.Split(diff, "\n")
 }

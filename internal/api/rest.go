@@ -121,6 +121,13 @@ func restRoutes(mux *http.ServeMux, log *slog.Logger, ah *accountHandler, kh *ki
 		}
 		return call(w, r, http.StatusOK, kh.GetKinds, &atriumv1.GetKindsRequest{Version: int64(v)})
 	})
+	handle("PUT /v1/kinds", func(w http.ResponseWriter, r *http.Request) error {
+		msg := &atriumv1.PutKindsRequest{}
+		if err := readMessage(r, msg); err != nil {
+			return err
+		}
+		return call(w, r, http.StatusOK, kh.PutKinds, msg)
+	})
 	handle("/v1/", func(w http.ResponseWriter, r *http.Request) error {
 		return fault.E("api.rest", fault.NotFound, "no such method: %s %s", r.Method, r.URL.Path)
 	})

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/atriumid/atrium/internal/account"
@@ -33,6 +34,8 @@ type App struct {
 	db      *sqlstore.DB
 	log     *slog.Logger
 	handler http.Handler
+	stop    context.CancelFunc // stops the kinds watcher
+	watched chan struct{}      // closed when the kinds watcher returns
 }
 
 // Open opens the database named in cfg, migrates it, installs the kinds
@@ -55,11 +58,11 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 	if err := a.db.Migrate(ctx); err != nil {
 		return err
 	}
-	kinds, err := InstallKinds(ctx, a.db, cfg.KindsFile, "serve")
+	keys, err := keyring(ctx, cfg, a.db, a.log)
 	if err != nil {
 		return err
 	}
-	keys, err := keyring(ctx, cfg, a.db, a.log)
+	kinds, err := InstallKinds(ctx, a.db, cfg.KindsFile, "serve", keys)
 	if err != nil {
 		return err
 	}
@@ -80,11 +83,35 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 		Identifiers: identifier.Normalizers{Wallet: normalizeWallet}, Tuples: relations,
 	})
 	apiHandler := api.Handler(api.Config{
-		Accounts: accounts, Relations: relations, Kinds: a.db, Keys: a.db, Idempotency: a.db.Idempotency(),
+		Accounts: accounts, Relations: relations, Kinds: a.db, KindApplier: newApplier(a.db, kinds, keys), Keys: a.db, Idempotency: a.db.Idempotency(),
 		IdempotencyTTL: cfg.IdempotencyTTL, MaxBodyBytes: cfg.MaxBodyBytes, Log: a.log,
 	})
 	a.handler = a.routes(apiHandler)
+	a.watchKinds(ctx, kinds)
 	return nil
+}
+
+// watchKinds starts following the kinds documents that other replicas
+// apply: polling, and on PostgreSQL also listening for notifications.
+// Close stops both.
+func (a *App) watchKinds(ctx context.Context, kinds *kind.Registry) {
+	ctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.stop, a.watched = stop, make(chan struct{})
+	wake := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		a.db.ListenKinds(ctx, func() {
+			select {
+			case wake <- struct{}{}:
+			default: // a check is already due
+			}
+		})
+	})
+	wg.Go(func() { watchKinds(ctx, a.db, kinds, KindsPollInterval, wake, a.log) })
+	go func() {
+		wg.Wait()
+		close(a.watched)
+	}()
 }
 
 // normalizeWallet normalizes a CAIP-10 wallet identifier to its canonical,
@@ -100,8 +127,14 @@ func normalizeWallet(v string) (string, error) {
 // Handler returns the handler that serves every path.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Close closes the database.
-func (a *App) Close() error { return a.db.Close() }
+// Close stops watching for new kinds documents and closes the database.
+func (a *App) Close() error {
+	if a.stop != nil {
+		a.stop()
+		<-a.watched
+	}
+	return a.db.Close()
+}
 
 // routes lists the whole surface: health, readiness and the API.
 func (a *App) routes(apiHandler http.Handler) http.Handler {
@@ -154,48 +187,6 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	io.WriteString(w, `{"status":"ready"}`)
-}
-
-// InstallKinds makes sure the database holds a kinds document and returns
-// a registry of the live one. On an empty database it stores file's
-// document, or the built-in one when file is empty. When file is given and
-// differs from the stored document, it is validated and stored as the next
-// version.
-func InstallKinds(ctx context.Context, h kind.History, file, appliedBy string) (*kind.Registry, error) {
-	const op = "app.InstallKinds"
-	var src []byte
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fault.E(op, fault.Invalid, "cannot read kinds file %s: %v", file, err)
-		}
-		src = b
-	}
-	latest, err := h.LatestKinds(ctx)
-	switch {
-	case fault.Is(err, fault.NotFound):
-		if src == nil {
-			src = kind.Builtin()
-		}
-		latest = kind.Version{}
-	case err != nil:
-		return nil, err
-	case src == nil || bytes.Equal(src, latest.Source):
-		set, err := kind.Load(latest.Source, kind.CompileOptions{})
-		if err != nil {
-			return nil, fault.Wrap(op, fault.Internal, err)
-		}
-		return kind.NewRegistry(set, latest.Number), nil
-	}
-	set, err := kind.Load(src, kind.CompileOptions{})
-	if err != nil {
-		return nil, err
-	}
-	v := kind.Version{Number: latest.Number + 1, Source: src, AppliedBy: appliedBy, ApplyTime: time.Now().UTC()}
-	if err := h.AppendKinds(ctx, v); err != nil {
-		return nil, err
-	}
-	return kind.NewRegistry(set, v.Number), nil
 }
 
 // keyring returns the key-encryption keys from configuration. Without any,

@@ -26,12 +26,15 @@ func TestInstallKinds(t *testing.T) {
 		t.Run(e.Name, func(t *testing.T) {
 			ctx := context.Background()
 			db := testenv.OpenDB(t, e.URL(t))
-			reg, err := app.InstallKinds(ctx, db, "", "test")
+			reg, err := app.InstallKinds(ctx, db, "", "test", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if set, v := reg.Current(); v != 1 || string(set.Source()) != string(kind.Builtin()) {
 				t.Fatalf("empty database: version %d; want the built-in document at version 1", v)
+			}
+			if v1, err := db.KindsVersion(ctx, 1); err != nil || v1.Diff != "+ kinds.org\n+ kinds.service\n+ kinds.user\n" || v1.AppliedBy != "test" {
+				t.Errorf("version 1 = %+v, %v; want the three built-in kinds added by test", v1, err)
 			}
 			// Starting again changes nothing.
 			if _, v := mustInstall(t, db, ""); v != 1 {
@@ -48,23 +51,23 @@ func TestInstallKinds(t *testing.T) {
 				t.Errorf("--kinds with the same file: version %d, want 2", v)
 			}
 			os.WriteFile(file, []byte("kinds:\n  Bad:\n    id_prefix: x\n"), 0o600)
-			_, err = app.InstallKinds(ctx, db, file, "test")
+			_, err = app.InstallKinds(ctx, db, file, "test", nil)
 			if _, vs := fault.PublicOf(err); !fault.Is(err, fault.Invalid) || len(vs) == 0 {
 				t.Errorf("--kinds with an invalid file = %v, want Invalid with violations", err)
 			}
 			if got, _ := db.LatestKinds(ctx); got.Number != 2 {
 				t.Errorf("an invalid file was stored as version %d", got.Number)
 			}
-			if _, err := app.InstallKinds(ctx, db, filepath.Join(dir, "missing.yaml"), "test"); !fault.Is(err, fault.Invalid) {
+			if _, err := app.InstallKinds(ctx, db, filepath.Join(dir, "missing.yaml"), "test", nil); !fault.Is(err, fault.Invalid) {
 				t.Errorf("--kinds with a missing file = %v, want Invalid", err)
 			}
 		})
 	}
 }
 
-func mustInstall(t *testing.T, h kind.History, file string) (*kind.Set, int64) {
+func mustInstall(t *testing.T, h kind.Store, file string) (*kind.Set, int64) {
 	t.Helper()
-	reg, err := app.InstallKinds(context.Background(), h, file, "test")
+	reg, err := app.InstallKinds(context.Background(), h, file, "test", nil)
 	if err != nil {
 		t.Fatalf("InstallKinds(%q): %v", file, err)
 	}

@@ -239,7 +239,7 @@ func compileFragments(kind string, specs map[string]FragmentSpec, vs *[]fault.Vi
 		f := &Fragment{Name: name, Sensitivity: spec.Sensitivity}
 		before := len(*vs)
 		if schema := toJSON(spec.Schema, path, 0, vs); len(*vs) == before {
-			f.schema = compileSchema(schema, path, vs)
+			f.schema, f.source = compileSchema(schema, path, vs), schema
 		}
 		frags[name] = f
 	}

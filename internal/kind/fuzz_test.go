@@ -19,6 +19,8 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(orgSchema("{type: object, properties: {a: {const: 2001-12-14, maximum: .nan}}}")))
 	f.Add([]byte(orgLifecycle("{initial: a, transitions: {go: {from: [a, x], to: b}}}")))
 	f.Add([]byte("kinds: &a {org: *a}"))
+	f.Add([]byte(partnerDoc(`{kyc: "fragments.kyc.level >= 1", aml: "has(fragments.kyc.checks) && state == 'pending'"}`)))
+	f.Add([]byte(`{"kinds": {"org": {"id_prefix": "org", "lifecycle": {"initial": "a", "transitions": {"go": {"from": ["a"], "to": "b", "guards": {"g": "1 + "}}}}}}}`))
 	f.Add([]byte("kinds: {org: {id_prefix: org, identifiers: [], fragments: {}, lifecycle: {initial: a, transitions: {}}}}"))
 	f.Add([]byte("kinds: {org: {id_prefix: org, lifecycle: {initial: a}, fragments: {p: {sensitivity: pii, schema: {type: object, properties: {1: {}}}}}}}"))
 	f.Fuzz(func(t *testing.T, data []byte) {

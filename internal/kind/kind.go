@@ -10,6 +10,16 @@
 // document can be applied while requests keep reading the old one without
 // blocking.
 //
+// Transitions may carry guards: CEL expressions over the account's
+// fragments, compiled and type-checked against the fragment schemas by
+// Compile, evaluated by Kind.CheckGuards. This package is the only importer
+// of cel-go.
+//
+// A new document replaces the live one through an Applier: Diff lists the
+// changes, Compatible refuses those that stored accounts still depend on
+// (counting them through the Usage the store implements), and the History
+// keeps every applied version with who applied it and its diff.
+//
 // Relations are kept as text here; the relationship engine parses and
 // type-checks them through CompileOptions.CheckRelations.
 package kind
@@ -85,8 +95,14 @@ type LifecycleSpec struct {
 }
 
 // TransitionSpec declares one named transition: the states it may start
-// from and the state it leads to.
+// from, the state it leads to, and the guards that must hold for it to
+// apply.
 type TransitionSpec struct {
 	From []string `json:"from" yaml:"from"`
 	To   string   `json:"to" yaml:"to"`
+	// Guards maps a guard's name to a CEL expression over the account's
+	// fragments and state, such as "fragments.kyc.level >= 1". Every guard
+	// must evaluate to true, inside the transaction that applies the
+	// transition.
+	Guards map[string]string `json:"guards,omitempty" yaml:"guards,omitempty"`
 }

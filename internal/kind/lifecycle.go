@@ -27,8 +27,9 @@ type Kind struct {
 
 // transition is a compiled TransitionSpec.
 type transition struct {
-	from []string // sorted
-	to   string
+	from   []string // sorted
+	to     string
+	guards []guard // sorted by name
 }
 
 // AcceptsIdentifier reports whether accounts of k may hold identifiers of
@@ -152,7 +153,7 @@ func compileLifecycle(k *Kind, at string, spec LifecycleSpec, vs *[]fault.Violat
 		states[t.To] = true
 		from := slices.Clone(t.From)
 		slices.Sort(from)
-		k.transitions[name] = transition{from: slices.Compact(from), to: t.To}
+		k.transitions[name] = transition{from: slices.Compact(from), to: t.To, guards: compileGuards(k, at+tat, t.Guards, vs)}
 	}
 	delete(states, "")
 	k.states = sortedKeys(states)

@@ -2,6 +2,7 @@ package kind
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"reflect"
 	"strconv"
@@ -38,6 +39,11 @@ func normalizeDocument(d *Document) (*Document, []fault.Violation) {
 			c.Lifecycle.Transitions = make(map[string]TransitionSpec, len(k.Lifecycle.Transitions))
 			for tname, t := range k.Lifecycle.Transitions {
 				t.From = append([]string(nil), t.From...)
+				if len(t.Guards) > 0 {
+					t.Guards = maps.Clone(t.Guards)
+				} else {
+					t.Guards = nil
+				}
 				c.Lifecycle.Transitions[tname] = t
 			}
 		}

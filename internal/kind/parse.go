@@ -84,6 +84,7 @@ var goTypeNames = strings.NewReplacer(
 	"map[string]kind.KindSpec", "map of kinds",
 	"map[string]kind.FragmentSpec", "map of fragments",
 	"map[string]kind.TransitionSpec", "map of transitions",
+	"map[string]string", "map of guards",
 )
 
 // yamlViolations turns a yaml error into violations. Their Field is empty:
@@ -155,6 +156,8 @@ var shapes = func() []shapeRule {
 		{"kinds.*.lifecycle.transitions.*.from", "list"},
 		{"kinds.*.lifecycle.transitions.*.from.*", "string"},
 		{"kinds.*.lifecycle.transitions.*.to", "string"},
+		{"kinds.*.lifecycle.transitions.*.guards", "map"},
+		{"kinds.*.lifecycle.transitions.*.guards.*", "string"},
 		{"kinds.*.relations", "string"},
 	} {
 		var segs []string

@@ -37,3 +37,20 @@ func (r *Registry) Current() (*Set, int64) {
 func (r *Registry) Swap(s *Set, version int64) {
 	r.cur.Store(&versioned{set: s, version: version})
 }
+
+// Advance makes s, at version, the live Set unless the Registry already
+// holds that version or a newer one. It reports whether it swapped. An
+// apply and a poller that both advance the Registry so never move it back
+// to an older version.
+func (r *Registry) Advance(s *Set, version int64) bool {
+	next := &versioned{set: s, version: version}
+	for {
+		cur := r.cur.Load()
+		if cur != nil && cur.version >= version {
+			return false
+		}
+		if r.cur.CompareAndSwap(cur, next) {
+			return true
+		}
+	}
+}

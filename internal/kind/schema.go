@@ -30,6 +30,7 @@ type Fragment struct {
 	Name        string
 	Sensitivity Sensitivity
 	schema      *jsonschema.Schema
+	source      any // the normalised schema, for guards to look properties up
 }
 
 // Validate checks v, a value decoded from JSON with json.Decoder.UseNumber,

@@ -3,26 +3,36 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"strconv"
 
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/kind"
 )
 
+const kindsColumns = `version, document, applied_by, apply_time, diff`
+
 // LatestKinds implements kind.History.
 func (db *DB) LatestKinds(ctx context.Context) (kind.Version, error) {
-	return db.kindsVersion(ctx, `SELECT version, document, applied_by, apply_time FROM kinds_documents ORDER BY version DESC LIMIT 1`)
+	return db.kindsVersion(ctx, `SELECT `+kindsColumns+` FROM kinds_documents ORDER BY version DESC LIMIT 1`)
+}
+
+// LatestKindsNumber implements kind.History.
+func (db *DB) LatestKindsNumber(ctx context.Context) (int64, error) {
+	var n sql.NullInt64
+	err := db.r.QueryRowContext(ctx, `SELECT max(version) FROM kinds_documents`).Scan(&n)
+	return n.Int64, classify("sqlstore.LatestKindsNumber", err)
 }
 
 // KindsVersion implements kind.History.
 func (db *DB) KindsVersion(ctx context.Context, n int64) (kind.Version, error) {
-	return db.kindsVersion(ctx, `SELECT version, document, applied_by, apply_time FROM kinds_documents WHERE version = $1`, n)
+	return db.kindsVersion(ctx, `SELECT `+kindsColumns+` FROM kinds_documents WHERE version = $1`, n)
 }
 
 func (db *DB) kindsVersion(ctx context.Context, query string, args ...any) (kind.Version, error) {
 	var v kind.Version
 	var doc string
 	var at sql.NullInt64
-	err := db.w.QueryRowContext(ctx, query, args...).Scan(&v.Number, &doc, &v.AppliedBy, &at)
+	err := db.w.QueryRowContext(ctx, query, args...).Scan(&v.Number, &doc, &v.AppliedBy, &at, &v.Diff)
 	if err == sql.ErrNoRows {
 		return v, fault.E("sqlstore.KindsVersion", fault.NotFound, "no such kinds document version")
 	}
@@ -30,9 +40,18 @@ func (db *DB) kindsVersion(ctx context.Context, query string, args ...any) (kind
 	return v, classify("sqlstore.KindsVersion", err)
 }
 
-// AppendKinds implements kind.History.
+// AppendKinds implements kind.History. On PostgreSQL it also notifies
+// the replicas that listen (ListenKinds), in the same transaction, so the
+// notification goes out exactly when the version is committed.
 func (db *DB) AppendKinds(ctx context.Context, v kind.Version) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO kinds_documents (version, document, applied_by, apply_time) VALUES ($1, $2, $3, $4)`,
-		v.Number, string(v.Source), v.AppliedBy, v.ApplyTime.UnixMicro())
-	return classify("sqlstore.AppendKinds", err)
+	const op = "sqlstore.AppendKinds"
+	return db.update(ctx, func(q queryer) error {
+		_, err := q.ExecContext(ctx, `INSERT INTO kinds_documents (`+kindsColumns+`) VALUES ($1, $2, $3, $4, $5)`,
+			v.Number, string(v.Source), v.AppliedBy, v.ApplyTime.UnixMicro(), v.Diff)
+		if err != nil || db.engine != Postgres {
+			return classify(op, err)
+		}
+		_, err = q.ExecContext(ctx, `SELECT pg_notify($1, $2)`, kindsChannel, strconv.FormatInt(v.Number, 10))
+		return classify(op, err)
+	})
 }

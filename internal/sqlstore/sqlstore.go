@@ -22,7 +22,7 @@ import (
 
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver; kindwatch.go uses it too
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )

@@ -1136,6 +1136,125 @@ func (x *ResolveIdentifierRequest) GetFreshnessToken() string {
 	return ""
 }
 
+type PutKindsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The document text, YAML or JSON.
+	Document string `protobuf:"bytes,1,opt,name=document,proto3" json:"document,omitempty"`
+	// Only check the document and report its changes; store nothing.
+	DryRun        bool `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutKindsRequest) Reset() {
+	*x = PutKindsRequest{}
+	mi := &file_atrium_v1_accounts_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutKindsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutKindsRequest) ProtoMessage() {}
+
+func (x *PutKindsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_accounts_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutKindsRequest.ProtoReflect.Descriptor instead.
+func (*PutKindsRequest) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_accounts_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *PutKindsRequest) GetDocument() string {
+	if x != nil {
+		return x.Document
+	}
+	return ""
+}
+
+func (x *PutKindsRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+type PutKindsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new version, or the live one when nothing was stored (a dry run,
+	// or a document identical to the live one).
+	Version int64 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// Whether the document was stored and made live.
+	Applied bool `protobuf:"varint,2,opt,name=applied,proto3" json:"applied,omitempty"`
+	// The changes from the live document, one per line, as in
+	// "+ kinds.partner" or "- kinds.org.fragments.tax_id".
+	Changes       []string `protobuf:"bytes,3,rep,name=changes,proto3" json:"changes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutKindsResponse) Reset() {
+	*x = PutKindsResponse{}
+	mi := &file_atrium_v1_accounts_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutKindsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutKindsResponse) ProtoMessage() {}
+
+func (x *PutKindsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_accounts_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutKindsResponse.ProtoReflect.Descriptor instead.
+func (*PutKindsResponse) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_accounts_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *PutKindsResponse) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *PutKindsResponse) GetApplied() bool {
+	if x != nil {
+		return x.Applied
+	}
+	return false
+}
+
+func (x *PutKindsResponse) GetChanges() []string {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
 type GetKindsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 0 means the live version.
@@ -1146,7 +1265,7 @@ type GetKindsRequest struct {
 
 func (x *GetKindsRequest) Reset() {
 	*x = GetKindsRequest{}
-	mi := &file_atrium_v1_accounts_proto_msgTypes[16]
+	mi := &file_atrium_v1_accounts_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1158,7 +1277,7 @@ func (x *GetKindsRequest) String() string {
 func (*GetKindsRequest) ProtoMessage() {}
 
 func (x *GetKindsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_accounts_proto_msgTypes[16]
+	mi := &file_atrium_v1_accounts_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1171,7 +1290,7 @@ func (x *GetKindsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKindsRequest.ProtoReflect.Descriptor instead.
 func (*GetKindsRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_accounts_proto_rawDescGZIP(), []int{16}
+	return file_atrium_v1_accounts_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetKindsRequest) GetVersion() int64 {
@@ -1185,15 +1304,19 @@ type KindsDocument struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Version int64                  `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
 	// The document text (YAML or JSON) as applied.
-	Document      string                 `protobuf:"bytes,2,opt,name=document,proto3" json:"document,omitempty"`
-	ApplyTime     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=apply_time,json=applyTime,proto3" json:"apply_time,omitempty"`
+	Document  string                 `protobuf:"bytes,2,opt,name=document,proto3" json:"document,omitempty"`
+	ApplyTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=apply_time,json=applyTime,proto3" json:"apply_time,omitempty"`
+	// The API key ID (or command) that applied this version.
+	AppliedBy string `protobuf:"bytes,4,opt,name=applied_by,json=appliedBy,proto3" json:"applied_by,omitempty"`
+	// The changes from the previous version, one per line.
+	Changes       []string `protobuf:"bytes,5,rep,name=changes,proto3" json:"changes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *KindsDocument) Reset() {
 	*x = KindsDocument{}
-	mi := &file_atrium_v1_accounts_proto_msgTypes[17]
+	mi := &file_atrium_v1_accounts_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1205,7 +1328,7 @@ func (x *KindsDocument) String() string {
 func (*KindsDocument) ProtoMessage() {}
 
 func (x *KindsDocument) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_accounts_proto_msgTypes[17]
+	mi := &file_atrium_v1_accounts_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1218,7 +1341,7 @@ func (x *KindsDocument) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KindsDocument.ProtoReflect.Descriptor instead.
 func (*KindsDocument) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_accounts_proto_rawDescGZIP(), []int{17}
+	return file_atrium_v1_accounts_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *KindsDocument) GetVersion() int64 {
@@ -1242,6 +1365,20 @@ func (x *KindsDocument) GetApplyTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *KindsDocument) GetAppliedBy() string {
+	if x != nil {
+		return x.AppliedBy
+	}
+	return ""
+}
+
+func (x *KindsDocument) GetChanges() []string {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
 // FieldViolation names one field of a request that is wrong and why. It is
 // attached as an error detail to invalid_argument errors.
 type FieldViolation struct {
@@ -1254,7 +1391,7 @@ type FieldViolation struct {
 
 func (x *FieldViolation) Reset() {
 	*x = FieldViolation{}
-	mi := &file_atrium_v1_accounts_proto_msgTypes[18]
+	mi := &file_atrium_v1_accounts_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1266,7 +1403,7 @@ func (x *FieldViolation) String() string {
 func (*FieldViolation) ProtoMessage() {}
 
 func (x *FieldViolation) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_accounts_proto_msgTypes[18]
+	mi := &file_atrium_v1_accounts_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1279,7 +1416,7 @@ func (x *FieldViolation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldViolation.ProtoReflect.Descriptor instead.
 func (*FieldViolation) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_accounts_proto_rawDescGZIP(), []int{18}
+	return file_atrium_v1_accounts_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *FieldViolation) GetField() string {
@@ -1306,7 +1443,7 @@ type BadRequest struct {
 
 func (x *BadRequest) Reset() {
 	*x = BadRequest{}
-	mi := &file_atrium_v1_accounts_proto_msgTypes[19]
+	mi := &file_atrium_v1_accounts_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1318,7 +1455,7 @@ func (x *BadRequest) String() string {
 func (*BadRequest) ProtoMessage() {}
 
 func (x *BadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_accounts_proto_msgTypes[19]
+	mi := &file_atrium_v1_accounts_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1331,7 +1468,7 @@ func (x *BadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BadRequest.ProtoReflect.Descriptor instead.
 func (*BadRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_accounts_proto_rawDescGZIP(), []int{19}
+	return file_atrium_v1_accounts_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BadRequest) GetFieldViolations() []*FieldViolation {
@@ -1451,14 +1588,24 @@ const file_atrium_v1_accounts_proto_rawDesc = "" +
 	"\x18ResolveIdentifierRequest\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12'\n" +
-	"\x0ffreshness_token\x18\x03 \x01(\tR\x0efreshnessToken\"+\n" +
+	"\x0ffreshness_token\x18\x03 \x01(\tR\x0efreshnessToken\"F\n" +
+	"\x0fPutKindsRequest\x12\x1a\n" +
+	"\bdocument\x18\x01 \x01(\tR\bdocument\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\"`\n" +
+	"\x10PutKindsResponse\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x03R\aversion\x12\x18\n" +
+	"\aapplied\x18\x02 \x01(\bR\aapplied\x12\x18\n" +
+	"\achanges\x18\x03 \x03(\tR\achanges\"+\n" +
 	"\x0fGetKindsRequest\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\x03R\aversion\"\x80\x01\n" +
+	"\aversion\x18\x01 \x01(\x03R\aversion\"\xb9\x01\n" +
 	"\rKindsDocument\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\x12\x1a\n" +
 	"\bdocument\x18\x02 \x01(\tR\bdocument\x129\n" +
 	"\n" +
-	"apply_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tapplyTime\">\n" +
+	"apply_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tapplyTime\x12\x1d\n" +
+	"\n" +
+	"applied_by\x18\x04 \x01(\tR\tappliedBy\x12\x18\n" +
+	"\achanges\x18\x05 \x03(\tR\achanges\">\n" +
 	"\x0eFieldViolation\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"R\n" +
@@ -1476,9 +1623,10 @@ const file_atrium_v1_accounts_proto_rawDesc = "" +
 	"\vPutFragment\x12\x1d.atrium.v1.PutFragmentRequest\x1a\x13.atrium.v1.Fragment\x12E\n" +
 	"\rPatchFragment\x12\x1f.atrium.v1.PatchFragmentRequest\x1a\x13.atrium.v1.Fragment\x12G\n" +
 	"\rAddIdentifier\x12\x1f.atrium.v1.AddIdentifierRequest\x1a\x15.atrium.v1.Identifier\x12L\n" +
-	"\x11ResolveIdentifier\x12#.atrium.v1.ResolveIdentifierRequest\x1a\x12.atrium.v1.Account2O\n" +
+	"\x11ResolveIdentifier\x12#.atrium.v1.ResolveIdentifierRequest\x1a\x12.atrium.v1.Account2\x94\x01\n" +
 	"\vKindService\x12@\n" +
-	"\bGetKinds\x12\x1a.atrium.v1.GetKindsRequest\x1a\x18.atrium.v1.KindsDocumentB3Z1github.com/atriumid/atrium/gen/atrium/v1;atriumv1b\x06proto3"
+	"\bGetKinds\x12\x1a.atrium.v1.GetKindsRequest\x1a\x18.atrium.v1.KindsDocument\x12C\n" +
+	"\bPutKinds\x12\x1a.atrium.v1.PutKindsRequest\x1a\x1b.atrium.v1.PutKindsResponseB3Z1github.com/atriumid/atrium/gen/atrium/v1;atriumv1b\x06proto3"
 
 var (
 	file_atrium_v1_accounts_proto_rawDescOnce sync.Once
@@ -1492,7 +1640,7 @@ func file_atrium_v1_accounts_proto_rawDescGZIP() []byte {
 	return file_atrium_v1_accounts_proto_rawDescData
 }
 
-var file_atrium_v1_accounts_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_atrium_v1_accounts_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_atrium_v1_accounts_proto_goTypes = []any{
 	(*Account)(nil),                  // 0: atrium.v1.Account
 	(*Fragment)(nil),                 // 1: atrium.v1.Fragment
@@ -1510,37 +1658,39 @@ var file_atrium_v1_accounts_proto_goTypes = []any{
 	(*PatchFragmentRequest)(nil),     // 13: atrium.v1.PatchFragmentRequest
 	(*AddIdentifierRequest)(nil),     // 14: atrium.v1.AddIdentifierRequest
 	(*ResolveIdentifierRequest)(nil), // 15: atrium.v1.ResolveIdentifierRequest
-	(*GetKindsRequest)(nil),          // 16: atrium.v1.GetKindsRequest
-	(*KindsDocument)(nil),            // 17: atrium.v1.KindsDocument
-	(*FieldViolation)(nil),           // 18: atrium.v1.FieldViolation
-	(*BadRequest)(nil),               // 19: atrium.v1.BadRequest
-	nil,                              // 20: atrium.v1.Account.FragmentsEntry
-	nil,                              // 21: atrium.v1.Account.FragmentVersionsEntry
-	nil,                              // 22: atrium.v1.CreateAccountRequest.FragmentsEntry
-	(*timestamppb.Timestamp)(nil),    // 23: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),          // 24: google.protobuf.Struct
+	(*PutKindsRequest)(nil),          // 16: atrium.v1.PutKindsRequest
+	(*PutKindsResponse)(nil),         // 17: atrium.v1.PutKindsResponse
+	(*GetKindsRequest)(nil),          // 18: atrium.v1.GetKindsRequest
+	(*KindsDocument)(nil),            // 19: atrium.v1.KindsDocument
+	(*FieldViolation)(nil),           // 20: atrium.v1.FieldViolation
+	(*BadRequest)(nil),               // 21: atrium.v1.BadRequest
+	nil,                              // 22: atrium.v1.Account.FragmentsEntry
+	nil,                              // 23: atrium.v1.Account.FragmentVersionsEntry
+	nil,                              // 24: atrium.v1.CreateAccountRequest.FragmentsEntry
+	(*timestamppb.Timestamp)(nil),    // 25: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),          // 26: google.protobuf.Struct
 }
 var file_atrium_v1_accounts_proto_depIdxs = []int32{
-	20, // 0: atrium.v1.Account.fragments:type_name -> atrium.v1.Account.FragmentsEntry
-	21, // 1: atrium.v1.Account.fragment_versions:type_name -> atrium.v1.Account.FragmentVersionsEntry
+	22, // 0: atrium.v1.Account.fragments:type_name -> atrium.v1.Account.FragmentsEntry
+	23, // 1: atrium.v1.Account.fragment_versions:type_name -> atrium.v1.Account.FragmentVersionsEntry
 	2,  // 2: atrium.v1.Account.identifiers:type_name -> atrium.v1.Identifier
-	23, // 3: atrium.v1.Account.create_time:type_name -> google.protobuf.Timestamp
-	23, // 4: atrium.v1.Account.update_time:type_name -> google.protobuf.Timestamp
-	23, // 5: atrium.v1.Account.erase_time:type_name -> google.protobuf.Timestamp
-	24, // 6: atrium.v1.Fragment.data:type_name -> google.protobuf.Struct
-	23, // 7: atrium.v1.Fragment.update_time:type_name -> google.protobuf.Timestamp
-	23, // 8: atrium.v1.Identifier.verify_time:type_name -> google.protobuf.Timestamp
-	23, // 9: atrium.v1.Identifier.create_time:type_name -> google.protobuf.Timestamp
-	22, // 10: atrium.v1.CreateAccountRequest.fragments:type_name -> atrium.v1.CreateAccountRequest.FragmentsEntry
+	25, // 3: atrium.v1.Account.create_time:type_name -> google.protobuf.Timestamp
+	25, // 4: atrium.v1.Account.update_time:type_name -> google.protobuf.Timestamp
+	25, // 5: atrium.v1.Account.erase_time:type_name -> google.protobuf.Timestamp
+	26, // 6: atrium.v1.Fragment.data:type_name -> google.protobuf.Struct
+	25, // 7: atrium.v1.Fragment.update_time:type_name -> google.protobuf.Timestamp
+	25, // 8: atrium.v1.Identifier.verify_time:type_name -> google.protobuf.Timestamp
+	25, // 9: atrium.v1.Identifier.create_time:type_name -> google.protobuf.Timestamp
+	24, // 10: atrium.v1.CreateAccountRequest.fragments:type_name -> atrium.v1.CreateAccountRequest.FragmentsEntry
 	3,  // 11: atrium.v1.CreateAccountRequest.identifiers:type_name -> atrium.v1.IdentifierInput
 	4,  // 12: atrium.v1.CreateAccountRequest.relationships:type_name -> atrium.v1.Tuple
 	0,  // 13: atrium.v1.ListAccountsResponse.accounts:type_name -> atrium.v1.Account
-	24, // 14: atrium.v1.PutFragmentRequest.data:type_name -> google.protobuf.Struct
-	24, // 15: atrium.v1.PatchFragmentRequest.patch:type_name -> google.protobuf.Struct
-	23, // 16: atrium.v1.KindsDocument.apply_time:type_name -> google.protobuf.Timestamp
-	18, // 17: atrium.v1.BadRequest.field_violations:type_name -> atrium.v1.FieldViolation
-	24, // 18: atrium.v1.Account.FragmentsEntry.value:type_name -> google.protobuf.Struct
-	24, // 19: atrium.v1.CreateAccountRequest.FragmentsEntry.value:type_name -> google.protobuf.Struct
+	26, // 14: atrium.v1.PutFragmentRequest.data:type_name -> google.protobuf.Struct
+	26, // 15: atrium.v1.PatchFragmentRequest.patch:type_name -> google.protobuf.Struct
+	25, // 16: atrium.v1.KindsDocument.apply_time:type_name -> google.protobuf.Timestamp
+	20, // 17: atrium.v1.BadRequest.field_violations:type_name -> atrium.v1.FieldViolation
+	26, // 18: atrium.v1.Account.FragmentsEntry.value:type_name -> google.protobuf.Struct
+	26, // 19: atrium.v1.CreateAccountRequest.FragmentsEntry.value:type_name -> google.protobuf.Struct
 	5,  // 20: atrium.v1.AccountService.CreateAccount:input_type -> atrium.v1.CreateAccountRequest
 	6,  // 21: atrium.v1.AccountService.GetAccount:input_type -> atrium.v1.GetAccountRequest
 	7,  // 22: atrium.v1.AccountService.ListAccounts:input_type -> atrium.v1.ListAccountsRequest
@@ -1551,20 +1701,22 @@ var file_atrium_v1_accounts_proto_depIdxs = []int32{
 	13, // 27: atrium.v1.AccountService.PatchFragment:input_type -> atrium.v1.PatchFragmentRequest
 	14, // 28: atrium.v1.AccountService.AddIdentifier:input_type -> atrium.v1.AddIdentifierRequest
 	15, // 29: atrium.v1.AccountService.ResolveIdentifier:input_type -> atrium.v1.ResolveIdentifierRequest
-	16, // 30: atrium.v1.KindService.GetKinds:input_type -> atrium.v1.GetKindsRequest
-	0,  // 31: atrium.v1.AccountService.CreateAccount:output_type -> atrium.v1.Account
-	0,  // 32: atrium.v1.AccountService.GetAccount:output_type -> atrium.v1.Account
-	8,  // 33: atrium.v1.AccountService.ListAccounts:output_type -> atrium.v1.ListAccountsResponse
-	0,  // 34: atrium.v1.AccountService.TransitionAccount:output_type -> atrium.v1.Account
-	0,  // 35: atrium.v1.AccountService.DeleteAccount:output_type -> atrium.v1.Account
-	1,  // 36: atrium.v1.AccountService.GetFragment:output_type -> atrium.v1.Fragment
-	1,  // 37: atrium.v1.AccountService.PutFragment:output_type -> atrium.v1.Fragment
-	1,  // 38: atrium.v1.AccountService.PatchFragment:output_type -> atrium.v1.Fragment
-	2,  // 39: atrium.v1.AccountService.AddIdentifier:output_type -> atrium.v1.Identifier
-	0,  // 40: atrium.v1.AccountService.ResolveIdentifier:output_type -> atrium.v1.Account
-	17, // 41: atrium.v1.KindService.GetKinds:output_type -> atrium.v1.KindsDocument
-	31, // [31:42] is the sub-list for method output_type
-	20, // [20:31] is the sub-list for method input_type
+	18, // 30: atrium.v1.KindService.GetKinds:input_type -> atrium.v1.GetKindsRequest
+	16, // 31: atrium.v1.KindService.PutKinds:input_type -> atrium.v1.PutKindsRequest
+	0,  // 32: atrium.v1.AccountService.CreateAccount:output_type -> atrium.v1.Account
+	0,  // 33: atrium.v1.AccountService.GetAccount:output_type -> atrium.v1.Account
+	8,  // 34: atrium.v1.AccountService.ListAccounts:output_type -> atrium.v1.ListAccountsResponse
+	0,  // 35: atrium.v1.AccountService.TransitionAccount:output_type -> atrium.v1.Account
+	0,  // 36: atrium.v1.AccountService.DeleteAccount:output_type -> atrium.v1.Account
+	1,  // 37: atrium.v1.AccountService.GetFragment:output_type -> atrium.v1.Fragment
+	1,  // 38: atrium.v1.AccountService.PutFragment:output_type -> atrium.v1.Fragment
+	1,  // 39: atrium.v1.AccountService.PatchFragment:output_type -> atrium.v1.Fragment
+	2,  // 40: atrium.v1.AccountService.AddIdentifier:output_type -> atrium.v1.Identifier
+	0,  // 41: atrium.v1.AccountService.ResolveIdentifier:output_type -> atrium.v1.Account
+	19, // 42: atrium.v1.KindService.GetKinds:output_type -> atrium.v1.KindsDocument
+	17, // 43: atrium.v1.KindService.PutKinds:output_type -> atrium.v1.PutKindsResponse
+	32, // [32:44] is the sub-list for method output_type
+	20, // [20:32] is the sub-list for method input_type
 	20, // [20:20] is the sub-list for extension type_name
 	20, // [20:20] is the sub-list for extension extendee
 	0,  // [0:20] is the sub-list for field type_name
@@ -1583,7 +1735,7 @@ func file_atrium_v1_accounts_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_atrium_v1_accounts_proto_rawDesc), len(file_atrium_v1_accounts_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -39,6 +39,8 @@ func Run(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		{"MigrateTwice", testMigrateTwice},
 		{"Settings", testSettings},
 		{"KindsHistory", testKindsHistory},
+		{"KindUsage", testKindUsage},
+		{"KindsNotify", testKindsNotify},
 		{"Idempotency", testIdempotency},
 	}
 	for _, tc := range tests {

@@ -71,6 +71,8 @@ const (
 	AccountServiceResolveIdentifierProcedure = "/atrium.v1.AccountService/ResolveIdentifier"
 	// KindServiceGetKindsProcedure is the fully-qualified name of the KindService's GetKinds RPC.
 	KindServiceGetKindsProcedure = "/atrium.v1.KindService/GetKinds"
+	// KindServicePutKindsProcedure is the fully-qualified name of the KindService's PutKinds RPC.
+	KindServicePutKindsProcedure = "/atrium.v1.KindService/PutKinds"
 )
 
 // AccountServiceClient is a client for the atrium.v1.AccountService service.
@@ -416,6 +418,14 @@ type KindServiceClient interface {
 	// GetKinds returns the live kinds document, or an older version.
 	// REST: GET /v1/kinds.
 	GetKinds(context.Context, *connect.Request[v1.GetKindsRequest]) (*connect.Response[v1.KindsDocument], error)
+	// PutKinds applies a new kinds document (admin only). Additive changes
+	// apply at once; breaking changes are refused with failed_precondition
+	// while what they break is in use, with one field violation per change
+	// naming the number of affected accounts. Every applied document is
+	// stored as a new version; rolling back is applying an older version's
+	// document. Every replica serves the new document within seconds.
+	// REST: PUT /v1/kinds.
+	PutKinds(context.Context, *connect.Request[v1.PutKindsRequest]) (*connect.Response[v1.PutKindsResponse], error)
 }
 
 // NewKindServiceClient constructs a client for the atrium.v1.KindService service. By default, it
@@ -435,12 +445,19 @@ func NewKindServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(kindServiceMethods.ByName("GetKinds")),
 			connect.WithClientOptions(opts...),
 		),
+		putKinds: connect.NewClient[v1.PutKindsRequest, v1.PutKindsResponse](
+			httpClient,
+			baseURL+KindServicePutKindsProcedure,
+			connect.WithSchema(kindServiceMethods.ByName("PutKinds")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // kindServiceClient implements KindServiceClient.
 type kindServiceClient struct {
 	getKinds *connect.Client[v1.GetKindsRequest, v1.KindsDocument]
+	putKinds *connect.Client[v1.PutKindsRequest, v1.PutKindsResponse]
 }
 
 // GetKinds calls atrium.v1.KindService.GetKinds.
@@ -448,11 +465,24 @@ func (c *kindServiceClient) GetKinds(ctx context.Context, req *connect.Request[v
 	return c.getKinds.CallUnary(ctx, req)
 }
 
+// PutKinds calls atrium.v1.KindService.PutKinds.
+func (c *kindServiceClient) PutKinds(ctx context.Context, req *connect.Request[v1.PutKindsRequest]) (*connect.Response[v1.PutKindsResponse], error) {
+	return c.putKinds.CallUnary(ctx, req)
+}
+
 // KindServiceHandler is an implementation of the atrium.v1.KindService service.
 type KindServiceHandler interface {
 	// GetKinds returns the live kinds document, or an older version.
 	// REST: GET /v1/kinds.
 	GetKinds(context.Context, *connect.Request[v1.GetKindsRequest]) (*connect.Response[v1.KindsDocument], error)
+	// PutKinds applies a new kinds document (admin only). Additive changes
+	// apply at once; breaking changes are refused with failed_precondition
+	// while what they break is in use, with one field violation per change
+	// naming the number of affected accounts. Every applied document is
+	// stored as a new version; rolling back is applying an older version's
+	// document. Every replica serves the new document within seconds.
+	// REST: PUT /v1/kinds.
+	PutKinds(context.Context, *connect.Request[v1.PutKindsRequest]) (*connect.Response[v1.PutKindsResponse], error)
 }
 
 // NewKindServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -468,10 +498,18 @@ func NewKindServiceHandler(svc KindServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(kindServiceMethods.ByName("GetKinds")),
 		connect.WithHandlerOptions(opts...),
 	)
+	kindServicePutKindsHandler := connect.NewUnaryHandler(
+		KindServicePutKindsProcedure,
+		svc.PutKinds,
+		connect.WithSchema(kindServiceMethods.ByName("PutKinds")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/atrium.v1.KindService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case KindServiceGetKindsProcedure:
 			kindServiceGetKindsHandler.ServeHTTP(w, r)
+		case KindServicePutKindsProcedure:
+			kindServicePutKindsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -483,4 +521,8 @@ type UnimplementedKindServiceHandler struct{}
 
 func (UnimplementedKindServiceHandler) GetKinds(context.Context, *connect.Request[v1.GetKindsRequest]) (*connect.Response[v1.KindsDocument], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.KindService.GetKinds is not implemented"))
+}
+
+func (UnimplementedKindServiceHandler) PutKinds(context.Context, *connect.Request[v1.PutKindsRequest]) (*connect.Response[v1.PutKindsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.KindService.PutKinds is not implemented"))
 }
