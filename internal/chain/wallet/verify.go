@@ -126,7 +126,7 @@ func (v *Verifier) Verify(ctx context.Context, chainID uint64, addr chain.Addres
 // deployed asks the code at addr, if any, about sig (ERC-1271).
 func (v *Verifier) deployed(ctx context.Context, chainID uint64, addr chain.Address, digest [32]byte, sig []byte) (chain.Control, error) {
 	const op = "wallet.Verify"
-	if v.chain == nil {
+	if v == nil || v.chain == nil {
 		return 0, noChain(op, chainID)
 	}
 	code, err := v.chain.Code(ctx, chainID, addr)
@@ -156,7 +156,7 @@ func (v *Verifier) counterfactual(ctx context.Context, chainID uint64, addr chai
 	if err != nil {
 		return 0, fault.Wrap(op, fault.Invalid, err)
 	}
-	if v.chain == nil {
+	if v == nil || v.chain == nil {
 		return 0, noChain(op, chainID)
 	}
 	data := append(bytes.Clone(validatorCode), abiEncode(addr, digest, factory, factoryCalldata, inner)...)
