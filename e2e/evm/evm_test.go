@@ -1,0 +1,240 @@
+package evm
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"math/big"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/eth/ethconfig"
+	"github.com/ethereum/go-ethereum/ethclient/simulated"
+	"github.com/ethereum/go-ethereum/node"
+
+	"github.com/atriumid/atrium/internal/chain"
+	"github.com/atriumid/atrium/internal/chain/ethrpc"
+	"github.com/atriumid/atrium/internal/chain/wallet"
+	"github.com/atriumid/atrium/internal/credential/siwe"
+	"github.com/atriumid/atrium/internal/fault"
+)
+
+// devChainID is the chain ID of go-ethereum's simulated (dev) chain.
+const devChainID = 1337
+
+// Fixed genesis addresses of the test contracts.
+var (
+	factoryAddr  = common.HexToAddress("0x00000000000000000000000000000000000fac70")
+	deployedAddr = common.HexToAddress("0x000000000000000000000000000000000000a11e")
+)
+
+// localChain is a simulated chain serving JSON-RPC over HTTP on loopback,
+// with a WalletFactory and a deployed OwnedWallet of owner in its genesis.
+type localChain struct {
+	url     string
+	backend *simulated.Backend
+	owner   *ecdsa.PrivateKey
+}
+
+func startChain(t *testing.T) *localChain {
+	t.Helper()
+	owner, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	alloc := types.GenesisAlloc{
+		factoryAddr: {Code: bytecode(t, "WalletFactory.bin-runtime"), Balance: big.NewInt(0)},
+		deployedAddr: {
+			Code:    bytecode(t, "OwnedWallet.bin-runtime"),
+			Storage: map[common.Hash]common.Hash{{}: common.BytesToHash(crypto.PubkeyToAddress(owner.PublicKey).Bytes())},
+			Balance: big.NewInt(0),
+		},
+	}
+	b := simulated.NewBackend(alloc, func(nc *node.Config, _ *ethconfig.Config) {
+		nc.HTTPHost = "127.0.0.1"
+		nc.HTTPPort = port
+		nc.HTTPModules = []string{"eth"}
+		nc.HTTPVirtualHosts = []string{"*"}
+	})
+	t.Cleanup(func() { b.Close() })
+	return &localChain{url: "http://127.0.0.1:" + strconv.Itoa(port), backend: b, owner: owner}
+}
+
+// freePort returns a loopback TCP port that was free a moment ago: the
+// simulated backend hides its node, so the port cannot be read back.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func bytecode(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("contracts/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return common.FromHex(strings.TrimSpace(string(b)))
+}
+
+func (c *localChain) verifier(t *testing.T, chainID uint64) *wallet.Verifier {
+	t.Helper()
+	client, err := ethrpc.New(ethrpc.Config{
+		Endpoints: []ethrpc.Endpoint{{ChainID: chainID, URL: c.url}},
+		Timeout:   10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wallet.NewVerifier(client)
+}
+
+// sign returns the 65-byte r‖s‖v signature of digest by key, v in {27, 28}.
+func sign(t *testing.T, key *ecdsa.PrivateKey, digest [32]byte) []byte {
+	t.Helper()
+	sig, err := crypto.Sign(digest[:], key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig[64] += 27
+	return sig
+}
+
+// counterfactual returns the address at which WalletFactory.deploy(owner,
+// salt) would create a wallet, and the calldata of that deploy call.
+func counterfactual(t *testing.T, owner common.Address, salt common.Hash) (common.Address, []byte) {
+	t.Helper()
+	initCode := append(bytecode(t, "OwnedWallet.bin"), common.LeftPadBytes(owner.Bytes(), 32)...)
+	addr := crypto.CreateAddress2(factoryAddr, salt, crypto.Keccak256(initCode))
+	calldata := append(crypto.Keccak256([]byte("deploy(address,bytes32)"))[:4], common.LeftPadBytes(owner.Bytes(), 32)...)
+	return addr, append(calldata, salt.Bytes()...)
+}
+
+// wrap6492 returns abi.encode(factory, calldata, sig) followed by the
+// ERC-6492 magic suffix.
+func wrap6492(factory common.Address, calldata, sig []byte) []byte {
+	word := func(n int) []byte { return common.LeftPadBytes(big.NewInt(int64(n)).Bytes(), 32) }
+	padded := func(b []byte) []byte {
+		return append(append(word(len(b)), b...), make([]byte, (32-len(b)%32)%32)...)
+	}
+	tail1 := padded(calldata)
+	out := append(common.LeftPadBytes(factory.Bytes(), 32), word(96)...)
+	out = append(out, word(96+len(tail1))...)
+	out = append(append(out, tail1...), padded(sig)...)
+	return append(out, common.FromHex(strings.Repeat("6492", 16))...)
+}
+
+func addr(a common.Address) chain.Address { return chain.Address(a) }
+
+func TestWalletSignatures(t *testing.T) {
+	c := startChain(t)
+	v := c.verifier(t, devChainID)
+	ctx := context.Background()
+	digest := chain.PersonalMessageHash([]byte("sign in to Atrium"))
+	stranger, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownerAddr := crypto.PubkeyToAddress(c.owner.PublicKey)
+	cfAddr, deployCall := counterfactual(t, ownerAddr, common.HexToHash("0x01"))
+	_, otherSaltCall := counterfactual(t, ownerAddr, common.HexToHash("0x02"))
+
+	tests := []struct {
+		name  string
+		addr  common.Address
+		sig   []byte
+		want  chain.Control
+		cause error
+	}{
+		{"EOA", ownerAddr, sign(t, c.owner, digest), chain.KeyControl, nil},
+		{"ERC-1271 wallet, owner", deployedAddr, sign(t, c.owner, digest), chain.ContractControl, nil},
+		{"ERC-1271 wallet, stranger", deployedAddr, sign(t, stranger, digest), 0, wallet.ErrBadSignature},
+		{"ERC-1271 wallet, garbage", deployedAddr, []byte{1, 2, 3}, 0, wallet.ErrBadSignature},
+		{"no code, stranger", cfAddr, sign(t, stranger, digest), 0, wallet.ErrBadSignature},
+		{"ERC-6492 wallet, owner", cfAddr, wrap6492(factoryAddr, deployCall, sign(t, c.owner, digest)), chain.ContractControl, nil},
+		{"ERC-6492 wallet, stranger", cfAddr, wrap6492(factoryAddr, deployCall, sign(t, stranger, digest)), 0, wallet.ErrBadSignature},
+		{"ERC-6492 factory deploys elsewhere", cfAddr, wrap6492(factoryAddr, otherSaltCall, sign(t, c.owner, digest)), 0, wallet.ErrNotDeployed},
+		{"ERC-6492 factory without code", cfAddr, wrap6492(common.HexToAddress("0xdead"), deployCall, sign(t, c.owner, digest)), 0, wallet.ErrNotDeployed},
+		{"ERC-6492 wrapper on a deployed wallet", deployedAddr, wrap6492(factoryAddr, otherSaltCall, sign(t, c.owner, digest)), chain.ContractControl, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := v.Verify(ctx, devChainID, addr(tt.addr), digest, tt.sig)
+			if tt.cause == nil {
+				if err != nil || got != tt.want {
+					t.Fatalf("Verify() = %v, %v, want %v", got, err, tt.want)
+				}
+				return
+			}
+			if !fault.Is(err, fault.Unauthenticated) || !errors.Is(err, tt.cause) {
+				t.Fatalf("Verify() = %v, %v, want Unauthenticated wrapping %v", got, err, tt.cause)
+			}
+		})
+	}
+
+	// The deployless check changed no state: the counterfactual wallet is
+	// still not deployed.
+	code, err := c.backend.Client().CodeAt(ctx, cfAddr, nil)
+	if err != nil || len(code) != 0 {
+		t.Errorf("code at the counterfactual wallet after verification = %x, %v, want none", code, err)
+	}
+}
+
+func TestSIWEWithContractWallet(t *testing.T) {
+	c := startChain(t)
+	v := c.verifier(t, devChainID)
+	now := time.Now().UTC().Truncate(time.Second)
+	m := &siwe.Message{
+		Domain: "atrium.example", Address: addr(deployedAddr), URI: "https://atrium.example/login",
+		Version: siwe.Version, ChainID: devChainID, Nonce: siwe.NewNonce(), IssuedAt: siwe.NewTimestamp(now),
+	}
+	p := siwe.Policy{Origin: "https://atrium.example", ChainIDs: []uint64{devChainID}, Nonce: m.Nonce}
+	sig := sign(t, c.owner, chain.PersonalMessageHash([]byte(m.String())))
+	got, err := siwe.VerifyWallet(context.Background(), m, sig, p, now, v)
+	if err != nil || got != chain.ContractControl {
+		t.Fatalf("VerifyWallet() = %v, %v, want ContractControl", got, err)
+	}
+	id := chain.AccountID{ChainID: devChainID, Address: m.Address}
+	if key, want := id.Key(got), "eip155:1337:"+m.Address.String(); key != want {
+		t.Errorf("wallet key = %q, want %q", key, want)
+	}
+}
+
+func TestChainFailuresFailClosed(t *testing.T) {
+	c := startChain(t)
+	digest := chain.PersonalMessageHash([]byte("sign in to Atrium"))
+	sig := sign(t, c.owner, digest)
+
+	// The endpoint serves chain 1337, not chain 1.
+	_, err := c.verifier(t, 1).Verify(context.Background(), 1, addr(deployedAddr), digest, sig)
+	if !fault.Is(err, fault.Unavailable) || !errors.Is(err, ethrpc.ErrWrongChain) {
+		t.Errorf("Verify(endpoint of another chain) = %v, want Unavailable wrapping ErrWrongChain", err)
+	}
+
+	// The node goes down: contract checks are Unavailable, key checks
+	// still work because they never touch the chain.
+	v := c.verifier(t, devChainID)
+	if err := c.backend.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Verify(context.Background(), devChainID, addr(deployedAddr), digest, sig)
+	if !fault.Is(err, fault.Unavailable) {
+		t.Errorf("Verify(node down) = %v, want fault.Unavailable", err)
+	}
+	ownerAddr := addr(crypto.PubkeyToAddress(c.owner.PublicKey))
+	if got, err := v.Verify(context.Background(), devChainID, ownerAddr, digest, sig); err != nil || got != chain.KeyControl {
+		t.Errorf("Verify(EOA, node down) = %v, %v, want KeyControl", got, err)
+	}
+}
