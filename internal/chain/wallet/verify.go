@@ -34,6 +34,7 @@ import (
 	"strings"
 
 	"github.com/atriumid/atrium/internal/chain"
+	"github.com/atriumid/atrium/internal/chain/abi"
 	"github.com/atriumid/atrium/internal/chain/ethrpc"
 	"github.com/atriumid/atrium/internal/fault"
 )
@@ -159,7 +160,7 @@ func (v *Verifier) counterfactual(ctx context.Context, chainID uint64, addr chai
 	if v == nil || v.chain == nil {
 		return 0, noChain(op, chainID)
 	}
-	data := append(bytes.Clone(validatorCode), abiEncode(addr, digest, factory, factoryCalldata, inner)...)
+	data := append(bytes.Clone(validatorCode), abi.Encode(addr, digest, factory, factoryCalldata, inner)...)
 	out, err := v.chain.Call(ctx, chainID, nil, data)
 	if _, reverted := errors.AsType[*ethrpc.RevertError](err); reverted {
 		// The validator itself never reverts; running out of gas in the
@@ -169,10 +170,11 @@ func (v *Verifier) counterfactual(ctx context.Context, chainID uint64, addr chai
 	if err != nil {
 		return 0, fault.Wrap(op, fault.Unavailable, err)
 	}
-	if len(out) != 1 {
-		return 0, &fault.Error{Op: op, Kind: fault.Unavailable, Msg: fmt.Sprintf("chain %d cannot check smart-contract wallet signatures", chainID), Err: ErrUnexpectedOutput}
+	status := -1
+	if len(out) == 1 {
+		status = int(out[0])
 	}
-	switch out[0] {
+	switch status {
 	case validatorAccepted:
 		return chain.ContractControl, nil
 	case validatorRejected:
@@ -193,7 +195,7 @@ func noChain(op string, chainID uint64) error {
 
 // isValidSignatureCall is the calldata of isValidSignature(digest, sig).
 func isValidSignatureCall(digest [32]byte, sig []byte) []byte {
-	return append(erc1271Magic[:], abiEncode(digest, sig)...)
+	return abi.Call(erc1271Magic, digest, sig)
 }
 
 // isMagicWord reports whether out is exactly the ABI encoding of the bytes4
@@ -203,40 +205,4 @@ func isMagicWord(out []byte) bool {
 	var want [32]byte
 	copy(want[:], erc1271Magic[:])
 	return bytes.Equal(out, want[:])
-}
-
-// abiEncode returns the ABI encoding of a tuple of chain.Address, [32]byte
-// and []byte values, as abi.encode does: one 32-byte head word per value (the
-// value itself, or for bytes the offset of its tail), then the tails (length
-// and content padded to a multiple of 32).
-func abiEncode(args ...any) []byte {
-	head := make([]byte, 0, 32*len(args))
-	var tail []byte
-	for _, a := range args {
-		var w [32]byte
-		switch a := a.(type) {
-		case chain.Address:
-			copy(w[12:], a[:])
-		case [32]byte:
-			w = a
-		case []byte:
-			putWord(&w, 32*len(args)+len(tail))
-			var n [32]byte
-			putWord(&n, len(a))
-			tail = append(tail, n[:]...)
-			tail = append(tail, a...)
-			tail = append(tail, make([]byte, (32-len(a)%32)%32)...)
-		default:
-			panic(fmt.Sprintf("abiEncode: unsupported %T", a)) // a bug in this package, not input
-		}
-		head = append(head, w[:]...)
-	}
-	return append(head, tail...)
-}
-
-func putWord(w *[32]byte, n int) {
-	for i := 31; i >= 24 && n > 0; i-- {
-		w[i] = byte(n)
-		n >>= 8
-	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/atriumid/atrium/internal/chain"
+	"github.com/atriumid/atrium/internal/chain/abi"
 	"github.com/atriumid/atrium/internal/chain/ethrpc"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/testvectors"
@@ -166,7 +167,7 @@ func TestIsValidSignatureCall(t *testing.T) {
 	}
 }
 
-// TestABIEncodeMatchesERC6492Vectors checks abiEncode against the shared
+// TestABIEncodeMatchesERC6492Vectors checks abi.Encode against the shared
 // ERC-6492 wrapping vectors, whose wrappers are abi.encode(address, bytes,
 // bytes) followed by the magic suffix.
 func TestABIEncodeMatchesERC6492Vectors(t *testing.T) {
@@ -191,9 +192,9 @@ func TestABIEncodeMatchesERC6492Vectors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := "0x" + hex.EncodeToString(abiEncode(factory, mustHex(t, v.FactoryCalldata), mustHex(t, v.InnerSignature))) + strings.Repeat("6492", 16)
+		got := "0x" + hex.EncodeToString(abi.Encode(factory, mustHex(t, v.FactoryCalldata), mustHex(t, v.InnerSignature))) + strings.Repeat("6492", 16)
 		if got != strings.ToLower(v.Signature) {
-			t.Errorf("%s: abiEncode() =\n%s, want\n%s", v.Name, got, v.Signature)
+			t.Errorf("%s: abi.Encode() =\n%s, want\n%s", v.Name, got, v.Signature)
 		}
 	}
 	if n == 0 {
@@ -214,7 +215,7 @@ func TestCounterfactual(t *testing.T) {
 	factory := chain.Address{0xfa, 0xc7}
 	calldata := []byte{0xde, 0xad, 0xbe, 0xef}
 	inner := []byte{1, 2, 3}
-	sig := append(abiEncode(factory, calldata, inner), bytes.Repeat([]byte{0x64, 0x92}, 16)...)
+	sig := append(abi.Encode(factory, calldata, inner), bytes.Repeat([]byte{0x64, 0x92}, 16)...)
 	tests := []struct {
 		name  string
 		fake  fakeChain
@@ -245,7 +246,7 @@ func TestCounterfactual(t *testing.T) {
 			if tt.fake.gotTo != nil {
 				t.Errorf("validator call has to = %v, want a creation call", tt.fake.gotTo)
 			}
-			args := abiEncode(wallet, digest, factory, calldata, inner)
+			args := abi.Encode(wallet, digest, factory, calldata, inner)
 			if diff := cmp.Diff(append(bytes.Clone(validatorCode), args...), tt.fake.gotData); diff != "" {
 				t.Errorf("validator call data (-want +got):\n%s", diff)
 			}
@@ -262,7 +263,7 @@ func TestCounterfactualRejectsBadWrapperOffline(t *testing.T) {
 }
 
 func TestNoChain(t *testing.T) {
-	sig := append(abiEncode(wallet, []byte{1}, []byte{2}), bytes.Repeat([]byte{0x64, 0x92}, 16)...)
+	sig := append(abi.Encode(wallet, []byte{1}, []byte{2}), bytes.Repeat([]byte{0x64, 0x92}, 16)...)
 	for _, s := range [][]byte{{1, 2, 3}, sig} {
 		if _, err := NewVerifier(nil).Verify(context.Background(), 1, wallet, digest, s); !fault.Is(err, fault.FailedPrecondition) {
 			t.Errorf("Verify(no chain) = %v, want fault.FailedPrecondition", err)
