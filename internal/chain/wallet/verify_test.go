@@ -283,3 +283,9 @@ func TestValidatorCode(t *testing.T) {
 		t.Fatalf("validatorCode = %d bytes starting %x, want the compiled creation code", len(validatorCode), validatorCode[:min(4, len(validatorCode))])
 	}
 }
+
+func TestMagicIsTheSelector(t *testing.T) {
+	if h := chain.Keccak256([]byte("isValidSignature(bytes32,bytes)")); [4]byte(h[:4]) != erc1271Magic {
+		t.Errorf("erc1271Magic = %x, want %x", erc1271Magic, h[:4])
+	}
+}
