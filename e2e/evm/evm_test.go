@@ -31,21 +31,30 @@ const devChainID = 1337
 
 // Fixed genesis addresses of the test contracts.
 var (
-	factoryAddr  = common.HexToAddress("0x00000000000000000000000000000000000fac70")
-	deployedAddr = common.HexToAddress("0x000000000000000000000000000000000000a11e")
+	factoryAddr   = common.HexToAddress("0x00000000000000000000000000000000000fac70")
+	deployedAddr  = common.HexToAddress("0x000000000000000000000000000000000000a11e")
+	universalAddr = common.HexToAddress("0x0000000000000000000000000000000000000e45")
+	resolverAddr  = common.HexToAddress("0x0000000000000000000000000000000000004e50")
 )
 
-// localChain is a simulated chain serving JSON-RPC over HTTP on loopback,
-// with a WalletFactory and a deployed OwnedWallet of owner in its genesis.
+// localChain is a simulated chain serving JSON-RPC over HTTP on loopback.
+// Its genesis holds a WalletFactory, a deployed OwnedWallet of owner, a
+// MockUniversalResolver and a MockResolver (both empty), and funds for
+// funder to send transactions.
 type localChain struct {
 	url     string
 	backend *simulated.Backend
 	owner   *ecdsa.PrivateKey
+	funder  *ecdsa.PrivateKey
 }
 
 func startChain(t *testing.T) *localChain {
 	t.Helper()
 	owner, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	funder, err := crypto.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +66,9 @@ func startChain(t *testing.T) *localChain {
 			Storage: map[common.Hash]common.Hash{{}: common.BytesToHash(crypto.PubkeyToAddress(owner.PublicKey).Bytes())},
 			Balance: big.NewInt(0),
 		},
+		universalAddr:                            {Code: bytecode(t, "MockUniversalResolver.bin-runtime"), Balance: big.NewInt(0)},
+		resolverAddr:                             {Code: bytecode(t, "MockResolver.bin-runtime"), Balance: big.NewInt(0)},
+		crypto.PubkeyToAddress(funder.PublicKey): {Balance: new(big.Int).Lsh(big.NewInt(1), 80)},
 	}
 	b := simulated.NewBackend(alloc, func(nc *node.Config, _ *ethconfig.Config) {
 		nc.HTTPHost = "127.0.0.1"
@@ -65,7 +77,7 @@ func startChain(t *testing.T) *localChain {
 		nc.HTTPVirtualHosts = []string{"*"}
 	})
 	t.Cleanup(func() { b.Close() })
-	return &localChain{url: "http://127.0.0.1:" + strconv.Itoa(port), backend: b, owner: owner}
+	return &localChain{url: "http://127.0.0.1:" + strconv.Itoa(port), backend: b, owner: owner, funder: funder}
 }
 
 // freePort returns a loopback TCP port that was free a moment ago: the
@@ -89,7 +101,7 @@ func bytecode(t *testing.T, name string) []byte {
 	return common.FromHex(strings.TrimSpace(string(b)))
 }
 
-func (c *localChain) verifier(t *testing.T, chainID uint64) *wallet.Verifier {
+func (c *localChain) client(t *testing.T, chainID uint64) *ethrpc.Client {
 	t.Helper()
 	client, err := ethrpc.New(ethrpc.Config{
 		Endpoints: []ethrpc.Endpoint{{ChainID: chainID, URL: c.url}},
@@ -98,7 +110,41 @@ func (c *localChain) verifier(t *testing.T, chainID uint64) *wallet.Verifier {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return wallet.NewVerifier(client)
+	return client
+}
+
+func (c *localChain) verifier(t *testing.T, chainID uint64) *wallet.Verifier {
+	t.Helper()
+	return wallet.NewVerifier(c.client(t, chainID))
+}
+
+// send sends a transaction from funder to to with data, mines it and
+// checks that it succeeded.
+func (c *localChain) send(t *testing.T, to common.Address, data []byte) {
+	t.Helper()
+	ctx := context.Background()
+	client := c.backend.Client()
+	from := crypto.PubkeyToAddress(c.funder.PublicKey)
+	nonce, err := client.PendingNonceAt(ctx, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := big.NewInt(devChainID)
+	tx, err := types.SignTx(types.NewTx(&types.DynamicFeeTx{
+		ChainID: id, Nonce: nonce, GasTipCap: big.NewInt(1e9), GasFeeCap: big.NewInt(100e9),
+		Gas: 1_000_000, To: &to, Data: data,
+	}), types.LatestSignerForChainID(id), c.funder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.SendTransaction(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	c.backend.Commit()
+	receipt, err := client.TransactionReceipt(ctx, tx.Hash())
+	if err != nil || receipt.Status != types.ReceiptStatusSuccessful {
+		t.Fatalf("transaction to %s failed: %v", to, err)
+	}
 }
 
 // sign returns the 65-byte r‖s‖v signature of digest by key, v in {27, 28}.
