@@ -23,6 +23,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,7 @@ const (
 	DefaultMaxResponseBytes = 1 << 20
 	DefaultFailureThreshold = 5
 	DefaultCoolDown         = 30 * time.Second
+	DefaultMaxCallGas       = 10_000_000
 )
 
 // Errors that the client wraps, each inside a fault.Error, so that callers
@@ -108,6 +110,10 @@ type Config struct {
 	// CoolDown is how long an open circuit stays open before one trial call
 	// is let through. Zero means DefaultCoolDown.
 	CoolDown time.Duration
+	// MaxCallGas is the gas every eth_call may use. The code a call runs
+	// can come from the caller (an ERC-6492 factory call), so it is capped
+	// well below the endpoint's own limit. Zero means DefaultMaxCallGas.
+	MaxCallGas uint64
 	// HTTPClient sends the requests. Nil means a client that follows no
 	// redirects. A client given here should not follow redirects either.
 	HTTPClient *http.Client
@@ -120,6 +126,7 @@ type Client struct {
 	endpoints map[uint64]*endpoint
 	timeout   time.Duration
 	maxBody   int64
+	gas       string // MaxCallGas as a QUANTITY
 	http      *http.Client
 	nextID    atomic.Uint64
 }
@@ -142,6 +149,7 @@ func New(cfg Config) (*Client, error) {
 		endpoints: make(map[uint64]*endpoint, len(cfg.Endpoints)),
 		timeout:   orDefault(cfg.Timeout, DefaultTimeout),
 		maxBody:   orDefault(cfg.MaxResponseBytes, DefaultMaxResponseBytes),
+		gas:       "0x" + strconv.FormatUint(orDefault(cfg.MaxCallGas, DefaultMaxCallGas), 16),
 		http:      cfg.HTTPClient,
 	}
 	if c.http == nil {
@@ -172,7 +180,7 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-func orDefault[T int | int64 | time.Duration](v, d T) T {
+func orDefault[T int | int64 | uint64 | time.Duration](v, d T) T {
 	if v == 0 {
 		return d
 	}
@@ -212,7 +220,8 @@ func (c *Client) chainID(ctx context.Context, op string, e *endpoint) (uint64, e
 }
 
 // Call runs a read-only message call (eth_call) on the latest block of
-// chainID, from the zero address, and returns its output. A nil to makes it
+// chainID, from the zero address with at most Config.MaxCallGas gas, and
+// returns its output. A nil to makes it
 // a contract-creation call whose output is what the init code returns, which
 // is how a "deployless" contract runs without being deployed (ERC-6492).
 // data is at most MaxCallData bytes.
@@ -227,7 +236,7 @@ func (c *Client) Call(ctx context.Context, chainID uint64, to *chain.Address, da
 	if len(data) > MaxCallData {
 		return nil, fault.E(op, fault.Invalid, "call data longer than %d bytes", MaxCallData)
 	}
-	msg := callMsg{Data: encodeData(data)}
+	msg := callMsg{Gas: c.gas, Data: encodeData(data)}
 	if to != nil {
 		s := to.String()
 		msg.To = &s
@@ -241,6 +250,7 @@ const MaxCallData = 256 << 10
 // callMsg is the transaction object of eth_call.
 type callMsg struct {
 	To   *string `json:"to,omitempty"`
+	Gas  string  `json:"gas"`
 	Data string  `json:"data"`
 }
 

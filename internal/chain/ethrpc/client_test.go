@@ -120,7 +120,7 @@ func TestCodeAndCall(t *testing.T) {
 	if err := json.Unmarshal(n.params[2], &params); err != nil {
 		t.Fatal(err)
 	}
-	want := `{"to":"` + someAddr.String() + `","data":"0x1626ba7e"}`
+	want := `{"to":"` + someAddr.String() + `","gas":"0x989680","data":"0x1626ba7e"}`
 	if got := string(params[0]); got != want {
 		t.Errorf("eth_call params[0] = %s, want %s", got, want)
 	}
@@ -132,7 +132,7 @@ func TestCreationCallHasNoTo(t *testing.T) {
 	if _, err := c.Call(context.Background(), 1, nil, []byte{0x60}); err != nil {
 		t.Fatalf("Call() = %v", err)
 	}
-	if got, want := string(n.params[1]), `[{"data":"0x60"},"latest"]`; got != want {
+	if got, want := string(n.params[1]), `[{"gas":"0x989680","data":"0x60"},"latest"]`; got != want {
 		t.Errorf("eth_call params = %s, want %s", got, want)
 	}
 }
@@ -370,5 +370,36 @@ func TestCallDataLimit(t *testing.T) {
 	c := newClient(t, chain1(), Config{})
 	if _, err := c.Call(context.Background(), 1, &someAddr, make([]byte, MaxCallData+1)); !fault.Is(err, fault.Invalid) {
 		t.Errorf("Call(too much data) = %v, want fault.Invalid", err)
+	}
+}
+
+func TestConcurrentCalls(t *testing.T) {
+	n := chain1()
+	c := newClient(t, n, Config{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 16 {
+		wg.Go(func() {
+			_, err := c.Code(context.Background(), 1, someAddr)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("Code() = %v", err)
+		}
+	}
+}
+
+func TestMaxCallGas(t *testing.T) {
+	n := chain1()
+	c := newClient(t, n, Config{MaxCallGas: 300_000})
+	if _, err := c.Call(context.Background(), 1, nil, nil); err != nil {
+		t.Fatalf("Call() = %v", err)
+	}
+	if got, want := string(n.params[1]), `[{"gas":"0x493e0","data":"0x"},"latest"]`; got != want {
+		t.Errorf("eth_call params = %s, want %s", got, want)
 	}
 }
