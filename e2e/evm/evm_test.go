@@ -46,6 +46,9 @@ type localChain struct {
 	backend *simulated.Backend
 	owner   *ecdsa.PrivateKey
 	funder  *ecdsa.PrivateKey
+	// delegated is an EIP-7702 account: an EOA whose code delegates to
+	// the OwnedWallet code, with owner in its storage slot 0.
+	delegated *ecdsa.PrivateKey
 }
 
 func startChain(t *testing.T) *localChain {
@@ -58,12 +61,23 @@ func startChain(t *testing.T) *localChain {
 	if err != nil {
 		t.Fatal(err)
 	}
+	delegated, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownerSlot := map[common.Hash]common.Hash{{}: common.BytesToHash(crypto.PubkeyToAddress(owner.PublicKey).Bytes())}
 	port := freePort(t)
 	alloc := types.GenesisAlloc{
 		factoryAddr: {Code: bytecode(t, "WalletFactory.bin-runtime"), Balance: big.NewInt(0)},
 		deployedAddr: {
 			Code:    bytecode(t, "OwnedWallet.bin-runtime"),
-			Storage: map[common.Hash]common.Hash{{}: common.BytesToHash(crypto.PubkeyToAddress(owner.PublicKey).Bytes())},
+			Storage: ownerSlot,
+			Balance: big.NewInt(0),
+		},
+		// An EIP-7702 delegation designator: 0xef0100 and the address.
+		crypto.PubkeyToAddress(delegated.PublicKey): {
+			Code:    append([]byte{0xef, 0x01, 0x00}, deployedAddr.Bytes()...),
+			Storage: ownerSlot,
 			Balance: big.NewInt(0),
 		},
 		universalAddr:                            {Code: bytecode(t, "MockUniversalResolver.bin-runtime"), Balance: big.NewInt(0)},
@@ -77,7 +91,7 @@ func startChain(t *testing.T) *localChain {
 		nc.HTTPVirtualHosts = []string{"*"}
 	})
 	t.Cleanup(func() { b.Close() })
-	return &localChain{url: "http://127.0.0.1:" + strconv.Itoa(port), backend: b, owner: owner, funder: funder}
+	return &localChain{url: "http://127.0.0.1:" + strconv.Itoa(port), backend: b, owner: owner, funder: funder, delegated: delegated}
 }
 
 // freePort returns a loopback TCP port that was free a moment ago: the
@@ -196,6 +210,7 @@ func TestWalletSignatures(t *testing.T) {
 	ownerAddr := crypto.PubkeyToAddress(c.owner.PublicKey)
 	cfAddr, deployCall := counterfactual(t, ownerAddr, common.HexToHash("0x01"))
 	_, otherSaltCall := counterfactual(t, ownerAddr, common.HexToHash("0x02"))
+	delegatedAddr := crypto.PubkeyToAddress(c.delegated.PublicKey)
 
 	tests := []struct {
 		name  string
@@ -214,6 +229,12 @@ func TestWalletSignatures(t *testing.T) {
 		{"ERC-6492 factory deploys elsewhere", cfAddr, wrap6492(factoryAddr, otherSaltCall, sign(t, c.owner, digest)), 0, wallet.ErrNotDeployed},
 		{"ERC-6492 factory without code", cfAddr, wrap6492(common.HexToAddress("0xdead"), deployCall, sign(t, c.owner, digest)), 0, wallet.ErrNotDeployed},
 		{"ERC-6492 wrapper on a deployed wallet", deployedAddr, wrap6492(factoryAddr, otherSaltCall, sign(t, c.owner, digest)), chain.ContractControl, nil},
+		// An EIP-7702 account has code but keeps its key: its own
+		// signature is key control, checked before the code is looked at;
+		// its delegated code may still accept other signatures.
+		{"EIP-7702 account, its key", delegatedAddr, sign(t, c.delegated, digest), chain.KeyControl, nil},
+		{"EIP-7702 account, owner in its code", delegatedAddr, sign(t, c.owner, digest), chain.ContractControl, nil},
+		{"EIP-7702 account, stranger", delegatedAddr, sign(t, stranger, digest), 0, wallet.ErrBadSignature},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
