@@ -55,8 +55,7 @@ func (f *fakeChain) Call(_ context.Context, chainID uint64, to *chain.Address, d
 }
 
 // signer is a test key: keccak256("cow"), the EIP-712 example key.
-func signer(t *testing.T) (*secp256k1.PrivateKey, chain.Address) {
-	t.Helper()
+func signer() (*secp256k1.PrivateKey, chain.Address) {
 	k := chain.Keccak256([]byte("cow"))
 	priv := secp256k1.PrivKeyFromBytes(k[:])
 	pub := priv.PubKey().SerializeUncompressed()
@@ -79,7 +78,7 @@ var (
 )
 
 func TestKeyPathNeverTouchesTheChain(t *testing.T) {
-	priv, addr := signer(t)
+	priv, addr := signer()
 	sig := sign(priv, digest)
 	v := NewVerifier(&fakeChain{t: t, forbid: true})
 	for _, s := range [][]byte{sig, append(sig[:64:64], sig[64]-27)} {
@@ -94,7 +93,7 @@ func TestKeyPathNeverTouchesTheChain(t *testing.T) {
 }
 
 func TestContractPath(t *testing.T) {
-	priv, addr := signer(t)
+	priv, addr := signer()
 	eoaSig := sign(priv, digest)
 	unavailable := fault.E("ethrpc.Code", fault.Unavailable, "down")
 	revert := &fault.Error{Kind: fault.Invalid, Err: &ethrpc.RevertError{}}
@@ -288,4 +287,29 @@ func TestMagicIsTheSelector(t *testing.T) {
 	if h := chain.Keccak256([]byte("isValidSignature(bytes32,bytes)")); [4]byte(h[:4]) != erc1271Magic {
 		t.Errorf("erc1271Magic = %x, want %x", erc1271Magic, h[:4])
 	}
+}
+
+// FuzzVerify checks that no signature makes Verify panic and that every
+// outcome is a control kind or a classified error, against a chain that
+// accepts, refuses, or answers with garbage.
+func FuzzVerify(f *testing.F) {
+	priv, _ := signer()
+	f.Add(sign(priv, digest), []byte{1})
+	f.Add(append(abi.Encode(wallet, []byte{1}, []byte{2}), bytes.Repeat([]byte{0x64, 0x92}, 16)...), []byte{2})
+	f.Add(bytes.Repeat([]byte{0x64, 0x92}, 16), magicWord)
+	f.Add([]byte{}, []byte{})
+	f.Fuzz(func(t *testing.T, sig, out []byte) {
+		got, err := NewVerifier(&fakeChain{t: t, code: []byte{0x60}, out: out}).Verify(context.Background(), 1, wallet, digest, sig)
+		if err == nil {
+			if got != chain.KeyControl && got != chain.ContractControl {
+				t.Fatalf("Verify() = %v with no error", got)
+			}
+			return
+		}
+		switch fault.KindOf(err) {
+		case fault.Invalid, fault.Unauthenticated, fault.Unavailable:
+		default:
+			t.Fatalf("Verify() = %v, an unexpected kind", err)
+		}
+	})
 }
