@@ -187,8 +187,8 @@ func orDefault[T int | int64 | uint64 | time.Duration](v, d T) T {
 	return v
 }
 
-// Chains reports whether an endpoint is configured for chainID.
-func (c *Client) Chains(chainID uint64) bool {
+// Supports reports whether an endpoint is configured for chainID.
+func (c *Client) Supports(chainID uint64) bool {
 	_, ok := c.endpoints[chainID]
 	return ok
 }
@@ -204,27 +204,29 @@ func (c *Client) ChainID(ctx context.Context, chainID uint64) (uint64, error) {
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, c.timeout, ErrTimeout)
 	defer cancel()
-	return c.chainID(ctx, op, e)
+	return c.chainID(ctx, op, e, nil)
 }
 
-func (c *Client) chainID(ctx context.Context, op string, e *endpoint) (uint64, error) {
-	raw, err := c.do(ctx, op, e, "eth_chainId", []any{})
-	if err != nil {
-		return 0, err
-	}
-	id, err := decodeQuantity(raw)
-	if err != nil {
-		return 0, c.fail(op, e, err)
-	}
-	return id, nil
+// chainID asks e for its chain ID; check, when not nil, judges the answer,
+// and its error counts as a failure of e.
+func (c *Client) chainID(ctx context.Context, op string, e *endpoint, check func(uint64) error) (uint64, error) {
+	var id uint64
+	err := c.do(ctx, op, e, "eth_chainId", []any{}, func(raw json.RawMessage) error {
+		var err error
+		if id, err = decodeQuantity(raw); err != nil || check == nil {
+			return err
+		}
+		return check(id)
+	})
+	return id, err
 }
 
 // Call runs a read-only message call (eth_call) on the latest block of
 // chainID, from the zero address with at most Config.MaxCallGas gas, and
-// returns its output. A nil to makes it
-// a contract-creation call whose output is what the init code returns, which
-// is how a "deployless" contract runs without being deployed (ERC-6492).
-// data is at most MaxCallData bytes.
+// returns its output. A nil to makes it a contract-creation call whose
+// output is what the init code returns, which is how a "deployless"
+// contract runs without being deployed (ERC-6492). data is at most
+// MaxCallData bytes.
 //
 // Errors: fault.FailedPrecondition wrapping ErrNoEndpoint; fault.Invalid
 // wrapping *RevertError when the call reverted, which is an answer and not a
@@ -272,15 +274,13 @@ func (c *Client) data(ctx context.Context, op string, chainID uint64, method str
 	if err := c.verifyChain(ctx, op, e); err != nil {
 		return nil, err
 	}
-	raw, err := c.do(ctx, op, e, method, params)
-	if err != nil {
-		return nil, err
-	}
-	b, err := decodeData(raw)
-	if err != nil {
-		return nil, c.fail(op, e, err)
-	}
-	return b, nil
+	var b []byte
+	err = c.do(ctx, op, e, method, params, func(raw json.RawMessage) error {
+		var err error
+		b, err = decodeData(raw)
+		return err
+	})
+	return b, err
 }
 
 func (c *Client) endpoint(op string, chainID uint64) (*endpoint, error) {
@@ -302,12 +302,14 @@ func (c *Client) verifyChain(ctx context.Context, op string, e *endpoint) error 
 	if verified {
 		return nil
 	}
-	got, err := c.chainID(ctx, op, e)
+	_, err := c.chainID(ctx, op, e, func(got uint64) error {
+		if got != e.chainID {
+			return fmt.Errorf("%w: configured for %d, reports %d", ErrWrongChain, e.chainID, got)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
-	}
-	if got != e.chainID {
-		return c.fail(op, e, fmt.Errorf("%w: configured for %d, reports %d", ErrWrongChain, e.chainID, got))
 	}
 	e.mu.Lock()
 	e.verified = true
@@ -315,43 +317,38 @@ func (c *Client) verifyChain(ctx context.Context, op string, e *endpoint) error 
 	return nil
 }
 
-// fail records a failure of e that was found after its response was read,
-// and classifies it.
-func (c *Client) fail(op string, e *endpoint, cause error) error {
-	e.breaker.done(false)
-	return unavailable(op, e.chainID, cause)
-}
-
 func unavailable(op string, chainID uint64, cause error) error {
 	return &fault.Error{Op: op, Kind: fault.Unavailable, Msg: fmt.Sprintf("the JSON-RPC endpoint of chain %d is unavailable", chainID), Err: cause}
 }
 
-// do sends one request through e's breaker and returns the raw result. The
-// breaker counts a transport failure, a bad response or a non-revert error
-// object as a failure; decoding of the result by the caller may still
-// count one through fail.
-func (c *Client) do(ctx context.Context, op string, e *endpoint, method string, params []any) (json.RawMessage, error) {
+// do sends one request through e's breaker and hands the raw result to
+// decode. The breaker hears one verdict per call: a failure for a transport
+// error, a bad response, an error object other than a revert, or a result
+// that decode rejects; a success otherwise, revert included.
+func (c *Client) do(ctx context.Context, op string, e *endpoint, method string, params []any, decode func(json.RawMessage) error) error {
 	if !e.breaker.allow() {
-		return nil, unavailable(op, e.chainID, ErrCircuitOpen)
+		return unavailable(op, e.chainID, ErrCircuitOpen)
 	}
-	id := c.nextID.Add(1)
-	raw, err := c.roundTrip(ctx, e, id, method, params)
+	raw, err := c.roundTrip(ctx, e, c.nextID.Add(1), method, params)
+	if err == nil {
+		err = decode(raw)
+	}
 	if err == nil {
 		e.breaker.done(true)
-		return raw, nil
+		return nil
 	}
 	if rev, ok := errors.AsType[*RevertError](err); ok {
 		e.breaker.done(true)
-		return nil, &fault.Error{Op: op, Kind: fault.Invalid, Msg: "the contract call reverted", Err: rev}
+		return &fault.Error{Op: op, Kind: fault.Invalid, Msg: "the contract call reverted", Err: rev}
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(context.Cause(ctx), ErrTimeout) {
 		// The caller went away or its own deadline passed: not the
 		// endpoint's fault, so the breaker only hears that the call ended.
 		e.breaker.release()
-		return nil, fault.Wrap(op, callerKind(ctxErr), ctxErr)
+		return fault.Wrap(op, callerKind(ctxErr), ctxErr)
 	}
 	e.breaker.done(false)
-	return nil, unavailable(op, e.chainID, err)
+	return unavailable(op, e.chainID, err)
 }
 
 func callerKind(err error) fault.Kind {

@@ -240,8 +240,8 @@ func TestNoEndpoint(t *testing.T) {
 	if !fault.Is(err, fault.FailedPrecondition) || !errors.Is(err, ErrNoEndpoint) {
 		t.Errorf("Code(chain 10) = %v, want FailedPrecondition wrapping ErrNoEndpoint", err)
 	}
-	if c.Chains(10) || !c.Chains(1) {
-		t.Errorf("Chains(10), Chains(1) = %v, %v, want false, true", c.Chains(10), c.Chains(1))
+	if c.Supports(10) || !c.Supports(1) {
+		t.Errorf("Supports(10), Supports(1) = %v, %v, want false, true", c.Supports(10), c.Supports(1))
 	}
 }
 
@@ -401,5 +401,29 @@ func TestMaxCallGas(t *testing.T) {
 	}
 	if got, want := string(n.params[1]), `[{"gas":"0x493e0","data":"0x"},"latest"]`; got != want {
 		t.Errorf("eth_call params = %s, want %s", got, want)
+	}
+}
+
+// TestMalformedTrialReopens checks that a half-open trial whose response
+// arrives but does not decode counts as one failure, reopening the circuit.
+func TestMalformedTrialReopens(t *testing.T) {
+	n := chain1()
+	n.status = http.StatusBadGateway
+	now := time.Unix(1_700_000_000, 0)
+	c := newClient(t, n, Config{FailureThreshold: 3, CoolDown: time.Minute, Now: func() time.Time { return now }})
+	ctx := context.Background()
+	for range 3 {
+		c.Code(ctx, 1, someAddr)
+	}
+	now = now.Add(time.Minute)
+	n.mu.Lock()
+	n.status = 0
+	n.answer["eth_chainId"] = result("0x01") // a malformed quantity
+	n.mu.Unlock()
+	if _, err := c.Code(ctx, 1, someAddr); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("trial Code() = %v, want ErrMalformed", err)
+	}
+	if _, err := c.Code(ctx, 1, someAddr); !errors.Is(err, ErrCircuitOpen) {
+		t.Errorf("Code() after a malformed trial = %v, want ErrCircuitOpen", err)
 	}
 }
