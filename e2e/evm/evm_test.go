@@ -259,23 +259,36 @@ func TestWalletSignatures(t *testing.T) {
 	}
 }
 
-func TestSIWEWithContractWallet(t *testing.T) {
+func TestSIWEWithContractWallets(t *testing.T) {
 	c := startChain(t)
 	v := c.verifier(t, devChainID)
 	now := time.Now().UTC().Truncate(time.Second)
-	m := &siwe.Message{
-		Domain: "atrium.example", Address: addr(deployedAddr), URI: "https://atrium.example/login",
-		Version: siwe.Version, ChainID: devChainID, Nonce: siwe.NewNonce(), IssuedAt: siwe.NewTimestamp(now),
+	ownerAddr := crypto.PubkeyToAddress(c.owner.PublicKey)
+	cfAddr, deployCall := counterfactual(t, ownerAddr, common.HexToHash("0x03"))
+	tests := []struct {
+		name string
+		addr common.Address
+		sig  func(digest [32]byte) []byte
+	}{
+		{"ERC-1271", deployedAddr, func(d [32]byte) []byte { return sign(t, c.owner, d) }},
+		{"ERC-6492", cfAddr, func(d [32]byte) []byte { return wrap6492(factoryAddr, deployCall, sign(t, c.owner, d)) }},
 	}
-	p := siwe.Policy{Origin: "https://atrium.example", ChainIDs: []uint64{devChainID}, Nonce: m.Nonce}
-	sig := sign(t, c.owner, chain.PersonalMessageHash([]byte(m.String())))
-	got, err := siwe.VerifyWallet(context.Background(), m, sig, p, now, v)
-	if err != nil || got != chain.ContractControl {
-		t.Fatalf("VerifyWallet() = %v, %v, want ContractControl", got, err)
-	}
-	id := chain.AccountID{ChainID: devChainID, Address: m.Address}
-	if key, want := id.Key(got), "eip155:1337:"+m.Address.String(); key != want {
-		t.Errorf("wallet key = %q, want %q", key, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &siwe.Message{
+				Domain: "atrium.example", Address: addr(tt.addr), URI: "https://atrium.example/login",
+				Version: siwe.Version, ChainID: devChainID, Nonce: siwe.NewNonce(), IssuedAt: siwe.NewTimestamp(now),
+			}
+			p := siwe.Policy{Origin: "https://atrium.example", ChainIDs: []uint64{devChainID}, Nonce: m.Nonce}
+			got, err := siwe.VerifyWallet(context.Background(), m, tt.sig(chain.PersonalMessageHash([]byte(m.String()))), p, now, v)
+			if err != nil || got != chain.ContractControl {
+				t.Fatalf("VerifyWallet() = %v, %v, want ContractControl", got, err)
+			}
+			id := chain.AccountID{ChainID: devChainID, Address: m.Address}
+			if key, want := id.Key(got), "eip155:1337:"+m.Address.String(); key != want {
+				t.Errorf("wallet key = %q, want %q", key, want)
+			}
+		})
 	}
 }
 
