@@ -156,6 +156,7 @@ var shapes = func() []shapeRule {
 		{"kinds.*.lifecycle.transitions.*.from.*", "string"},
 		{"kinds.*.lifecycle.transitions.*.to", "string"},
 		{"kinds.*.relations", "string"},
+		{"kinds.*.self_service", "bool"},
 	} {
 		var segs []string
 		if r.pattern != "" {
@@ -201,7 +202,7 @@ func shapeOf(path []string) string {
 // any key is allowed there (maps of names, and fragment schemas).
 func knownFields(path []string) []string {
 	switch shapeOf(path) {
-	case "map", "list", "string", "any":
+	case "map", "list", "string", "bool", "any":
 		return nil
 	}
 	var known []string
@@ -223,6 +224,9 @@ func fits(shape string, tok json.Token) bool {
 	case "string":
 		_, ok := tok.(string)
 		return ok
+	case "bool":
+		_, ok := tok.(bool)
+		return ok
 	case "list":
 		return tok == json.Delim('[')
 	case "any":
@@ -233,7 +237,7 @@ func fits(shape string, tok json.Token) bool {
 
 var shapeNames = map[string]string{
 	"document": "an object", "kind": "an object", "fragment": "an object", "lifecycle": "an object",
-	"transition": "an object", "map": "an object", "string": "a string", "list": "a list of strings",
+	"transition": "an object", "map": "an object", "string": "a string", "list": "a list of strings", "bool": "true or false",
 }
 
 func (s *jsonScan) value(path []string) error {
