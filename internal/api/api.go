@@ -15,9 +15,11 @@ import (
 	"github.com/atriumid/atrium/gen/atrium/v1/atriumv1connect"
 	"github.com/atriumid/atrium/internal/account"
 	"github.com/atriumid/atrium/internal/authz"
+	"github.com/atriumid/atrium/internal/credential"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/idempotency"
 	"github.com/atriumid/atrium/internal/kind"
+	"github.com/atriumid/atrium/internal/session"
 )
 
 // DefaultMaxBodyBytes caps request bodies unless configured otherwise.
@@ -26,6 +28,8 @@ const DefaultMaxBodyBytes = 1 << 20
 // Config holds the API's dependencies and settings.
 type Config struct {
 	Accounts       *account.Service
+	Credentials    *credential.Service // nil: no login routes
+	Sessions       *session.Service
 	Relations      *authz.Service
 	Kinds          kind.History
 	Keys           KeyStore
@@ -64,6 +68,7 @@ func Handler(c Config) http.Handler {
 	rh := &relationHandler{svc: c.Relations}
 	mux.Handle(atriumv1connect.NewRelationServiceHandler(rh, opts...))
 	relationRoutes(mux, c.Log, rh)
+	authRoutes(mux, c.Log, c, opts...)
 
 	var h http.Handler = mux
 	h = idempotency.Middleware(c.Idempotency, func(r *http.Request) string {
@@ -71,8 +76,8 @@ func Handler(c Config) http.Handler {
 		return p.KeyID
 	}, c.IdempotencyTTL, c.Now, writeErr, c.Log)(h)
 	auth := &authenticator{keys: c.Keys, now: c.Now, cache: map[[32]byte]cachedKey{}}
-	h = auth.middleware(writeErr, h)
-	return limitBody(c.MaxBodyBytes, writeErr, h)
+	h = auth.middleware(writeErr, h, mux)
+	return withClient(limitBody(c.MaxBodyBytes, writeErr, h))
 }
 
 // IsAPIPath reports whether path belongs to the API handler.

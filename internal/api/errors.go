@@ -118,6 +118,18 @@ type restViolation struct {
 	Reason string `json:"reason"`
 }
 
+// retryAfter returns the Retry-After value of err: the wait its cause
+// names (as a throttled login does), or one second.
+func retryAfter(err error) string {
+	if ra, ok := errors.AsType[interface {
+		error
+		RetryAfter() string
+	}](err); ok {
+		return ra.RetryAfter()
+	}
+	return "1"
+}
+
 // writeError writes err as a REST error response.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	err = normalize(err)
@@ -129,7 +141,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		body.FieldViolations = append(body.FieldViolations, restViolation(v))
 	}
 	if st.http == http.StatusTooManyRequests || st.http == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", retryAfter(err))
 	}
 	writeJSON(w, st.http, body)
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -20,12 +21,16 @@ import (
 	"github.com/atriumid/atrium/internal/authz"
 	"github.com/atriumid/atrium/internal/chain"
 	"github.com/atriumid/atrium/internal/config"
+	"github.com/atriumid/atrium/internal/credential"
+	"github.com/atriumid/atrium/internal/credential/password"
 	"github.com/atriumid/atrium/internal/envelope"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/freshness"
 	"github.com/atriumid/atrium/internal/identifier"
 	"github.com/atriumid/atrium/internal/kind"
+	"github.com/atriumid/atrium/internal/session"
 	"github.com/atriumid/atrium/internal/sqlstore"
+	"github.com/atriumid/atrium/internal/throttle"
 )
 
 // App is a running Atrium instance's state.
@@ -77,14 +82,35 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 	relations := authz.NewService(authz.Config{Store: a.db.Tuples(), Kinds: kinds, Freshness: codec})
 	accounts := account.NewService(account.Config{
 		Store: a.db.Accounts(), Kinds: kinds, Keys: keys, Freshness: codec,
-		Identifiers: identifier.Normalizers{Wallet: normalizeWallet}, Tuples: relations,
+		Identifiers: identifier.Normalizers{Wallet: normalizeWallet}, Tuples: relations, Sessions: a.db.SessionRevoker(),
 	})
+	sessions := session.NewService(a.db.Sessions(), session.DefaultPolicy, nil)
+	creds, err := credentials(cfg, accounts, kinds, keys, sessions, a.db)
+	if err != nil {
+		return err
+	}
 	apiHandler := api.Handler(api.Config{
-		Accounts: accounts, Relations: relations, Kinds: a.db, Keys: a.db, Idempotency: a.db.Idempotency(),
+		Accounts: accounts, Credentials: creds, Sessions: sessions,
+		Relations: relations, Kinds: a.db, Keys: a.db, Idempotency: a.db.Idempotency(),
 		IdempotencyTTL: cfg.IdempotencyTTL, MaxBodyBytes: cfg.MaxBodyBytes, Log: a.log,
 	})
 	a.handler = a.routes(apiHandler)
 	return nil
+}
+
+// credentials builds the credential service: password hashing from cfg,
+// throttling and sessions in the database.
+func credentials(cfg config.Config, accounts *account.Service, kinds *kind.Registry, keys *envelope.Keyring, sessions *session.Service, db *sqlstore.DB) (*credential.Service, error) {
+	var context []string
+	if u, err := url.Parse(cfg.PublicURL); err == nil && u.Hostname() != "" {
+		context = append(context, u.Hostname())
+	}
+	return credential.NewService(credential.Config{
+		Accounts: accounts, Kinds: kinds, Store: db.Credentials(), Sessions: sessions, Keys: keys,
+		Limiter: throttle.New(db.Throttle(), throttle.AccountPolicy, throttle.ClientPolicy, nil),
+		Hashing: password.Params{Memory: cfg.PasswordHashMemoryKiB, Time: cfg.PasswordHashTime, Threads: 1},
+		Policy:  password.DefaultPolicy, Issuer: "Atrium", ContextWords: context,
+	})
 }
 
 // normalizeWallet normalizes a CAIP-10 wallet identifier to its canonical,
@@ -115,6 +141,8 @@ func (a *App) routes(apiHandler http.Handler) http.Handler {
 	mux.Handle("/atrium.v1.AccountService/", apiHandler)
 	mux.Handle("/atrium.v1.KindService/", apiHandler)
 	mux.Handle("/atrium.v1.RelationService/", apiHandler)
+	mux.Handle("/atrium.v1.AuthService/", apiHandler)
+	mux.Handle("/atrium.v1.SessionService/", apiHandler)
 	return mux
 }
 

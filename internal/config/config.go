@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -24,6 +25,10 @@ type Config struct {
 	IdempotencyTTL time.Duration // how long Idempotency-Key records live
 	ShutdownGrace  time.Duration // how long in-flight requests may run after SIGTERM
 	LogLevel       string        // debug, info, warn, error
+	// Argon2id cost of new password hashes; hashes made with other
+	// parameters are replaced at the next login.
+	PasswordHashMemoryKiB uint32
+	PasswordHashTime      uint32
 }
 
 // Default returns the defaults: embedded SQLite in the working directory,
@@ -36,6 +41,9 @@ func Default() Config {
 		IdempotencyTTL: 24 * time.Hour,
 		ShutdownGrace:  30 * time.Second,
 		LogLevel:       "info",
+		// OWASP's first argon2id configuration: 19 MiB, 2 passes.
+		PasswordHashMemoryKiB: 19 * 1024,
+		PasswordHashTime:      2,
 	}
 }
 
@@ -83,6 +91,13 @@ func (c *Config) FlagSet(name string, out io.Writer, want ...string) *flag.FlagS
 	}
 	if def("log-level") {
 		fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env ATRIUM_LOG_LEVEL)")
+	}
+	if def("password-hash-memory") {
+		fs.Func("password-hash-memory", "argon2id memory of new password hashes, in KiB (default 19456)", func(v string) error {
+			n, err := strconv.ParseUint(v, 10, 32)
+			c.PasswordHashMemoryKiB = uint32(n)
+			return err
+		})
 	}
 	if def("max-body-bytes") {
 		fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body accepted")
@@ -135,6 +150,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		return fmt.Errorf("--max-body-bytes must be at least 1024")
+	}
+	if c.PasswordHashMemoryKiB < 8 || c.PasswordHashMemoryKiB > 1<<21 || c.PasswordHashTime < 1 || c.PasswordHashTime > 64 {
+		return fmt.Errorf("--password-hash-memory must be 8 to 2097152 KiB and the hash time 1 to 64 passes")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
