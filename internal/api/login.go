@@ -48,40 +48,29 @@ func authRoutes(mux *http.ServeMux, log *slog.Logger, c Config, opts ...connect.
 			}
 		}))
 	}
-	post := func(path string, status int, msg func() proto.Message, serve func(w http.ResponseWriter, r *http.Request, m proto.Message) error) {
-		handle("POST "+path, func(w http.ResponseWriter, r *http.Request) error {
-			m := msg()
-			if err := readMessage(r, m); err != nil {
-				return err
-			}
-			return serve(w, r, m)
-		})
-	}
-	post("/v1/auth/register", http.StatusCreated, func() proto.Message { return &atriumv1.RegisterRequest{} }, func(w http.ResponseWriter, r *http.Request, m proto.Message) error {
-		return call(w, r, http.StatusCreated, h.Register, m.(*atriumv1.RegisterRequest))
-	})
-	post("/v1/auth/login", http.StatusOK, func() proto.Message { return &atriumv1.LoginRequest{} }, func(w http.ResponseWriter, r *http.Request, m proto.Message) error {
-		return call(w, r, http.StatusOK, h.Login, m.(*atriumv1.LoginRequest))
-	})
-	post("/v1/auth/login/mfa", http.StatusOK, func() proto.Message { return &atriumv1.LoginMfaRequest{} }, func(w http.ResponseWriter, r *http.Request, m proto.Message) error {
-		return call(w, r, http.StatusOK, h.LoginMfa, m.(*atriumv1.LoginMfaRequest))
-	})
-	post("/v1/auth/totp/enroll", http.StatusOK, func() proto.Message { return &atriumv1.EnrollTotpRequest{} }, func(w http.ResponseWriter, r *http.Request, m proto.Message) error {
-		return call(w, r, http.StatusOK, h.EnrollTotp, m.(*atriumv1.EnrollTotpRequest))
-	})
-	post("/v1/auth/totp/confirm", http.StatusOK, func() proto.Message { return &atriumv1.ConfirmTotpRequest{} }, func(w http.ResponseWriter, r *http.Request, m proto.Message) error {
-		return call(w, r, http.StatusOK, h.ConfirmTotp, m.(*atriumv1.ConfirmTotpRequest))
-	})
-	post("/v1/auth/password", http.StatusOK, func() proto.Message { return &atriumv1.ChangePasswordRequest{} }, func(w http.ResponseWriter, r *http.Request, m proto.Message) error {
-		return call(w, r, http.StatusOK, h.ChangePassword, m.(*atriumv1.ChangePasswordRequest))
-	})
-	post("/v1/auth/recovery-codes", http.StatusOK, func() proto.Message { return &atriumv1.RegenerateRecoveryCodesRequest{} }, func(w http.ResponseWriter, r *http.Request, m proto.Message) error {
-		return call(w, r, http.StatusOK, h.RegenerateRecoveryCodes, m.(*atriumv1.RegenerateRecoveryCodesRequest))
-	})
+	postRoute(handle, "/v1/auth/register", http.StatusCreated, h.Register)
+	postRoute(handle, "/v1/auth/login", http.StatusOK, h.Login)
+	postRoute(handle, "/v1/auth/login/mfa", http.StatusOK, h.LoginMfa)
+	postRoute(handle, "/v1/auth/totp/enroll", http.StatusOK, h.EnrollTotp)
+	postRoute(handle, "/v1/auth/totp/confirm", http.StatusOK, h.ConfirmTotp)
+	postRoute(handle, "/v1/auth/password", http.StatusOK, h.ChangePassword)
+	postRoute(handle, "/v1/auth/recovery-codes", http.StatusOK, h.RegenerateRecoveryCodes)
 	handle("/v1/auth/", func(w http.ResponseWriter, r *http.Request) error {
 		return fault.E("api.rest", fault.NotFound, "no such method: %s %s", r.Method, r.URL.Path)
 	})
-	sessionRoutes(handle, post, h)
+	sessionRoutes(handle, h)
+}
+
+// postRoute registers POST path: the JSON body decodes into the request
+// message of method, whose response is written with status.
+func postRoute[Req, Res any](handle func(string, restFunc), path string, status int, method func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error)) {
+	handle("POST "+path, func(w http.ResponseWriter, r *http.Request) error {
+		msg := new(Req)
+		if err := readMessage(r, any(msg).(proto.Message)); err != nil {
+			return err
+		}
+		return call(w, r, status, method, msg)
+	})
 }
 
 // clientKey carries the client's address in a request's context.
@@ -134,14 +123,8 @@ func (h *authHandler) Register(ctx context.Context, req *connect.Request[atriumv
 	m := req.Msg
 	a, err := h.creds.Register(ctx, credential.RegisterRequest{Kind: m.Kind, Password: m.Password,
 		Identifier: account.IdentifierInput{Type: m.GetIdentifier().GetType(), Value: m.GetIdentifier().GetValue()}})
-	if err != nil {
-		return nil, err
-	}
-	msg, err := accountToProto(a)
-	if err != nil {
-		return nil, err
-	}
-	return respond(msg, a.Freshness, a.Version), nil
+	var ah accountHandler
+	return ah.account(a, err)
 }
 
 func (h *authHandler) Login(ctx context.Context, req *connect.Request[atriumv1.LoginRequest]) (*connect.Response[atriumv1.LoginResponse], error) {

@@ -7,11 +7,10 @@ import (
 	"connectrpc.com/connect"
 	atriumv1 "github.com/atriumid/atrium/gen/atrium/v1"
 	"github.com/atriumid/atrium/internal/fault"
-	"google.golang.org/protobuf/proto"
 )
 
 // sessionRoutes registers the REST mapping of SessionService.
-func sessionRoutes(handle func(string, restFunc), post func(string, int, func() proto.Message, func(http.ResponseWriter, *http.Request, proto.Message) error), h *authHandler) {
+func sessionRoutes(handle func(string, restFunc), h *authHandler) {
 	handle("GET /v1/sessions/whoami", func(w http.ResponseWriter, r *http.Request) error {
 		return call(w, r, http.StatusOK, h.WhoAmI, &atriumv1.WhoAmIRequest{})
 	})
@@ -21,9 +20,7 @@ func sessionRoutes(handle func(string, restFunc), post func(string, int, func() 
 	handle("DELETE /v1/sessions/{id}", func(w http.ResponseWriter, r *http.Request) error {
 		return call(w, r, http.StatusOK, h.RevokeSession, &atriumv1.RevokeSessionRequest{Id: r.PathValue("id")})
 	})
-	post("/v1/sessions:revoke-others", http.StatusOK, func() proto.Message { return &atriumv1.RevokeOtherSessionsRequest{} }, func(w http.ResponseWriter, r *http.Request, m proto.Message) error {
-		return call(w, r, http.StatusOK, h.RevokeOtherSessions, m.(*atriumv1.RevokeOtherSessionsRequest))
-	})
+	postRoute(handle, "/v1/sessions:revoke-others", http.StatusOK, h.RevokeOtherSessions)
 	handle("DELETE /v1/accounts/{id}/sessions", func(w http.ResponseWriter, r *http.Request) error {
 		return call(w, r, http.StatusOK, h.RevokeAccountSessions, &atriumv1.RevokeAccountSessionsRequest{AccountId: r.PathValue("id")})
 	})
