@@ -54,7 +54,12 @@ type Config struct {
 	// ContextWords are further words passwords must not be built from,
 	// such as the organisation's name.
 	ContextWords []string
-	Now          func() time.Time
+	// Mail sends verification codes; nil disables e-mail verification.
+	Mail Mailer
+	// PublicURL is the externally visible base URL, the only origin of
+	// links in e-mail.
+	PublicURL string
+	Now       func() time.Time
 }
 
 // Service runs the credential flows. It is safe for concurrent use.

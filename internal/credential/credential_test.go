@@ -16,6 +16,7 @@ import (
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/freshness"
 	"github.com/atriumid/atrium/internal/kind"
+	"github.com/atriumid/atrium/internal/mail"
 	"github.com/atriumid/atrium/internal/session"
 	"github.com/atriumid/atrium/internal/sqlstore"
 	"github.com/atriumid/atrium/internal/testenv"
@@ -49,6 +50,7 @@ type env struct {
 	sessions *session.Service
 	svc      *credential.Service
 	cfg      credential.Config
+	smtp     *testenv.SMTPServer
 }
 
 // testPolicy throttles quickly so tests stay short: 2 free failures, then
@@ -67,13 +69,14 @@ func newEnv(t *testing.T, dbURL string) *env {
 	keys, _ := envelope.NewKeyring([]envelope.Key{k})
 	codec, _ := freshness.NewCodec([]byte(strings.Repeat("s", 32)))
 	c := &clock{t: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}
-	e := &env{db: db, clock: c}
+	e := &env{db: db, clock: c, smtp: testenv.StartSMTP(t)}
 	e.accounts = account.NewService(account.Config{Store: db.Accounts(), Kinds: kinds, Keys: keys, Freshness: codec, Sessions: db.SessionRevoker(), Now: c.Now})
 	e.sessions = session.NewService(db.Sessions(), session.DefaultPolicy, c.Now)
 	e.cfg = credential.Config{
 		Accounts: e.accounts, Kinds: kinds, Store: db.Credentials(), Sessions: e.sessions,
 		Limiter: throttle.New(db.Throttle(), testPolicy, throttle.ClientPolicy, c.Now), Keys: keys,
 		Hashing: password.Cheap, Policy: password.DefaultPolicy, Issuer: "Atrium", ContextWords: []string{"Acme Corporation"}, Now: c.Now,
+		Mail: &mail.SMTP{Addr: e.smtp.Addr(), From: "atrium@id.example.org"}, PublicURL: "https://id.example.org",
 	}
 	e.svc, err = credential.NewService(e.cfg)
 	if err != nil {

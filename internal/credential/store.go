@@ -17,7 +17,7 @@ type TOTPRecord struct {
 	ConfirmTime time.Time // zero while enrolment is pending
 }
 
-// Store keeps credentials and MFA challenges. Methods return
+// Store keeps credentials, MFA challenges and e-mail codes. Methods return
 // fault.Unavailable when the database fails. Every one-time use is a
 // conditional write whose affected-row count decides: under any
 // concurrency exactly one caller wins, the others get fault.Aborted.
@@ -72,4 +72,32 @@ type Store interface {
 	// ConsumeChallenge deletes an unexpired challenge, or returns
 	// fault.Aborted when it is gone or expired.
 	ConsumeChallenge(ctx context.Context, hash []byte, now time.Time) error
+
+	EmailCodeStore
+}
+
+// EmailCode is a pending e-mail verification code, bound to its flow.
+type EmailCode struct {
+	FlowHash  []byte // SHA-256 of the flow secret
+	AccountID string
+	Address   string // the normalized e-mail identifier it verifies
+	CodeHash  []byte // SHA-256 of the flow secret and the code
+	Expire    time.Time
+}
+
+// EmailCodeStore keeps e-mail verification codes. Methods return
+// fault.Unavailable when the database fails.
+type EmailCodeStore interface {
+	// PutEmailCode stores a code, replacing every other code of the
+	// account, so that one code at most is live per account.
+	PutEmailCode(ctx context.Context, c EmailCode) error
+	// EmailCode returns the unexpired code of the flow for the account,
+	// or fault.NotFound.
+	EmailCode(ctx context.Context, flowHash []byte, accountID string, now time.Time) (EmailCode, error)
+	// ConsumeEmailCode deletes an unexpired code, or returns fault.Aborted
+	// when it is gone.
+	ConsumeEmailCode(ctx context.Context, flowHash []byte, now time.Time) error
+	// MarkIdentifierVerified sets the verify time of an account's
+	// identifier; fault.NotFound when the account no longer holds it.
+	MarkIdentifierVerified(ctx context.Context, accountID, typ, value string, now time.Time) error
 }

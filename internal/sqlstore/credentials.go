@@ -145,3 +145,40 @@ func (s credentialStore) ConsumeChallenge(ctx context.Context, hash []byte, now 
 	return exactlyOne(ctx, s.db.w, "sqlstore.ConsumeChallenge", "challenge already used or expired",
 		`DELETE FROM mfa_challenges WHERE hash = $1 AND expire_time > $2`, hash, now.UnixMicro())
 }
+
+func (s credentialStore) PutEmailCode(ctx context.Context, c credential.EmailCode) error {
+	const op = "sqlstore.PutEmailCode"
+	return s.db.update(ctx, func(q queryer) error {
+		if _, err := q.ExecContext(ctx, `DELETE FROM email_codes WHERE account_id = $1`, c.AccountID); err != nil {
+			return classify(op, err)
+		}
+		_, err := q.ExecContext(ctx, `INSERT INTO email_codes (flow_hash, account_id, address, code_hash, expire_time) VALUES ($1, $2, $3, $4, $5)`,
+			c.FlowHash, c.AccountID, c.Address, c.CodeHash, c.Expire.UnixMicro())
+		return classify(op, err)
+	})
+}
+
+func (s credentialStore) EmailCode(ctx context.Context, flowHash []byte, accountID string, now time.Time) (credential.EmailCode, error) {
+	c := credential.EmailCode{FlowHash: flowHash, AccountID: accountID}
+	var expire sql.NullInt64
+	err := s.db.w.QueryRowContext(ctx, `SELECT address, code_hash, expire_time FROM email_codes WHERE flow_hash = $1 AND account_id = $2 AND expire_time > $3`,
+		flowHash, accountID, now.UnixMicro()).Scan(&c.Address, &c.CodeHash, &expire)
+	c.Expire = fromMicros(expire)
+	return c, notFound("sqlstore.EmailCode", "no such code", err)
+}
+
+func (s credentialStore) ConsumeEmailCode(ctx context.Context, flowHash []byte, now time.Time) error {
+	return exactlyOne(ctx, s.db.w, "sqlstore.ConsumeEmailCode", "code already used or expired",
+		`DELETE FROM email_codes WHERE flow_hash = $1 AND expire_time > $2`, flowHash, now.UnixMicro())
+}
+
+func (s credentialStore) MarkIdentifierVerified(ctx context.Context, accountID, typ, value string, now time.Time) error {
+	res, err := s.db.w.ExecContext(ctx, `UPDATE identifiers SET verify_time = $4 WHERE account_id = $1 AND type = $2 AND value = $3`, accountID, typ, value, now.UnixMicro())
+	if err != nil {
+		return classify("sqlstore.MarkIdentifierVerified", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fault.E("sqlstore.MarkIdentifierVerified", fault.NotFound, "the account no longer holds this identifier")
+	}
+	return nil
+}

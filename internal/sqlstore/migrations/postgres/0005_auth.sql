@@ -1,4 +1,4 @@
--- Credentials, MFA challenges, sessions and throttle counters. Secrets of
+-- Credentials, MFA challenges, e-mail codes, sessions and throttle counters. Secrets of
 -- high entropy (session tokens, challenges, recovery codes) are stored as
 -- SHA-256 hashes; passwords as argon2id PHC strings; TOTP secrets sealed
 -- with the account's data key.
@@ -52,3 +52,12 @@ CREATE TABLE throttle (
     blocked_until BIGINT NOT NULL,
     update_time   BIGINT NOT NULL
 );
+
+CREATE TABLE email_codes (
+    flow_hash   BYTEA PRIMARY KEY,
+    account_id  TEXT NOT NULL REFERENCES accounts (id),
+    address     TEXT NOT NULL,
+    code_hash   BYTEA NOT NULL,
+    expire_time BIGINT NOT NULL
+);
+CREATE INDEX email_codes_account ON email_codes (account_id);
