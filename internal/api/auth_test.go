@@ -265,3 +265,32 @@ func FuzzAuthRequests(f *testing.F) {
 		}
 	})
 }
+
+// e-mail verification over REST; the link in the message comes
+// from the configured public URL even when the request names another
+// host.
+func TestEmailVerificationREST(t *testing.T) {
+	smtp := testenv.StartSMTP(t)
+	srv := testenv.StartServer(t, testenv.SQLiteURL(t), cheapHashing, func(c *config.Config) {
+		c.SMTPAddr, c.SMTPFrom, c.PublicURL = smtp.Addr(), "atrium@id.example.org", "https://id.example.org"
+	})
+	c := client{t: t, srv: srv}
+	id := c.register(t)
+	tok := c.loginToken(t)
+	r := c.do("POST", "/v1/auth/email/verify", map[string]any{}, "Authorization", "Bearer "+tok, "X-Forwarded-Host", "evil.example")
+	if r.status != 200 || !strings.HasPrefix(r.body["flow"].(string), "atf_") {
+		t.Fatalf("verify = %d %s", r.status, r.raw)
+	}
+	msgs := smtp.Messages()
+	if len(msgs) != 1 || msgs[0].To != userEmail || strings.Contains(msgs[0].Data, "evil") || !strings.Contains(msgs[0].Data, "https://id.example.org/verify-email#code=") {
+		t.Fatalf("e-mail = %+v", msgs)
+	}
+	code := strings.SplitN(strings.SplitN(msgs[0].Data, "code is ", 2)[1], ".", 2)[0]
+	if r := c.session(tok, "POST", "/v1/auth/email/confirm", map[string]any{"flow": r.body["flow"], "code": code}); r.status != 200 {
+		t.Fatalf("confirm = %d %s", r.status, r.raw)
+	}
+	r = c.do("GET", "/v1/accounts/"+id, nil)
+	if idents := r.body["identifiers"].([]any); idents[0].(map[string]any)["verifyTime"] == nil {
+		t.Errorf("identifier after confirmation = %v, want verified", idents[0])
+	}
+}

@@ -55,6 +55,8 @@ func authRoutes(mux *http.ServeMux, log *slog.Logger, c Config, opts ...connect.
 	postRoute(handle, "/v1/auth/totp/confirm", http.StatusOK, h.ConfirmTotp)
 	postRoute(handle, "/v1/auth/password", http.StatusOK, h.ChangePassword)
 	postRoute(handle, "/v1/auth/recovery-codes", http.StatusOK, h.RegenerateRecoveryCodes)
+	postRoute(handle, "/v1/auth/email/verify", http.StatusOK, h.StartEmailVerification)
+	postRoute(handle, "/v1/auth/email/confirm", http.StatusOK, h.ConfirmEmailVerification)
 	handle("/v1/auth/", func(w http.ResponseWriter, r *http.Request) error {
 		return fault.E("api.rest", fault.NotFound, "no such method: %s %s", r.Method, r.URL.Path)
 	})
@@ -205,4 +207,27 @@ func (h *authHandler) RegenerateRecoveryCodes(ctx context.Context, req *connect.
 		return nil, err
 	}
 	return noStore(connect.NewResponse(&atriumv1.RegenerateRecoveryCodesResponse{RecoveryCodes: codes})), nil
+}
+
+func (h *authHandler) StartEmailVerification(ctx context.Context, req *connect.Request[atriumv1.StartEmailVerificationRequest]) (*connect.Response[atriumv1.StartEmailVerificationResponse], error) {
+	s, err := h.session(ctx, req.Header())
+	if err != nil {
+		return nil, err
+	}
+	f, err := h.creds.StartEmailVerification(ctx, s, clientOf(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return noStore(connect.NewResponse(&atriumv1.StartEmailVerificationResponse{Flow: f.Flow, ExpireTime: timestamp(f.Expire)})), nil
+}
+
+func (h *authHandler) ConfirmEmailVerification(ctx context.Context, req *connect.Request[atriumv1.ConfirmEmailVerificationRequest]) (*connect.Response[atriumv1.ConfirmEmailVerificationResponse], error) {
+	s, err := h.session(ctx, req.Header())
+	if err != nil {
+		return nil, err
+	}
+	if err := h.creds.ConfirmEmailVerification(ctx, s, req.Msg.Flow, req.Msg.Code, clientOf(ctx)); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&atriumv1.ConfirmEmailVerificationResponse{}), nil
 }

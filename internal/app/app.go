@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/atriumid/atrium/internal/account"
@@ -28,6 +29,7 @@ import (
 	"github.com/atriumid/atrium/internal/freshness"
 	"github.com/atriumid/atrium/internal/identifier"
 	"github.com/atriumid/atrium/internal/kind"
+	"github.com/atriumid/atrium/internal/mail"
 	"github.com/atriumid/atrium/internal/session"
 	"github.com/atriumid/atrium/internal/sqlstore"
 	"github.com/atriumid/atrium/internal/throttle"
@@ -110,7 +112,16 @@ func credentials(cfg config.Config, accounts *account.Service, kinds *kind.Regis
 		Limiter: throttle.New(db.Throttle(), throttle.AccountPolicy, throttle.ClientPolicy, nil),
 		Hashing: password.Params{Memory: cfg.PasswordHashMemoryKiB, Time: cfg.PasswordHashTime, Threads: 1},
 		Policy:  password.DefaultPolicy, Issuer: "Atrium", ContextWords: context,
+		Mail: mailer(cfg), PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
 	})
+}
+
+// mailer returns the SMTP sender of cfg, or nil when none is configured.
+func mailer(cfg config.Config) credential.Mailer {
+	if cfg.SMTPAddr == "" {
+		return nil
+	}
+	return &mail.SMTP{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom}
 }
 
 // normalizeWallet normalizes a CAIP-10 wallet identifier to its canonical,

@@ -29,6 +29,10 @@ type Config struct {
 	// parameters are replaced at the next login.
 	PasswordHashMemoryKiB uint32
 	PasswordHashTime      uint32
+	// SMTP relay (host:port) and sender address of verification e-mail;
+	// without a relay, e-mail verification is off.
+	SMTPAddr string
+	SMTPFrom string
 }
 
 // Default returns the defaults: embedded SQLite in the working directory,
@@ -55,6 +59,8 @@ var env = map[string]string{
 	"kinds":           "ATRIUM_KINDS_FILE",
 	"encryption-keys": "ATRIUM_ENCRYPTION_KEYS",
 	"log-level":       "ATRIUM_LOG_LEVEL",
+	"smtp-addr":       "ATRIUM_SMTP_ADDR",
+	"smtp-from":       "ATRIUM_SMTP_FROM",
 }
 
 // FlagSet returns a flag set for command name whose flags write into c,
@@ -92,6 +98,12 @@ func (c *Config) FlagSet(name string, out io.Writer, want ...string) *flag.FlagS
 	if def("log-level") {
 		fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env ATRIUM_LOG_LEVEL)")
 	}
+	if def("smtp-addr") {
+		fs.StringVar(&c.SMTPAddr, "smtp-addr", c.SMTPAddr, "SMTP relay host:port for verification e-mail (env ATRIUM_SMTP_ADDR)")
+	}
+	if def("smtp-from") {
+		fs.StringVar(&c.SMTPFrom, "smtp-from", c.SMTPFrom, "sender address of verification e-mail (env ATRIUM_SMTP_FROM)")
+	}
 	if def("password-hash-memory") {
 		fs.Func("password-hash-memory", "argon2id memory of new password hashes, in KiB (default 19456)", func(v string) error {
 			n, err := strconv.ParseUint(v, 10, 32)
@@ -125,6 +137,10 @@ func (c *Config) FromEnv(getenv func(string) string) {
 			c.EncryptionKeys = v
 		case "log-level":
 			c.LogLevel = v
+		case "smtp-addr":
+			c.SMTPAddr = v
+		case "smtp-from":
+			c.SMTPFrom = v
 		}
 	}
 }
@@ -153,6 +169,11 @@ func (c *Config) Validate() error {
 	}
 	if c.PasswordHashMemoryKiB < 8 || c.PasswordHashMemoryKiB > 1<<21 || c.PasswordHashTime < 1 || c.PasswordHashTime > 64 {
 		return fmt.Errorf("--password-hash-memory must be 8 to 2097152 KiB and the hash time 1 to 64 passes")
+	}
+	if c.SMTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.SMTPAddr); err != nil || c.SMTPFrom == "" {
+			return fmt.Errorf("--smtp-addr must be host:port, and --smtp-from is required with it")
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

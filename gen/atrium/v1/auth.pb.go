@@ -22,6 +22,183 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type StartEmailVerificationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartEmailVerificationRequest) Reset() {
+	*x = StartEmailVerificationRequest{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartEmailVerificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartEmailVerificationRequest) ProtoMessage() {}
+
+func (x *StartEmailVerificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartEmailVerificationRequest.ProtoReflect.Descriptor instead.
+func (*StartEmailVerificationRequest) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{0}
+}
+
+type StartEmailVerificationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The flow's secret: the code works only together with it.
+	Flow          string                 `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartEmailVerificationResponse) Reset() {
+	*x = StartEmailVerificationResponse{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartEmailVerificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartEmailVerificationResponse) ProtoMessage() {}
+
+func (x *StartEmailVerificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartEmailVerificationResponse.ProtoReflect.Descriptor instead.
+func (*StartEmailVerificationResponse) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *StartEmailVerificationResponse) GetFlow() string {
+	if x != nil {
+		return x.Flow
+	}
+	return ""
+}
+
+func (x *StartEmailVerificationResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+type ConfirmEmailVerificationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          string                 `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	Code          string                 `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmEmailVerificationRequest) Reset() {
+	*x = ConfirmEmailVerificationRequest{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmEmailVerificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmEmailVerificationRequest) ProtoMessage() {}
+
+func (x *ConfirmEmailVerificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmEmailVerificationRequest.ProtoReflect.Descriptor instead.
+func (*ConfirmEmailVerificationRequest) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ConfirmEmailVerificationRequest) GetFlow() string {
+	if x != nil {
+		return x.Flow
+	}
+	return ""
+}
+
+func (x *ConfirmEmailVerificationRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+type ConfirmEmailVerificationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmEmailVerificationResponse) Reset() {
+	*x = ConfirmEmailVerificationResponse{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmEmailVerificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmEmailVerificationResponse) ProtoMessage() {}
+
+func (x *ConfirmEmailVerificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmEmailVerificationResponse.ProtoReflect.Descriptor instead.
+func (*ConfirmEmailVerificationResponse) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{3}
+}
+
 type RegisterRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
@@ -33,7 +210,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[0]
+	mi := &file_atrium_v1_auth_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -45,7 +222,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[0]
+	mi := &file_atrium_v1_auth_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -58,7 +235,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{0}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RegisterRequest) GetKind() string {
@@ -92,7 +269,7 @@ type LoginRequest struct {
 
 func (x *LoginRequest) Reset() {
 	*x = LoginRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[1]
+	mi := &file_atrium_v1_auth_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -104,7 +281,7 @@ func (x *LoginRequest) String() string {
 func (*LoginRequest) ProtoMessage() {}
 
 func (x *LoginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[1]
+	mi := &file_atrium_v1_auth_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -117,7 +294,7 @@ func (x *LoginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
 func (*LoginRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{1}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *LoginRequest) GetIdentifier() *IdentifierInput {
@@ -150,7 +327,7 @@ type LoginResponse struct {
 
 func (x *LoginResponse) Reset() {
 	*x = LoginResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[2]
+	mi := &file_atrium_v1_auth_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -162,7 +339,7 @@ func (x *LoginResponse) String() string {
 func (*LoginResponse) ProtoMessage() {}
 
 func (x *LoginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[2]
+	mi := &file_atrium_v1_auth_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -175,7 +352,7 @@ func (x *LoginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginResponse.ProtoReflect.Descriptor instead.
 func (*LoginResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{2}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *LoginResponse) GetSessionToken() string {
@@ -226,7 +403,7 @@ type LoginMfaRequest struct {
 
 func (x *LoginMfaRequest) Reset() {
 	*x = LoginMfaRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[3]
+	mi := &file_atrium_v1_auth_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -238,7 +415,7 @@ func (x *LoginMfaRequest) String() string {
 func (*LoginMfaRequest) ProtoMessage() {}
 
 func (x *LoginMfaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[3]
+	mi := &file_atrium_v1_auth_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -251,7 +428,7 @@ func (x *LoginMfaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginMfaRequest.ProtoReflect.Descriptor instead.
 func (*LoginMfaRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{3}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LoginMfaRequest) GetChallenge() string {
@@ -283,7 +460,7 @@ type EnrollTotpRequest struct {
 
 func (x *EnrollTotpRequest) Reset() {
 	*x = EnrollTotpRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[4]
+	mi := &file_atrium_v1_auth_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -295,7 +472,7 @@ func (x *EnrollTotpRequest) String() string {
 func (*EnrollTotpRequest) ProtoMessage() {}
 
 func (x *EnrollTotpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[4]
+	mi := &file_atrium_v1_auth_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -308,7 +485,7 @@ func (x *EnrollTotpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollTotpRequest.ProtoReflect.Descriptor instead.
 func (*EnrollTotpRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{4}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{8}
 }
 
 type EnrollTotpResponse struct {
@@ -323,7 +500,7 @@ type EnrollTotpResponse struct {
 
 func (x *EnrollTotpResponse) Reset() {
 	*x = EnrollTotpResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[5]
+	mi := &file_atrium_v1_auth_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -335,7 +512,7 @@ func (x *EnrollTotpResponse) String() string {
 func (*EnrollTotpResponse) ProtoMessage() {}
 
 func (x *EnrollTotpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[5]
+	mi := &file_atrium_v1_auth_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -348,7 +525,7 @@ func (x *EnrollTotpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollTotpResponse.ProtoReflect.Descriptor instead.
 func (*EnrollTotpResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{5}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *EnrollTotpResponse) GetSecret() string {
@@ -374,7 +551,7 @@ type ConfirmTotpRequest struct {
 
 func (x *ConfirmTotpRequest) Reset() {
 	*x = ConfirmTotpRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[6]
+	mi := &file_atrium_v1_auth_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -386,7 +563,7 @@ func (x *ConfirmTotpRequest) String() string {
 func (*ConfirmTotpRequest) ProtoMessage() {}
 
 func (x *ConfirmTotpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[6]
+	mi := &file_atrium_v1_auth_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -399,7 +576,7 @@ func (x *ConfirmTotpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTotpRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmTotpRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{6}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ConfirmTotpRequest) GetCode() string {
@@ -422,7 +599,7 @@ type ConfirmTotpResponse struct {
 
 func (x *ConfirmTotpResponse) Reset() {
 	*x = ConfirmTotpResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[7]
+	mi := &file_atrium_v1_auth_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -434,7 +611,7 @@ func (x *ConfirmTotpResponse) String() string {
 func (*ConfirmTotpResponse) ProtoMessage() {}
 
 func (x *ConfirmTotpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[7]
+	mi := &file_atrium_v1_auth_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -447,7 +624,7 @@ func (x *ConfirmTotpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTotpResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmTotpResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{7}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ConfirmTotpResponse) GetRecoveryCodes() []string {
@@ -481,7 +658,7 @@ type ChangePasswordRequest struct {
 
 func (x *ChangePasswordRequest) Reset() {
 	*x = ChangePasswordRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[8]
+	mi := &file_atrium_v1_auth_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -493,7 +670,7 @@ func (x *ChangePasswordRequest) String() string {
 func (*ChangePasswordRequest) ProtoMessage() {}
 
 func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[8]
+	mi := &file_atrium_v1_auth_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -506,7 +683,7 @@ func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordRequest.ProtoReflect.Descriptor instead.
 func (*ChangePasswordRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{8}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ChangePasswordRequest) GetCurrentPassword() string {
@@ -531,7 +708,7 @@ type RegenerateRecoveryCodesRequest struct {
 
 func (x *RegenerateRecoveryCodesRequest) Reset() {
 	*x = RegenerateRecoveryCodesRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[9]
+	mi := &file_atrium_v1_auth_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -543,7 +720,7 @@ func (x *RegenerateRecoveryCodesRequest) String() string {
 func (*RegenerateRecoveryCodesRequest) ProtoMessage() {}
 
 func (x *RegenerateRecoveryCodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[9]
+	mi := &file_atrium_v1_auth_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -556,7 +733,7 @@ func (x *RegenerateRecoveryCodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegenerateRecoveryCodesRequest.ProtoReflect.Descriptor instead.
 func (*RegenerateRecoveryCodesRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{9}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{13}
 }
 
 type RegenerateRecoveryCodesResponse struct {
@@ -568,7 +745,7 @@ type RegenerateRecoveryCodesResponse struct {
 
 func (x *RegenerateRecoveryCodesResponse) Reset() {
 	*x = RegenerateRecoveryCodesResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[10]
+	mi := &file_atrium_v1_auth_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -580,7 +757,7 @@ func (x *RegenerateRecoveryCodesResponse) String() string {
 func (*RegenerateRecoveryCodesResponse) ProtoMessage() {}
 
 func (x *RegenerateRecoveryCodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[10]
+	mi := &file_atrium_v1_auth_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -593,7 +770,7 @@ func (x *RegenerateRecoveryCodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegenerateRecoveryCodesResponse.ProtoReflect.Descriptor instead.
 func (*RegenerateRecoveryCodesResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{10}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RegenerateRecoveryCodesResponse) GetRecoveryCodes() []string {
@@ -621,7 +798,7 @@ type Session struct {
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[11]
+	mi := &file_atrium_v1_auth_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -633,7 +810,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[11]
+	mi := &file_atrium_v1_auth_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -646,7 +823,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{11}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Session) GetId() string {
@@ -706,7 +883,7 @@ type WhoAmIRequest struct {
 
 func (x *WhoAmIRequest) Reset() {
 	*x = WhoAmIRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[12]
+	mi := &file_atrium_v1_auth_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -718,7 +895,7 @@ func (x *WhoAmIRequest) String() string {
 func (*WhoAmIRequest) ProtoMessage() {}
 
 func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[12]
+	mi := &file_atrium_v1_auth_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -731,7 +908,7 @@ func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIRequest.ProtoReflect.Descriptor instead.
 func (*WhoAmIRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{12}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{16}
 }
 
 type WhoAmIResponse struct {
@@ -744,7 +921,7 @@ type WhoAmIResponse struct {
 
 func (x *WhoAmIResponse) Reset() {
 	*x = WhoAmIResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[13]
+	mi := &file_atrium_v1_auth_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -756,7 +933,7 @@ func (x *WhoAmIResponse) String() string {
 func (*WhoAmIResponse) ProtoMessage() {}
 
 func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[13]
+	mi := &file_atrium_v1_auth_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -769,7 +946,7 @@ func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIResponse.ProtoReflect.Descriptor instead.
 func (*WhoAmIResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{13}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WhoAmIResponse) GetSession() *Session {
@@ -794,7 +971,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[14]
+	mi := &file_atrium_v1_auth_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -806,7 +983,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[14]
+	mi := &file_atrium_v1_auth_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -819,7 +996,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{14}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{18}
 }
 
 type ListSessionsResponse struct {
@@ -831,7 +1008,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[15]
+	mi := &file_atrium_v1_auth_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -843,7 +1020,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[15]
+	mi := &file_atrium_v1_auth_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -856,7 +1033,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{15}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*Session {
@@ -875,7 +1052,7 @@ type RevokeSessionRequest struct {
 
 func (x *RevokeSessionRequest) Reset() {
 	*x = RevokeSessionRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[16]
+	mi := &file_atrium_v1_auth_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -887,7 +1064,7 @@ func (x *RevokeSessionRequest) String() string {
 func (*RevokeSessionRequest) ProtoMessage() {}
 
 func (x *RevokeSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[16]
+	mi := &file_atrium_v1_auth_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -900,7 +1077,7 @@ func (x *RevokeSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSessionRequest.ProtoReflect.Descriptor instead.
 func (*RevokeSessionRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{16}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RevokeSessionRequest) GetId() string {
@@ -918,7 +1095,7 @@ type RevokeOtherSessionsRequest struct {
 
 func (x *RevokeOtherSessionsRequest) Reset() {
 	*x = RevokeOtherSessionsRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[17]
+	mi := &file_atrium_v1_auth_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -930,7 +1107,7 @@ func (x *RevokeOtherSessionsRequest) String() string {
 func (*RevokeOtherSessionsRequest) ProtoMessage() {}
 
 func (x *RevokeOtherSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[17]
+	mi := &file_atrium_v1_auth_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -943,7 +1120,7 @@ func (x *RevokeOtherSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeOtherSessionsRequest.ProtoReflect.Descriptor instead.
 func (*RevokeOtherSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{17}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{21}
 }
 
 type RevokeAccountSessionsRequest struct {
@@ -955,7 +1132,7 @@ type RevokeAccountSessionsRequest struct {
 
 func (x *RevokeAccountSessionsRequest) Reset() {
 	*x = RevokeAccountSessionsRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[18]
+	mi := &file_atrium_v1_auth_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -967,7 +1144,7 @@ func (x *RevokeAccountSessionsRequest) String() string {
 func (*RevokeAccountSessionsRequest) ProtoMessage() {}
 
 func (x *RevokeAccountSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[18]
+	mi := &file_atrium_v1_auth_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -980,7 +1157,7 @@ func (x *RevokeAccountSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAccountSessionsRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAccountSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{18}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RevokeAccountSessionsRequest) GetAccountId() string {
@@ -1000,7 +1177,7 @@ type RevokeSessionsResponse struct {
 
 func (x *RevokeSessionsResponse) Reset() {
 	*x = RevokeSessionsResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[19]
+	mi := &file_atrium_v1_auth_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1012,7 +1189,7 @@ func (x *RevokeSessionsResponse) String() string {
 func (*RevokeSessionsResponse) ProtoMessage() {}
 
 func (x *RevokeSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[19]
+	mi := &file_atrium_v1_auth_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1025,7 +1202,7 @@ func (x *RevokeSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSessionsResponse.ProtoReflect.Descriptor instead.
 func (*RevokeSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{19}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RevokeSessionsResponse) GetRevoked() int32 {
@@ -1039,7 +1216,16 @@ var File_atrium_v1_auth_proto protoreflect.FileDescriptor
 
 const file_atrium_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x14atrium/v1/auth.proto\x12\tatrium.v1\x1a\x18atrium/v1/accounts.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"}\n" +
+	"\x14atrium/v1/auth.proto\x12\tatrium.v1\x1a\x18atrium/v1/accounts.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1f\n" +
+	"\x1dStartEmailVerificationRequest\"q\n" +
+	"\x1eStartEmailVerificationResponse\x12\x12\n" +
+	"\x04flow\x18\x01 \x01(\tR\x04flow\x12;\n" +
+	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\"I\n" +
+	"\x1fConfirmEmailVerificationRequest\x12\x12\n" +
+	"\x04flow\x18\x01 \x01(\tR\x04flow\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\"\"\n" +
+	" ConfirmEmailVerificationResponse\"}\n" +
 	"\x0fRegisterRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12:\n" +
 	"\n" +
@@ -1101,7 +1287,7 @@ const file_atrium_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\"2\n" +
 	"\x16RevokeSessionsResponse\x12\x18\n" +
-	"\arevoked\x18\x01 \x01(\x05R\arevoked2\xa0\x04\n" +
+	"\arevoked\x18\x01 \x01(\x05R\arevoked2\x84\x06\n" +
 	"\vAuthService\x12:\n" +
 	"\bRegister\x12\x1a.atrium.v1.RegisterRequest\x1a\x12.atrium.v1.Account\x12:\n" +
 	"\x05Login\x12\x17.atrium.v1.LoginRequest\x1a\x18.atrium.v1.LoginResponse\x12@\n" +
@@ -1110,7 +1296,9 @@ const file_atrium_v1_auth_proto_rawDesc = "" +
 	"EnrollTotp\x12\x1c.atrium.v1.EnrollTotpRequest\x1a\x1d.atrium.v1.EnrollTotpResponse\x12L\n" +
 	"\vConfirmTotp\x12\x1d.atrium.v1.ConfirmTotpRequest\x1a\x1e.atrium.v1.ConfirmTotpResponse\x12L\n" +
 	"\x0eChangePassword\x12 .atrium.v1.ChangePasswordRequest\x1a\x18.atrium.v1.LoginResponse\x12p\n" +
-	"\x17RegenerateRecoveryCodes\x12).atrium.v1.RegenerateRecoveryCodesRequest\x1a*.atrium.v1.RegenerateRecoveryCodesResponse2\xbb\x03\n" +
+	"\x17RegenerateRecoveryCodes\x12).atrium.v1.RegenerateRecoveryCodesRequest\x1a*.atrium.v1.RegenerateRecoveryCodesResponse\x12m\n" +
+	"\x16StartEmailVerification\x12(.atrium.v1.StartEmailVerificationRequest\x1a).atrium.v1.StartEmailVerificationResponse\x12s\n" +
+	"\x18ConfirmEmailVerification\x12*.atrium.v1.ConfirmEmailVerificationRequest\x1a+.atrium.v1.ConfirmEmailVerificationResponse2\xbb\x03\n" +
 	"\x0eSessionService\x12=\n" +
 	"\x06WhoAmI\x12\x18.atrium.v1.WhoAmIRequest\x1a\x19.atrium.v1.WhoAmIResponse\x12O\n" +
 	"\fListSessions\x12\x1e.atrium.v1.ListSessionsRequest\x1a\x1f.atrium.v1.ListSessionsResponse\x12S\n" +
@@ -1130,73 +1318,82 @@ func file_atrium_v1_auth_proto_rawDescGZIP() []byte {
 	return file_atrium_v1_auth_proto_rawDescData
 }
 
-var file_atrium_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_atrium_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_atrium_v1_auth_proto_goTypes = []any{
-	(*RegisterRequest)(nil),                 // 0: atrium.v1.RegisterRequest
-	(*LoginRequest)(nil),                    // 1: atrium.v1.LoginRequest
-	(*LoginResponse)(nil),                   // 2: atrium.v1.LoginResponse
-	(*LoginMfaRequest)(nil),                 // 3: atrium.v1.LoginMfaRequest
-	(*EnrollTotpRequest)(nil),               // 4: atrium.v1.EnrollTotpRequest
-	(*EnrollTotpResponse)(nil),              // 5: atrium.v1.EnrollTotpResponse
-	(*ConfirmTotpRequest)(nil),              // 6: atrium.v1.ConfirmTotpRequest
-	(*ConfirmTotpResponse)(nil),             // 7: atrium.v1.ConfirmTotpResponse
-	(*ChangePasswordRequest)(nil),           // 8: atrium.v1.ChangePasswordRequest
-	(*RegenerateRecoveryCodesRequest)(nil),  // 9: atrium.v1.RegenerateRecoveryCodesRequest
-	(*RegenerateRecoveryCodesResponse)(nil), // 10: atrium.v1.RegenerateRecoveryCodesResponse
-	(*Session)(nil),                         // 11: atrium.v1.Session
-	(*WhoAmIRequest)(nil),                   // 12: atrium.v1.WhoAmIRequest
-	(*WhoAmIResponse)(nil),                  // 13: atrium.v1.WhoAmIResponse
-	(*ListSessionsRequest)(nil),             // 14: atrium.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),            // 15: atrium.v1.ListSessionsResponse
-	(*RevokeSessionRequest)(nil),            // 16: atrium.v1.RevokeSessionRequest
-	(*RevokeOtherSessionsRequest)(nil),      // 17: atrium.v1.RevokeOtherSessionsRequest
-	(*RevokeAccountSessionsRequest)(nil),    // 18: atrium.v1.RevokeAccountSessionsRequest
-	(*RevokeSessionsResponse)(nil),          // 19: atrium.v1.RevokeSessionsResponse
-	(*IdentifierInput)(nil),                 // 20: atrium.v1.IdentifierInput
-	(*timestamppb.Timestamp)(nil),           // 21: google.protobuf.Timestamp
-	(*Account)(nil),                         // 22: atrium.v1.Account
+	(*StartEmailVerificationRequest)(nil),    // 0: atrium.v1.StartEmailVerificationRequest
+	(*StartEmailVerificationResponse)(nil),   // 1: atrium.v1.StartEmailVerificationResponse
+	(*ConfirmEmailVerificationRequest)(nil),  // 2: atrium.v1.ConfirmEmailVerificationRequest
+	(*ConfirmEmailVerificationResponse)(nil), // 3: atrium.v1.ConfirmEmailVerificationResponse
+	(*RegisterRequest)(nil),                  // 4: atrium.v1.RegisterRequest
+	(*LoginRequest)(nil),                     // 5: atrium.v1.LoginRequest
+	(*LoginResponse)(nil),                    // 6: atrium.v1.LoginResponse
+	(*LoginMfaRequest)(nil),                  // 7: atrium.v1.LoginMfaRequest
+	(*EnrollTotpRequest)(nil),                // 8: atrium.v1.EnrollTotpRequest
+	(*EnrollTotpResponse)(nil),               // 9: atrium.v1.EnrollTotpResponse
+	(*ConfirmTotpRequest)(nil),               // 10: atrium.v1.ConfirmTotpRequest
+	(*ConfirmTotpResponse)(nil),              // 11: atrium.v1.ConfirmTotpResponse
+	(*ChangePasswordRequest)(nil),            // 12: atrium.v1.ChangePasswordRequest
+	(*RegenerateRecoveryCodesRequest)(nil),   // 13: atrium.v1.RegenerateRecoveryCodesRequest
+	(*RegenerateRecoveryCodesResponse)(nil),  // 14: atrium.v1.RegenerateRecoveryCodesResponse
+	(*Session)(nil),                          // 15: atrium.v1.Session
+	(*WhoAmIRequest)(nil),                    // 16: atrium.v1.WhoAmIRequest
+	(*WhoAmIResponse)(nil),                   // 17: atrium.v1.WhoAmIResponse
+	(*ListSessionsRequest)(nil),              // 18: atrium.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),             // 19: atrium.v1.ListSessionsResponse
+	(*RevokeSessionRequest)(nil),             // 20: atrium.v1.RevokeSessionRequest
+	(*RevokeOtherSessionsRequest)(nil),       // 21: atrium.v1.RevokeOtherSessionsRequest
+	(*RevokeAccountSessionsRequest)(nil),     // 22: atrium.v1.RevokeAccountSessionsRequest
+	(*RevokeSessionsResponse)(nil),           // 23: atrium.v1.RevokeSessionsResponse
+	(*timestamppb.Timestamp)(nil),            // 24: google.protobuf.Timestamp
+	(*IdentifierInput)(nil),                  // 25: atrium.v1.IdentifierInput
+	(*Account)(nil),                          // 26: atrium.v1.Account
 }
 var file_atrium_v1_auth_proto_depIdxs = []int32{
-	20, // 0: atrium.v1.RegisterRequest.identifier:type_name -> atrium.v1.IdentifierInput
-	20, // 1: atrium.v1.LoginRequest.identifier:type_name -> atrium.v1.IdentifierInput
-	11, // 2: atrium.v1.LoginResponse.session:type_name -> atrium.v1.Session
-	21, // 3: atrium.v1.LoginResponse.challenge_expire_time:type_name -> google.protobuf.Timestamp
-	11, // 4: atrium.v1.ConfirmTotpResponse.session:type_name -> atrium.v1.Session
-	21, // 5: atrium.v1.Session.auth_time:type_name -> google.protobuf.Timestamp
-	21, // 6: atrium.v1.Session.last_seen_time:type_name -> google.protobuf.Timestamp
-	21, // 7: atrium.v1.Session.expire_time:type_name -> google.protobuf.Timestamp
-	11, // 8: atrium.v1.WhoAmIResponse.session:type_name -> atrium.v1.Session
-	22, // 9: atrium.v1.WhoAmIResponse.account:type_name -> atrium.v1.Account
-	11, // 10: atrium.v1.ListSessionsResponse.sessions:type_name -> atrium.v1.Session
-	0,  // 11: atrium.v1.AuthService.Register:input_type -> atrium.v1.RegisterRequest
-	1,  // 12: atrium.v1.AuthService.Login:input_type -> atrium.v1.LoginRequest
-	3,  // 13: atrium.v1.AuthService.LoginMfa:input_type -> atrium.v1.LoginMfaRequest
-	4,  // 14: atrium.v1.AuthService.EnrollTotp:input_type -> atrium.v1.EnrollTotpRequest
-	6,  // 15: atrium.v1.AuthService.ConfirmTotp:input_type -> atrium.v1.ConfirmTotpRequest
-	8,  // 16: atrium.v1.AuthService.ChangePassword:input_type -> atrium.v1.ChangePasswordRequest
-	9,  // 17: atrium.v1.AuthService.RegenerateRecoveryCodes:input_type -> atrium.v1.RegenerateRecoveryCodesRequest
-	12, // 18: atrium.v1.SessionService.WhoAmI:input_type -> atrium.v1.WhoAmIRequest
-	14, // 19: atrium.v1.SessionService.ListSessions:input_type -> atrium.v1.ListSessionsRequest
-	16, // 20: atrium.v1.SessionService.RevokeSession:input_type -> atrium.v1.RevokeSessionRequest
-	17, // 21: atrium.v1.SessionService.RevokeOtherSessions:input_type -> atrium.v1.RevokeOtherSessionsRequest
-	18, // 22: atrium.v1.SessionService.RevokeAccountSessions:input_type -> atrium.v1.RevokeAccountSessionsRequest
-	22, // 23: atrium.v1.AuthService.Register:output_type -> atrium.v1.Account
-	2,  // 24: atrium.v1.AuthService.Login:output_type -> atrium.v1.LoginResponse
-	2,  // 25: atrium.v1.AuthService.LoginMfa:output_type -> atrium.v1.LoginResponse
-	5,  // 26: atrium.v1.AuthService.EnrollTotp:output_type -> atrium.v1.EnrollTotpResponse
-	7,  // 27: atrium.v1.AuthService.ConfirmTotp:output_type -> atrium.v1.ConfirmTotpResponse
-	2,  // 28: atrium.v1.AuthService.ChangePassword:output_type -> atrium.v1.LoginResponse
-	10, // 29: atrium.v1.AuthService.RegenerateRecoveryCodes:output_type -> atrium.v1.RegenerateRecoveryCodesResponse
-	13, // 30: atrium.v1.SessionService.WhoAmI:output_type -> atrium.v1.WhoAmIResponse
-	15, // 31: atrium.v1.SessionService.ListSessions:output_type -> atrium.v1.ListSessionsResponse
-	19, // 32: atrium.v1.SessionService.RevokeSession:output_type -> atrium.v1.RevokeSessionsResponse
-	19, // 33: atrium.v1.SessionService.RevokeOtherSessions:output_type -> atrium.v1.RevokeSessionsResponse
-	19, // 34: atrium.v1.SessionService.RevokeAccountSessions:output_type -> atrium.v1.RevokeSessionsResponse
-	23, // [23:35] is the sub-list for method output_type
-	11, // [11:23] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	24, // 0: atrium.v1.StartEmailVerificationResponse.expire_time:type_name -> google.protobuf.Timestamp
+	25, // 1: atrium.v1.RegisterRequest.identifier:type_name -> atrium.v1.IdentifierInput
+	25, // 2: atrium.v1.LoginRequest.identifier:type_name -> atrium.v1.IdentifierInput
+	15, // 3: atrium.v1.LoginResponse.session:type_name -> atrium.v1.Session
+	24, // 4: atrium.v1.LoginResponse.challenge_expire_time:type_name -> google.protobuf.Timestamp
+	15, // 5: atrium.v1.ConfirmTotpResponse.session:type_name -> atrium.v1.Session
+	24, // 6: atrium.v1.Session.auth_time:type_name -> google.protobuf.Timestamp
+	24, // 7: atrium.v1.Session.last_seen_time:type_name -> google.protobuf.Timestamp
+	24, // 8: atrium.v1.Session.expire_time:type_name -> google.protobuf.Timestamp
+	15, // 9: atrium.v1.WhoAmIResponse.session:type_name -> atrium.v1.Session
+	26, // 10: atrium.v1.WhoAmIResponse.account:type_name -> atrium.v1.Account
+	15, // 11: atrium.v1.ListSessionsResponse.sessions:type_name -> atrium.v1.Session
+	4,  // 12: atrium.v1.AuthService.Register:input_type -> atrium.v1.RegisterRequest
+	5,  // 13: atrium.v1.AuthService.Login:input_type -> atrium.v1.LoginRequest
+	7,  // 14: atrium.v1.AuthService.LoginMfa:input_type -> atrium.v1.LoginMfaRequest
+	8,  // 15: atrium.v1.AuthService.EnrollTotp:input_type -> atrium.v1.EnrollTotpRequest
+	10, // 16: atrium.v1.AuthService.ConfirmTotp:input_type -> atrium.v1.ConfirmTotpRequest
+	12, // 17: atrium.v1.AuthService.ChangePassword:input_type -> atrium.v1.ChangePasswordRequest
+	13, // 18: atrium.v1.AuthService.RegenerateRecoveryCodes:input_type -> atrium.v1.RegenerateRecoveryCodesRequest
+	0,  // 19: atrium.v1.AuthService.StartEmailVerification:input_type -> atrium.v1.StartEmailVerificationRequest
+	2,  // 20: atrium.v1.AuthService.ConfirmEmailVerification:input_type -> atrium.v1.ConfirmEmailVerificationRequest
+	16, // 21: atrium.v1.SessionService.WhoAmI:input_type -> atrium.v1.WhoAmIRequest
+	18, // 22: atrium.v1.SessionService.ListSessions:input_type -> atrium.v1.ListSessionsRequest
+	20, // 23: atrium.v1.SessionService.RevokeSession:input_type -> atrium.v1.RevokeSessionRequest
+	21, // 24: atrium.v1.SessionService.RevokeOtherSessions:input_type -> atrium.v1.RevokeOtherSessionsRequest
+	22, // 25: atrium.v1.SessionService.RevokeAccountSessions:input_type -> atrium.v1.RevokeAccountSessionsRequest
+	26, // 26: atrium.v1.AuthService.Register:output_type -> atrium.v1.Account
+	6,  // 27: atrium.v1.AuthService.Login:output_type -> atrium.v1.LoginResponse
+	6,  // 28: atrium.v1.AuthService.LoginMfa:output_type -> atrium.v1.LoginResponse
+	9,  // 29: atrium.v1.AuthService.EnrollTotp:output_type -> atrium.v1.EnrollTotpResponse
+	11, // 30: atrium.v1.AuthService.ConfirmTotp:output_type -> atrium.v1.ConfirmTotpResponse
+	6,  // 31: atrium.v1.AuthService.ChangePassword:output_type -> atrium.v1.LoginResponse
+	14, // 32: atrium.v1.AuthService.RegenerateRecoveryCodes:output_type -> atrium.v1.RegenerateRecoveryCodesResponse
+	1,  // 33: atrium.v1.AuthService.StartEmailVerification:output_type -> atrium.v1.StartEmailVerificationResponse
+	3,  // 34: atrium.v1.AuthService.ConfirmEmailVerification:output_type -> atrium.v1.ConfirmEmailVerificationResponse
+	17, // 35: atrium.v1.SessionService.WhoAmI:output_type -> atrium.v1.WhoAmIResponse
+	19, // 36: atrium.v1.SessionService.ListSessions:output_type -> atrium.v1.ListSessionsResponse
+	23, // 37: atrium.v1.SessionService.RevokeSession:output_type -> atrium.v1.RevokeSessionsResponse
+	23, // 38: atrium.v1.SessionService.RevokeOtherSessions:output_type -> atrium.v1.RevokeSessionsResponse
+	23, // 39: atrium.v1.SessionService.RevokeAccountSessions:output_type -> atrium.v1.RevokeSessionsResponse
+	26, // [26:40] is the sub-list for method output_type
+	12, // [12:26] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_atrium_v1_auth_proto_init() }
@@ -1211,7 +1408,7 @@ func file_atrium_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_atrium_v1_auth_proto_rawDesc), len(file_atrium_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

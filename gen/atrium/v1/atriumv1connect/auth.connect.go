@@ -51,6 +51,12 @@ const (
 	// AuthServiceRegenerateRecoveryCodesProcedure is the fully-qualified name of the AuthService's
 	// RegenerateRecoveryCodes RPC.
 	AuthServiceRegenerateRecoveryCodesProcedure = "/atrium.v1.AuthService/RegenerateRecoveryCodes"
+	// AuthServiceStartEmailVerificationProcedure is the fully-qualified name of the AuthService's
+	// StartEmailVerification RPC.
+	AuthServiceStartEmailVerificationProcedure = "/atrium.v1.AuthService/StartEmailVerification"
+	// AuthServiceConfirmEmailVerificationProcedure is the fully-qualified name of the AuthService's
+	// ConfirmEmailVerification RPC.
+	AuthServiceConfirmEmailVerificationProcedure = "/atrium.v1.AuthService/ConfirmEmailVerification"
 	// SessionServiceWhoAmIProcedure is the fully-qualified name of the SessionService's WhoAmI RPC.
 	SessionServiceWhoAmIProcedure = "/atrium.v1.SessionService/WhoAmI"
 	// SessionServiceListSessionsProcedure is the fully-qualified name of the SessionService's
@@ -91,6 +97,12 @@ type AuthServiceClient interface {
 	// RegenerateRecoveryCodes replaces every recovery code.
 	// REST: POST /v1/auth/recovery-codes.
 	RegenerateRecoveryCodes(context.Context, *connect.Request[v1.RegenerateRecoveryCodesRequest]) (*connect.Response[v1.RegenerateRecoveryCodesResponse], error)
+	// StartEmailVerification e-mails a code to the account's unverified
+	// e-mail address. REST: POST /v1/auth/email/verify.
+	StartEmailVerification(context.Context, *connect.Request[v1.StartEmailVerificationRequest]) (*connect.Response[v1.StartEmailVerificationResponse], error)
+	// ConfirmEmailVerification checks the code with its flow and marks the
+	// address verified. REST: POST /v1/auth/email/confirm.
+	ConfirmEmailVerification(context.Context, *connect.Request[v1.ConfirmEmailVerificationRequest]) (*connect.Response[v1.ConfirmEmailVerificationResponse], error)
 }
 
 // NewAuthServiceClient constructs a client for the atrium.v1.AuthService service. By default, it
@@ -146,18 +158,32 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(authServiceMethods.ByName("RegenerateRecoveryCodes")),
 			connect.WithClientOptions(opts...),
 		),
+		startEmailVerification: connect.NewClient[v1.StartEmailVerificationRequest, v1.StartEmailVerificationResponse](
+			httpClient,
+			baseURL+AuthServiceStartEmailVerificationProcedure,
+			connect.WithSchema(authServiceMethods.ByName("StartEmailVerification")),
+			connect.WithClientOptions(opts...),
+		),
+		confirmEmailVerification: connect.NewClient[v1.ConfirmEmailVerificationRequest, v1.ConfirmEmailVerificationResponse](
+			httpClient,
+			baseURL+AuthServiceConfirmEmailVerificationProcedure,
+			connect.WithSchema(authServiceMethods.ByName("ConfirmEmailVerification")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // authServiceClient implements AuthServiceClient.
 type authServiceClient struct {
-	register                *connect.Client[v1.RegisterRequest, v1.Account]
-	login                   *connect.Client[v1.LoginRequest, v1.LoginResponse]
-	loginMfa                *connect.Client[v1.LoginMfaRequest, v1.LoginResponse]
-	enrollTotp              *connect.Client[v1.EnrollTotpRequest, v1.EnrollTotpResponse]
-	confirmTotp             *connect.Client[v1.ConfirmTotpRequest, v1.ConfirmTotpResponse]
-	changePassword          *connect.Client[v1.ChangePasswordRequest, v1.LoginResponse]
-	regenerateRecoveryCodes *connect.Client[v1.RegenerateRecoveryCodesRequest, v1.RegenerateRecoveryCodesResponse]
+	register                 *connect.Client[v1.RegisterRequest, v1.Account]
+	login                    *connect.Client[v1.LoginRequest, v1.LoginResponse]
+	loginMfa                 *connect.Client[v1.LoginMfaRequest, v1.LoginResponse]
+	enrollTotp               *connect.Client[v1.EnrollTotpRequest, v1.EnrollTotpResponse]
+	confirmTotp              *connect.Client[v1.ConfirmTotpRequest, v1.ConfirmTotpResponse]
+	changePassword           *connect.Client[v1.ChangePasswordRequest, v1.LoginResponse]
+	regenerateRecoveryCodes  *connect.Client[v1.RegenerateRecoveryCodesRequest, v1.RegenerateRecoveryCodesResponse]
+	startEmailVerification   *connect.Client[v1.StartEmailVerificationRequest, v1.StartEmailVerificationResponse]
+	confirmEmailVerification *connect.Client[v1.ConfirmEmailVerificationRequest, v1.ConfirmEmailVerificationResponse]
 }
 
 // Register calls atrium.v1.AuthService.Register.
@@ -195,6 +221,16 @@ func (c *authServiceClient) RegenerateRecoveryCodes(ctx context.Context, req *co
 	return c.regenerateRecoveryCodes.CallUnary(ctx, req)
 }
 
+// StartEmailVerification calls atrium.v1.AuthService.StartEmailVerification.
+func (c *authServiceClient) StartEmailVerification(ctx context.Context, req *connect.Request[v1.StartEmailVerificationRequest]) (*connect.Response[v1.StartEmailVerificationResponse], error) {
+	return c.startEmailVerification.CallUnary(ctx, req)
+}
+
+// ConfirmEmailVerification calls atrium.v1.AuthService.ConfirmEmailVerification.
+func (c *authServiceClient) ConfirmEmailVerification(ctx context.Context, req *connect.Request[v1.ConfirmEmailVerificationRequest]) (*connect.Response[v1.ConfirmEmailVerificationResponse], error) {
+	return c.confirmEmailVerification.CallUnary(ctx, req)
+}
+
 // AuthServiceHandler is an implementation of the atrium.v1.AuthService service.
 type AuthServiceHandler interface {
 	// Register creates an account of a self-service kind with an identifier
@@ -219,6 +255,12 @@ type AuthServiceHandler interface {
 	// RegenerateRecoveryCodes replaces every recovery code.
 	// REST: POST /v1/auth/recovery-codes.
 	RegenerateRecoveryCodes(context.Context, *connect.Request[v1.RegenerateRecoveryCodesRequest]) (*connect.Response[v1.RegenerateRecoveryCodesResponse], error)
+	// StartEmailVerification e-mails a code to the account's unverified
+	// e-mail address. REST: POST /v1/auth/email/verify.
+	StartEmailVerification(context.Context, *connect.Request[v1.StartEmailVerificationRequest]) (*connect.Response[v1.StartEmailVerificationResponse], error)
+	// ConfirmEmailVerification checks the code with its flow and marks the
+	// address verified. REST: POST /v1/auth/email/confirm.
+	ConfirmEmailVerification(context.Context, *connect.Request[v1.ConfirmEmailVerificationRequest]) (*connect.Response[v1.ConfirmEmailVerificationResponse], error)
 }
 
 // NewAuthServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -270,6 +312,18 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(authServiceMethods.ByName("RegenerateRecoveryCodes")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authServiceStartEmailVerificationHandler := connect.NewUnaryHandler(
+		AuthServiceStartEmailVerificationProcedure,
+		svc.StartEmailVerification,
+		connect.WithSchema(authServiceMethods.ByName("StartEmailVerification")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceConfirmEmailVerificationHandler := connect.NewUnaryHandler(
+		AuthServiceConfirmEmailVerificationProcedure,
+		svc.ConfirmEmailVerification,
+		connect.WithSchema(authServiceMethods.ByName("ConfirmEmailVerification")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/atrium.v1.AuthService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AuthServiceRegisterProcedure:
@@ -286,6 +340,10 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 			authServiceChangePasswordHandler.ServeHTTP(w, r)
 		case AuthServiceRegenerateRecoveryCodesProcedure:
 			authServiceRegenerateRecoveryCodesHandler.ServeHTTP(w, r)
+		case AuthServiceStartEmailVerificationProcedure:
+			authServiceStartEmailVerificationHandler.ServeHTTP(w, r)
+		case AuthServiceConfirmEmailVerificationProcedure:
+			authServiceConfirmEmailVerificationHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -321,6 +379,14 @@ func (UnimplementedAuthServiceHandler) ChangePassword(context.Context, *connect.
 
 func (UnimplementedAuthServiceHandler) RegenerateRecoveryCodes(context.Context, *connect.Request[v1.RegenerateRecoveryCodesRequest]) (*connect.Response[v1.RegenerateRecoveryCodesResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.RegenerateRecoveryCodes is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) StartEmailVerification(context.Context, *connect.Request[v1.StartEmailVerificationRequest]) (*connect.Response[v1.StartEmailVerificationResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.StartEmailVerification is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) ConfirmEmailVerification(context.Context, *connect.Request[v1.ConfirmEmailVerificationRequest]) (*connect.Response[v1.ConfirmEmailVerificationResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.ConfirmEmailVerification is not implemented"))
 }
 
 // SessionServiceClient is a client for the atrium.v1.SessionService service.
