@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -222,6 +223,14 @@ func TestLoginConnect(t *testing.T) {
 	_, err = auth.Login(ctx, connect.NewRequest(&atriumv1.LoginRequest{Identifier: &atriumv1.IdentifierInput{Type: "email", Value: userEmail}, Password: "wrong wrong wrong wrong"}))
 	if connect.CodeOf(err) != connect.CodeUnauthenticated {
 		t.Errorf("Login(wrong) code = %v, want unauthenticated", connect.CodeOf(err))
+	}
+	// the same throttle answers over Connect, with Retry-After.
+	for range 6 {
+		_, err = auth.Login(ctx, connect.NewRequest(&atriumv1.LoginRequest{Identifier: &atriumv1.IdentifierInput{Type: "email", Value: userEmail}, Password: "wrong wrong wrong wrong"}))
+	}
+	var ce *connect.Error
+	if !errors.As(err, &ce) || ce.Code() != connect.CodeResourceExhausted || ce.Meta().Get("Retry-After") == "" {
+		t.Errorf("Login after 6 failures = %v, want resource_exhausted with Retry-After", err)
 	}
 }
 

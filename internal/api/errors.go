@@ -75,6 +75,9 @@ func logFailure(ctx context.Context, log *slog.Logger, procedure string, err err
 func toConnect(err error) error {
 	msg, vs := fault.PublicOf(err)
 	ce := connect.NewError(statusOf(err).code, errors.New(msg))
+	if statusOf(err).http == http.StatusTooManyRequests {
+		ce.Meta().Set("Retry-After", retryAfter(err))
+	}
 	if len(vs) > 0 {
 		br := &atriumv1.BadRequest{}
 		for _, v := range vs {

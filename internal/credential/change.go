@@ -3,6 +3,9 @@ package credential
 import (
 	"context"
 
+	"github.com/atriumid/atrium/internal/account"
+	"github.com/atriumid/atrium/internal/mail"
+
 	"github.com/atriumid/atrium/internal/credential/password"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/session"
@@ -74,5 +77,22 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 	if err != nil {
 		return nil, err
 	}
+	s.notifyPasswordChange(ctx, acc.Identifiers)
 	return &LoginResult{Token: tok, Session: sess}, nil
+}
+
+// notifyPasswordChange tells the account's verified e-mail addresses that
+// the password changed (ASVS 6.2.3), when e-mail is configured. The change
+// stands whether or not the message goes out.
+func (s *Service) notifyPasswordChange(ctx context.Context, idents []account.Identifier) {
+	if s.c.Mail == nil {
+		return
+	}
+	for _, id := range idents {
+		if id.Type != "email" || id.VerifyTime.IsZero() {
+			continue
+		}
+		s.c.Mail.Send(ctx, mail.Message{To: id.Value, Subject: s.c.Issuer + " password changed",
+			Text: "The password of your " + s.c.Issuer + " account was changed and your other sessions were ended.\n\nIf you did not do this, reset your password at " + s.c.PublicURL + " at once.\n"})
+	}
 }

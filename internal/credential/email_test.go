@@ -131,3 +131,21 @@ func TestEmailCodeExactlyOnce(t *testing.T) {
 		}
 	})
 }
+
+// a password change is announced to the verified e-mail address.
+func TestPasswordChangeNotified(t *testing.T) {
+	e := newEnv(t, testenv.SQLiteURL(t))
+	ctx := context.Background()
+	a := e.register(t)
+	if err := e.db.Credentials().MarkIdentifierVerified(ctx, a.ID, "email", email, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	sess := e.aal1(t)
+	if _, err := e.svc.ChangePassword(ctx, credential.ChangePasswordRequest{Session: sess, Current: pw, Password: "an entirely new passphrase", Client: ip}); err != nil {
+		t.Fatal(err)
+	}
+	msgs := e.smtp.Messages()
+	if len(msgs) != 1 || msgs[0].To != email || !strings.Contains(msgs[0].Data, "password changed") {
+		t.Errorf("e-mails after a password change = %+v, want one notice to %s", msgs, email)
+	}
+}
