@@ -2,6 +2,7 @@ package credential_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -53,9 +54,14 @@ type env struct {
 	smtp     *testenv.SMTPServer
 }
 
-// testPolicy throttles quickly so tests stay short: 2 free failures, then
-// 1 s doubling to 8 s, locked for 8 s from the 6th.
-var testPolicy = throttle.Policy{Free: 2, Base: time.Second, Max: 8 * time.Second, Limit: 6, Window: time.Hour}
+// testPolicy throttles an account and client quickly so tests stay short:
+// 2 free failures, then 1 s doubling to 8 s, locked for 8 s from the 6th.
+// testAccountPolicy throttles the account from any client: 12 free, then
+// 1 s doubling to 2 s.
+var (
+	testPolicy        = throttle.Policy{Free: 2, Base: time.Second, Max: 8 * time.Second, Limit: 6, Window: time.Hour}
+	testAccountPolicy = throttle.Policy{Free: 12, Base: time.Second, Max: 2 * time.Second, Limit: 20, Window: time.Hour}
+)
 
 func newEnv(t *testing.T, dbURL string) *env {
 	t.Helper()
@@ -74,7 +80,7 @@ func newEnv(t *testing.T, dbURL string) *env {
 	e.sessions = session.NewService(db.Sessions(), session.DefaultPolicy, c.Now)
 	e.cfg = credential.Config{
 		Accounts: e.accounts, Kinds: kinds, Store: db.Credentials(), Sessions: e.sessions,
-		Limiter: throttle.New(db.Throttle(), testPolicy, throttle.ClientPolicy, c.Now), Keys: keys,
+		Limiter: throttle.New(db.Throttle(), throttle.Policies{Pair: testPolicy, Account: testAccountPolicy, Client: throttle.DefaultPolicies.Client}, c.Now), Keys: keys,
 		Hashing: password.Cheap, Policy: password.DefaultPolicy, Issuer: "Atrium", ContextWords: []string{"Acme Corporation"}, Now: c.Now,
 		Mail: &mail.SMTP{Addr: e.smtp.Addr(), From: "atrium@id.example.org"}, PublicURL: "https://id.example.org",
 	}
@@ -168,7 +174,7 @@ func TestLoginNoEnumeration(t *testing.T) {
 		if fault.KindOf(wrong) != fault.Unauthenticated || fault.KindOf(unknown) != fault.KindOf(wrong) || wm != um {
 			t.Errorf("wrong password = %v; unknown identifier = %v; want the same Unauthenticated error", wrong, unknown)
 		}
-		for range testPolicy.Free + 1 {
+		for range testPolicy.Free + 2 {
 			_, unknown = e.svc.Login(ctx, credential.LoginRequest{Identifier: account.IdentifierInput{Type: "email", Value: "nobody@example.com"}, Password: pw})
 		}
 		wantKind(t, "Login(unknown identifier, after the free failures)", unknown, fault.ResourceExhausted)
@@ -215,6 +221,45 @@ func TestThrottleProgressiveAndCapped(t *testing.T) {
 		wantKind(t, "Login(wrong) after a success", err, fault.Unauthenticated)
 		if _, err := e.login(t, pw); err != nil {
 			t.Errorf("Login(right) after one new failure = %v, want success (counter reset)", err)
+		}
+	})
+}
+
+// R-11 (T-L2 c): an attacker hammering from one address is held back by
+// the pair's delays and never blocks the holder, who logs in from another
+// address throughout; attackers spread over many addresses block the
+// account for at most the account-wide cap.
+func TestThrottleNoVictimLockout(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.register(t)
+		victim := func() error {
+			_, err := e.svc.Login(ctx, credential.LoginRequest{Identifier: email1(), Password: pw, Client: "192.0.2.77"})
+			return err
+		}
+		// One attacker at 1 request per second for 10 minutes.
+		for i := range 600 {
+			e.svc.Login(ctx, credential.LoginRequest{Identifier: email1(), Password: "guess guess guess guess", Client: ip})
+			if i%60 == 0 {
+				if err := victim(); err != nil {
+					t.Fatalf("victim's login after %d s of attack = %v, want success", i, err)
+				}
+			}
+			e.clock.Advance(time.Second)
+		}
+		// Many attackers, one guess each: the account-wide delay applies
+		// to everyone, but never for longer than its cap.
+		for i := range testAccountPolicy.Limit + 5 {
+			e.svc.Login(ctx, credential.LoginRequest{Identifier: email1(), Password: "guess guess guess guess", Client: fmt.Sprintf("198.51.100.%d", i)})
+		}
+		err := victim()
+		var re *throttle.RetryError
+		if !errorsAs(err, &re) || re.After > testAccountPolicy.Max {
+			t.Fatalf("victim's login during a distributed attack = %v, want a wait ≤ %v", err, testAccountPolicy.Max)
+		}
+		e.clock.Advance(re.After)
+		if err := victim(); err != nil {
+			t.Errorf("victim's login after the account-wide cap = %v, want success", err)
 		}
 	})
 }

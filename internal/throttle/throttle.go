@@ -1,7 +1,8 @@
 // Package throttle limits failed authentication attempts (NIST SP 800-63B
-// §5.2.2, ASVS 6.1.1 and 6.3.1): per account and per client address, with
-// progressive, capped delays, so that guessing is slow while an attacker
-// can never lock a victim out for longer than the cap.
+// §5.2.2, ASVS 6.1.1 and 6.3.1): per account and client address, per
+// account and per client address, with progressive, capped delays, so
+// that guessing is slow while an attacker cannot keep the holder of an
+// account out.
 //
 // Counters live in the database through Store, so every replica shares
 // them and a failure is counted atomically under any concurrency. Every
@@ -33,14 +34,28 @@ type Policy struct {
 	Window time.Duration
 }
 
-// AccountPolicy is the default per-account policy: 5 free failures, then
-// 1 s doubling to 15 min, and a lock of 15 min at every failure from the
-// 100th (NIST: at most 100 consecutive failures).
-var AccountPolicy = Policy{Free: 5, Base: time.Second, Max: 15 * time.Minute, Limit: 100, Window: 24 * time.Hour}
+// Policies are the policies of the three keys an attempt counts against.
+// The pair of account and client address is throttled hard, so one
+// source guesses slowly; the account alone more gently, with a short cap,
+// so that a distributed guesser is slowed too while an attacker can never
+// keep the real holder out for long; the client address alone loosely,
+// since one address may front many people.
+type Policies struct {
+	Pair    Policy
+	Account Policy
+	Client  Policy
+}
 
-// ClientPolicy is the default per-client-address policy: looser, since one
-// address may front many people.
-var ClientPolicy = Policy{Free: 50, Base: time.Second, Max: 15 * time.Minute, Limit: 1000, Window: time.Hour}
+// DefaultPolicies: per account and client, 5 free failures, then 1 s
+// doubling to 15 min, and 15 min at every failure from the 100th (NIST SP
+// 800-63B §5.2.2: at most 100 consecutive failures); per account, 20
+// free, then 1 s doubling to 1 min; per client address, 50 free, then 1 s
+// doubling to 15 min.
+var DefaultPolicies = Policies{
+	Pair:    Policy{Free: 5, Base: time.Second, Max: 15 * time.Minute, Limit: 100, Window: 24 * time.Hour},
+	Account: Policy{Free: 20, Base: time.Second, Max: time.Minute, Limit: 100, Window: 24 * time.Hour},
+	Client:  Policy{Free: 50, Base: time.Second, Max: 15 * time.Minute, Limit: 1000, Window: time.Hour},
+}
 
 // Delay returns how long a key is blocked after its failures-th
 // consecutive failure.
@@ -95,10 +110,13 @@ type Subject struct {
 	Client  string
 }
 
+// keys returns the keys of s: "p:" the pair, "a:" the account, "c:" the
+// client. The account holds no "|"; IDs and identifiers are stored
+// normalized, and the client is an address.
 func (s Subject) keys() []string {
 	var ks []string
 	if s.Account != "" {
-		ks = append(ks, "a:"+s.Account)
+		ks = append(ks, "p:"+s.Account+"|"+s.Client, "a:"+s.Account)
 	}
 	if s.Client != "" {
 		ks = append(ks, "c:"+s.Client)
@@ -109,24 +127,27 @@ func (s Subject) keys() []string {
 // Limiter applies the account and client policies over a Store. It is
 // safe for concurrent use.
 type Limiter struct {
-	store           Store
-	account, client Policy
-	now             func() time.Time
+	store    Store
+	policies Policies
+	now      func() time.Time
 }
 
 // New returns a Limiter. now defaults to time.Now.
-func New(store Store, account, client Policy, now func() time.Time) *Limiter {
+func New(store Store, p Policies, now func() time.Time) *Limiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &Limiter{store: store, account: account, client: client, now: now}
+	return &Limiter{store: store, policies: p, now: now}
 }
 
 func (l *Limiter) policy(key string) Policy {
-	if key[0] == 'a' {
-		return l.account
+	switch key[0] {
+	case 'p':
+		return l.policies.Pair
+	case 'a':
+		return l.policies.Account
 	}
-	return l.client
+	return l.policies.Client
 }
 
 // Check returns a fault.ResourceExhausted error carrying the time to wait
@@ -160,12 +181,15 @@ func (l *Limiter) Fail(ctx context.Context, s Subject) error {
 	return nil
 }
 
-// Succeed forgets the failures of the account after a successful
-// attempt. The client's count is left to its window: otherwise an
-// attacker could clear the count of an address by logging into an account
-// of their own between guesses.
+// Succeed forgets the failures of the account and of the pair after a
+// successful attempt. The client's count is left to its window: otherwise
+// an attacker could clear the count of an address by logging into an
+// account of their own between guesses.
 func (l *Limiter) Succeed(ctx context.Context, s Subject) error {
-	return l.store.ResetThrottle(ctx, Subject{Account: s.Account}.keys())
+	if s.Account == "" {
+		return nil
+	}
+	return l.store.ResetThrottle(ctx, Subject{Account: s.Account, Client: s.Client}.keys()[:2])
 }
 
 // RetryError is the cause of a throttling error: how long to wait.

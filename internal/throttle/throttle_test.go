@@ -22,15 +22,23 @@ func TestDelay(t *testing.T) {
 	}
 }
 
-// the default account policy locks at no more than 100 failures.
+// the default policies lock at no more than 100 failures.
 func TestPolicies(t *testing.T) {
-	for name, p := range map[string]Policy{"account": AccountPolicy, "client": ClientPolicy} {
+	d := DefaultPolicies
+	for name, p := range map[string]Policy{"pair": d.Pair, "account": d.Account, "client": d.Client} {
 		if err := p.Validate(); err != nil {
 			t.Errorf("%s policy: %v", name, err)
 		}
 	}
-	if AccountPolicy.Limit > 100 || AccountPolicy.Delay(int64(AccountPolicy.Limit)) != AccountPolicy.Max {
-		t.Errorf("AccountPolicy = %+v, want a lock at ≤ 100 failures", AccountPolicy)
+	for name, p := range map[string]Policy{"pair": d.Pair, "account": d.Account} {
+		if p.Limit > 100 || p.Delay(int64(p.Limit)) != p.Max {
+			t.Errorf("%s policy = %+v, want a lock at ≤ 100 failures", name, p)
+		}
+	}
+	// the account-wide delay, which also holds the real holder back,
+	// is short.
+	if d.Account.Max > time.Minute {
+		t.Errorf("account-wide cap = %v, want ≤ 1 min", d.Account.Max)
 	}
 	if (Policy{Free: 5, Base: time.Second, Max: time.Minute, Limit: 5, Window: time.Hour}).Validate() == nil {
 		t.Errorf("Validate(Free ≥ Limit) = nil, want an error")

@@ -176,7 +176,7 @@ func testThrottleCounterAtomic(t *testing.T, db *sqlstore.DB) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := ts.RecordFailure(ctx, "a:x", t0, t0.Add(-time.Hour), throttle.AccountPolicy.Delay); err != nil {
+			if _, err := ts.RecordFailure(ctx, "a:x", t0, t0.Add(-time.Hour), throttle.DefaultPolicies.Pair.Delay); err != nil {
 				t.Errorf("RecordFailure: %v", err)
 			}
 		}()
@@ -186,12 +186,12 @@ func testThrottleCounterAtomic(t *testing.T, db *sqlstore.DB) {
 	if err != nil || len(st) != 1 || st[0].Failures != n {
 		t.Fatalf("ThrottleStates = %+v, %v, want %d failures", st, err, n)
 	}
-	if want := t0.Add(throttle.AccountPolicy.Delay(n)); !st[0].BlockedUntil.Equal(want) {
+	if want := t0.Add(throttle.DefaultPolicies.Pair.Delay(n)); !st[0].BlockedUntil.Equal(want) {
 		t.Errorf("BlockedUntil = %v, want %v", st[0].BlockedUntil, want)
 	}
 	// A failure counted after the window starts again from one.
 	later := t0.Add(2 * time.Hour)
-	if got, _ := ts.RecordFailure(ctx, "a:x", later, later.Add(-time.Hour), throttle.AccountPolicy.Delay); got.Failures != 1 {
+	if got, _ := ts.RecordFailure(ctx, "a:x", later, later.Add(-time.Hour), throttle.DefaultPolicies.Pair.Delay); got.Failures != 1 {
 		t.Errorf("failures after the window = %d, want 1", got.Failures)
 	}
 	if err := ts.ResetThrottle(ctx, []string{"a:x"}); err != nil {
