@@ -1,6 +1,8 @@
 package password
 
 import (
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -131,7 +133,7 @@ func TestCommon(t *testing.T) {
 		t.Errorf("blocklist has %d entries, want ≥ 3000", n)
 	}
 	pol := Policy{MinLength: 8, MFAEnforced: true}
-	for _, pw := range []string{"password", "PassWord", "qwertyuiop", "1qaz2wsx3edc"} {
+	for _, pw := range []string{"password", "PassWord", "qwertyuiop", "1qaz2wsx3edc", "password1234567", "!!Dragon2024!!", "12345qwerty6789"} {
 		if err := pol.Check(pw, nil); !fault.Is(err, fault.Invalid) {
 			t.Errorf("Check(%q) = %v, want Invalid", pw, err)
 		}
@@ -260,4 +262,18 @@ func FuzzCheck(f *testing.F) {
 			t.Errorf("Check accepted %d bytes", len(pw))
 		}
 	})
+}
+
+// TestNoCompositionOrRotation: R-05, the policy has no composition rules,
+// no expiry and no hints: its only knobs are the minimum length and
+// whether MFA is enforced.
+func TestNoCompositionOrRotation(t *testing.T) {
+	var names []string
+	typ := reflect.TypeOf(Policy{})
+	for i := range typ.NumField() {
+		names = append(names, typ.Field(i).Name)
+	}
+	if want := []string{"MinLength", "MFAEnforced"}; !slices.Equal(names, want) {
+		t.Errorf("Policy fields = %v, want %v", names, want)
+	}
 }

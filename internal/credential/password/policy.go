@@ -78,7 +78,7 @@ func (p Policy) Check(pw string, context []string) error {
 		return tooLong(op)
 	}
 	lower := strings.ToLower(n)
-	if Common(lower) {
+	if Common(lower) || Common(undecorated(lower)) {
 		return violation(op, "is a commonly used password")
 	}
 	if fromContext(lower, context) {
@@ -144,11 +144,18 @@ func contextWords(context []string) []string {
 	return out
 }
 
+// undecorated returns pw without the digits, punctuation and spaces at
+// its ends, the usual decoration of a common password ("password1234567",
+// "!!qwerty2024!!").
+func undecorated(pw string) string {
+	return strings.TrimFunc(pw, func(r rune) bool { return !unicode.IsLetter(r) })
+}
+
 //go:embed blocklist/common.txt
 var commonText string
 
 var common = sync.OnceValue(func() map[string]struct{} {
-	m := make(map[string]struct{}, 18000)
+	m := make(map[string]struct{}, 48000)
 	sc := bufio.NewScanner(strings.NewReader(commonText))
 	for sc.Scan() {
 		m[sc.Text()] = struct{}{}
