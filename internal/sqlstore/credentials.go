@@ -22,13 +22,13 @@ func notFound(op, msg string, err error) error {
 }
 
 func (s credentialStore) AccountState(ctx context.Context, accountID string) (kind, state string, err error) {
-	err = s.db.w.QueryRowContext(ctx, `SELECT kind, state FROM accounts WHERE id = $1`, accountID).Scan(&kind, &state)
+	err = s.db.r.QueryRowContext(ctx, `SELECT kind, state FROM accounts WHERE id = $1`, accountID).Scan(&kind, &state)
 	return kind, state, notFound("sqlstore.AccountState", "account not found", err)
 }
 
 func (s credentialStore) DataKey(ctx context.Context, accountID string) ([]byte, error) {
 	var k []byte
-	err := s.db.w.QueryRowContext(ctx, `SELECT data_key FROM accounts WHERE id = $1`, accountID).Scan(&k)
+	err := s.db.r.QueryRowContext(ctx, `SELECT data_key FROM accounts WHERE id = $1`, accountID).Scan(&k)
 	return k, notFound("sqlstore.DataKey", "account not found", err)
 }
 
@@ -49,7 +49,7 @@ func (s credentialStore) SetDataKeyIfMissing(ctx context.Context, accountID stri
 
 func (s credentialStore) PasswordHash(ctx context.Context, accountID string) (string, error) {
 	var h string
-	err := s.db.w.QueryRowContext(ctx, `SELECT hash FROM passwords WHERE account_id = $1`, accountID).Scan(&h)
+	err := s.db.r.QueryRowContext(ctx, `SELECT hash FROM passwords WHERE account_id = $1`, accountID).Scan(&h)
 	return h, notFound("sqlstore.PasswordHash", "no password", err)
 }
 
@@ -66,7 +66,7 @@ func (s credentialStore) ReplacePassword(ctx context.Context, accountID, old, ha
 func (s credentialStore) TOTP(ctx context.Context, accountID string) (credential.TOTPRecord, error) {
 	r := credential.TOTPRecord{AccountID: accountID}
 	var created, confirmed sql.NullInt64
-	err := s.db.w.QueryRowContext(ctx, `SELECT secret, last_step, create_time, confirm_time FROM totp_secrets WHERE account_id = $1`, accountID).
+	err := s.db.r.QueryRowContext(ctx, `SELECT secret, last_step, create_time, confirm_time FROM totp_secrets WHERE account_id = $1`, accountID).
 		Scan(&r.Sealed, &r.LastStep, &created, &confirmed)
 	r.CreateTime, r.ConfirmTime = fromMicros(created), fromMicros(confirmed)
 	return r, notFound("sqlstore.TOTP", "no TOTP secret", err)
@@ -119,7 +119,7 @@ func (s credentialStore) UseRecoveryCode(ctx context.Context, accountID string, 
 
 func (s credentialStore) RecoveryCodesLeft(ctx context.Context, accountID string) (int, error) {
 	var n int
-	err := s.db.w.QueryRowContext(ctx, `SELECT count(*) FROM recovery_codes WHERE account_id = $1 AND use_time IS NULL`, accountID).Scan(&n)
+	err := s.db.r.QueryRowContext(ctx, `SELECT count(*) FROM recovery_codes WHERE account_id = $1 AND use_time IS NULL`, accountID).Scan(&n)
 	return n, classify("sqlstore.RecoveryCodesLeft", err)
 }
 
@@ -137,7 +137,7 @@ func (s credentialStore) InsertChallenge(ctx context.Context, hash []byte, accou
 
 func (s credentialStore) ChallengeAccount(ctx context.Context, hash []byte, now time.Time) (string, error) {
 	var id string
-	err := s.db.w.QueryRowContext(ctx, `SELECT account_id FROM mfa_challenges WHERE hash = $1 AND expire_time > $2`, hash, now.UnixMicro()).Scan(&id)
+	err := s.db.r.QueryRowContext(ctx, `SELECT account_id FROM mfa_challenges WHERE hash = $1 AND expire_time > $2`, hash, now.UnixMicro()).Scan(&id)
 	return id, notFound("sqlstore.ChallengeAccount", "no such challenge", err)
 }
 
@@ -161,7 +161,7 @@ func (s credentialStore) PutEmailCode(ctx context.Context, c credential.EmailCod
 func (s credentialStore) EmailCode(ctx context.Context, flowHash []byte, accountID string, now time.Time) (credential.EmailCode, error) {
 	c := credential.EmailCode{FlowHash: flowHash, AccountID: accountID}
 	var expire sql.NullInt64
-	err := s.db.w.QueryRowContext(ctx, `SELECT address, code_hash, expire_time FROM email_codes WHERE flow_hash = $1 AND account_id = $2 AND expire_time > $3`,
+	err := s.db.r.QueryRowContext(ctx, `SELECT address, code_hash, expire_time FROM email_codes WHERE flow_hash = $1 AND account_id = $2 AND expire_time > $3`,
 		flowHash, accountID, now.UnixMicro()).Scan(&c.Address, &c.CodeHash, &expire)
 	c.Expire = fromMicros(expire)
 	return c, notFound("sqlstore.EmailCode", "no such code", err)

@@ -62,9 +62,10 @@ func scanSession(row interface{ Scan(...any) error }, extra ...any) (session.Ses
 func (s sessionStore) SessionByToken(ctx context.Context, hash []byte) (session.Record, string, error) {
 	const op = "sqlstore.SessionByToken"
 	var state string
-	// Read from the writer pool: a revocation must be seen by the very
-	// next request, and the primary has seen every committed one.
-	x, err := scanSession(s.db.w.QueryRowContext(ctx, `SELECT `+sessionColumns+`, a.state FROM sessions s JOIN accounts a ON a.id = s.account_id
+	// A revocation must be seen by the very next request: the readers
+	// read the primary (SQLite: the same file under WAL), which has every
+	// committed one.
+	x, err := scanSession(s.db.r.QueryRowContext(ctx, `SELECT `+sessionColumns+`, a.state FROM sessions s JOIN accounts a ON a.id = s.account_id
 		WHERE s.token_hash = $1`, hash), &state)
 	if err == sql.ErrNoRows {
 		return session.Record{}, "", fault.E(op, fault.NotFound, "no such session")
@@ -79,7 +80,7 @@ func (s sessionStore) TouchSession(ctx context.Context, id string, now time.Time
 
 func (s sessionStore) Sessions(ctx context.Context, accountID string, now time.Time) ([]session.Session, error) {
 	const op = "sqlstore.Sessions"
-	rows, err := s.db.w.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions s
+	rows, err := s.db.r.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions s
 		WHERE s.account_id = $1 AND s.revoke_time IS NULL AND s.expire_time > $2 ORDER BY s.id DESC LIMIT 1000`, accountID, now.UnixMicro())
 	if err != nil {
 		return nil, classify(op, err)

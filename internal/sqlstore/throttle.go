@@ -22,9 +22,9 @@ func (s throttleStore) ThrottleStates(ctx context.Context, keys []string) ([]thr
 	for i, k := range keys {
 		args[i] = k
 	}
-	// The writer pool, so that a block recorded by any replica is seen at
+	// The primary, so that a block recorded by any replica is seen at
 	// once.
-	rows, err := s.db.w.QueryContext(ctx, `SELECT key, failures, blocked_until FROM throttle WHERE key IN (`+placeholders(1, len(keys))+`)`, args...)
+	rows, err := s.db.r.QueryContext(ctx, `SELECT key, failures, blocked_until FROM throttle WHERE key IN (`+placeholders(1, len(keys))+`)`, args...)
 	if err != nil {
 		return nil, classify(op, err)
 	}
