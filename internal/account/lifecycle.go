@@ -59,6 +59,11 @@ func (s *Service) Transition(ctx context.Context, id, transition, reason string)
 		if err := tx.SetState(ctx, id, to); err != nil {
 			return err
 		}
+		if to != k.InitialState() {
+			if err := s.endSessions(ctx, tx, id, now); err != nil {
+				return err
+			}
+		}
 		from := rec.State
 		rec.State, out.State = to, to
 		out.Freshness = s.token(id, rec.Version, now)
@@ -101,6 +106,9 @@ func (s *Service) Erase(ctx context.Context, id string) (*Account, error) {
 			return errAlreadyErased
 		}
 		if err := tx.Erase(ctx, id, now); err != nil {
+			return err
+		}
+		if err := s.endSessions(ctx, tx, id, now); err != nil {
 			return err
 		}
 		out = &Account{ID: rec.ID, Kind: rec.Kind, State: Erased, Version: rec.Version, CreateTime: rec.CreateTime,

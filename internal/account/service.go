@@ -33,7 +33,18 @@ type Service struct {
 	freshness   *freshness.Codec
 	identifiers identifier.Normalizers
 	tuples      TupleParser
+	sessions    SessionRevoker
 	now         func() time.Time
+}
+
+// SessionRevoker ends the sessions of an account. The service calls it
+// inside the transaction that takes an account out of its kind's initial
+// state (a suspension, a closure) or erases it, so that the change and the
+// end of every session commit together.
+type SessionRevoker interface {
+	// RevokeSessions revokes every live session of the account within tx.
+	// It returns fault.Unavailable when the database fails.
+	RevokeSessions(ctx context.Context, tx Tx, accountID string, now time.Time) error
 }
 
 // TupleParser parses relationship tuples and validates them against the
@@ -55,7 +66,10 @@ type Config struct {
 	// Tuples validates the relationships given when creating an account;
 	// nil refuses them.
 	Tuples TupleParser
-	Now    func() time.Time
+	// Sessions ends sessions on suspension and erasure; nil when the
+	// deployment has none.
+	Sessions SessionRevoker
+	Now      func() time.Time
 }
 
 // NewService returns a Service.
@@ -64,7 +78,16 @@ func NewService(c Config) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: c.Store, kinds: c.Kinds, keys: c.Keys, freshness: c.Freshness, identifiers: c.Identifiers, tuples: c.Tuples, now: now}
+	return &Service{store: c.Store, kinds: c.Kinds, keys: c.Keys, freshness: c.Freshness, identifiers: c.Identifiers, tuples: c.Tuples, sessions: c.Sessions, now: now}
+}
+
+// endSessions revokes the sessions of account id within tx, when the
+// deployment has sessions.
+func (s *Service) endSessions(ctx context.Context, tx Tx, id string, now time.Time) error {
+	if s.sessions == nil {
+		return nil
+	}
+	return s.sessions.RevokeSessions(ctx, tx, id, now)
 }
 
 // clock returns the current time at the microsecond precision that storage

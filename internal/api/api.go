@@ -15,9 +15,11 @@ import (
 	"github.com/atriumid/atrium/gen/atrium/v1/atriumv1connect"
 	"github.com/atriumid/atrium/internal/account"
 	"github.com/atriumid/atrium/internal/authz"
+	"github.com/atriumid/atrium/internal/credential"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/idempotency"
 	"github.com/atriumid/atrium/internal/kind"
+	"github.com/atriumid/atrium/internal/session"
 )
 
 // DefaultMaxBodyBytes caps request bodies unless configured otherwise.
@@ -26,6 +28,8 @@ const DefaultMaxBodyBytes = 1 << 20
 // Config holds the API's dependencies and settings.
 type Config struct {
 	Accounts       *account.Service
+	Credentials    *credential.Service // nil: no login routes
+	Sessions       *session.Service
 	Relations      *authz.Service
 	Kinds          kind.History
 	KindApplier    KindApplier // nil: PUT /v1/kinds is refused
@@ -65,6 +69,7 @@ func Handler(c Config) http.Handler {
 	rh := &relationHandler{svc: c.Relations}
 	mux.Handle(atriumv1connect.NewRelationServiceHandler(rh, opts...))
 	relationRoutes(mux, c.Log, rh)
+	authRoutes(mux, c.Log, c, opts...)
 
 	// Idempotency keys are honoured on the REST paths, whose responses are
 	// plain JSON that can be stored and replayed as written. Connect and
@@ -82,7 +87,7 @@ func Handler(c Config) http.Handler {
 		mux.ServeHTTP(w, r)
 	})
 	auth := &authenticator{keys: c.Keys, now: c.Now, cache: map[[32]byte]cachedKey{}}
-	return limitBody(c.MaxBodyBytes, writeErr, auth.middleware(writeErr, h))
+	return withClient(limitBody(c.MaxBodyBytes, writeErr, auth.middleware(writeErr, h, mux)))
 }
 
 // limitBody caps request bodies at n bytes; reading more fails with

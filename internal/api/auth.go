@@ -96,9 +96,15 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (Princi
 	return p, nil
 }
 
-// middleware requires a valid API key on every request it wraps.
-func (a *authenticator) middleware(writeErr func(http.ResponseWriter, *http.Request, error), next http.Handler) http.Handler {
+// middleware requires a valid API key on every request it wraps, except
+// those that authenticate in their handler (the login flows and session
+// routes, see selfAuthenticated), which go to self instead.
+func (a *authenticator) middleware(writeErr func(http.ResponseWriter, *http.Request, error), next, self http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if selfAuthenticated(r) {
+			self.ServeHTTP(w, r)
+			return
+		}
 		p, err := a.authenticate(r.Context(), r.Header.Get("Authorization"))
 		if err != nil {
 			if fault.Is(err, fault.Unauthenticated) {

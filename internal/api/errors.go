@@ -75,6 +75,9 @@ func logFailure(ctx context.Context, log *slog.Logger, procedure string, err err
 func toConnect(err error) error {
 	msg, vs := fault.PublicOf(err)
 	ce := connect.NewError(statusOf(err).code, errors.New(msg))
+	if statusOf(err).http == http.StatusTooManyRequests {
+		ce.Meta().Set("Retry-After", retryAfter(err))
+	}
 	if len(vs) > 0 {
 		br := &atriumv1.BadRequest{}
 		for _, v := range vs {
@@ -118,6 +121,18 @@ type restViolation struct {
 	Reason string `json:"reason"`
 }
 
+// retryAfter returns the Retry-After value of err: the wait its cause
+// names (as a throttled login does), or one second.
+func retryAfter(err error) string {
+	if ra, ok := errors.AsType[interface {
+		error
+		RetryAfter() string
+	}](err); ok {
+		return ra.RetryAfter()
+	}
+	return "1"
+}
+
 // writeError writes err as a REST error response.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	err = normalize(err)
@@ -129,7 +144,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		body.FieldViolations = append(body.FieldViolations, restViolation(v))
 	}
 	if st.http == http.StatusTooManyRequests || st.http == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", retryAfter(err))
 	}
 	writeJSON(w, st.http, body)
 }

@@ -11,7 +11,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,12 +23,17 @@ import (
 	"github.com/atriumid/atrium/internal/authz"
 	"github.com/atriumid/atrium/internal/chain"
 	"github.com/atriumid/atrium/internal/config"
+	"github.com/atriumid/atrium/internal/credential"
+	"github.com/atriumid/atrium/internal/credential/password"
 	"github.com/atriumid/atrium/internal/envelope"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/freshness"
 	"github.com/atriumid/atrium/internal/identifier"
 	"github.com/atriumid/atrium/internal/kind"
+	"github.com/atriumid/atrium/internal/mail"
+	"github.com/atriumid/atrium/internal/session"
 	"github.com/atriumid/atrium/internal/sqlstore"
+	"github.com/atriumid/atrium/internal/throttle"
 )
 
 // App is a running Atrium instance's state.
@@ -80,10 +87,16 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 	relations := authz.NewService(authz.Config{Store: a.db.Tuples(), Kinds: kinds, Freshness: codec})
 	accounts := account.NewService(account.Config{
 		Store: a.db.Accounts(), Kinds: kinds, Keys: keys, Freshness: codec,
-		Identifiers: identifier.Normalizers{Wallet: normalizeWallet}, Tuples: relations,
+		Identifiers: identifier.Normalizers{Wallet: normalizeWallet}, Tuples: relations, Sessions: a.db.SessionRevoker(),
 	})
+	sessions := session.NewService(a.db.Sessions(), session.DefaultPolicy, nil)
+	creds, err := credentials(cfg, accounts, kinds, keys, sessions, a.db)
+	if err != nil {
+		return err
+	}
 	apiHandler := api.Handler(api.Config{
-		Accounts: accounts, Relations: relations, Kinds: a.db, KindApplier: newApplier(a.db, kinds, keys), Keys: a.db, Idempotency: a.db.Idempotency(),
+		Accounts: accounts, Credentials: creds, Sessions: sessions,
+		Relations: relations, Kinds: a.db, KindApplier: newApplier(a.db, kinds, keys), Keys: a.db, Idempotency: a.db.Idempotency(),
 		IdempotencyTTL: cfg.IdempotencyTTL, MaxBodyBytes: cfg.MaxBodyBytes, Log: a.log,
 	})
 	a.handler = a.routes(apiHandler)
@@ -112,6 +125,30 @@ func (a *App) watchKinds(ctx context.Context, kinds *kind.Registry) {
 		wg.Wait()
 		close(a.watched)
 	}()
+}
+
+// credentials builds the credential service: password hashing from cfg,
+// throttling and sessions in the database.
+func credentials(cfg config.Config, accounts *account.Service, kinds *kind.Registry, keys *envelope.Keyring, sessions *session.Service, db *sqlstore.DB) (*credential.Service, error) {
+	var context []string
+	if u, err := url.Parse(cfg.PublicURL); err == nil && u.Hostname() != "" {
+		context = append(context, u.Hostname())
+	}
+	return credential.NewService(credential.Config{
+		Accounts: accounts, Kinds: kinds, Store: db.Credentials(), Sessions: sessions, Keys: keys,
+		Limiter: throttle.New(db.Throttle(), throttle.DefaultPolicies, nil),
+		Hashing: password.Params{Memory: cfg.PasswordHashMemoryKiB, Time: cfg.PasswordHashTime, Threads: 1},
+		Policy:  password.DefaultPolicy, Issuer: "Atrium", ContextWords: context,
+		Mail: mailer(cfg), PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
+	})
+}
+
+// mailer returns the SMTP sender of cfg, or nil when none is configured.
+func mailer(cfg config.Config) credential.Mailer {
+	if cfg.SMTPAddr == "" {
+		return nil
+	}
+	return &mail.SMTP{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom}
 }
 
 // normalizeWallet normalizes a CAIP-10 wallet identifier to its canonical,
@@ -148,6 +185,8 @@ func (a *App) routes(apiHandler http.Handler) http.Handler {
 	mux.Handle("/atrium.v1.AccountService/", apiHandler)
 	mux.Handle("/atrium.v1.KindService/", apiHandler)
 	mux.Handle("/atrium.v1.RelationService/", apiHandler)
+	mux.Handle("/atrium.v1.AuthService/", apiHandler)
+	mux.Handle("/atrium.v1.SessionService/", apiHandler)
 	return recoverPanics(a.log, mux)
 }
 

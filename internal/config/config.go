@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -24,6 +25,14 @@ type Config struct {
 	IdempotencyTTL time.Duration // how long Idempotency-Key records live
 	ShutdownGrace  time.Duration // how long in-flight requests may run after SIGTERM
 	LogLevel       string        // debug, info, warn, error
+	// Argon2id cost of new password hashes; hashes made with other
+	// parameters are replaced at the next login.
+	PasswordHashMemoryKiB uint32
+	PasswordHashTime      uint32
+	// SMTP relay (host:port) and sender address of verification e-mail;
+	// without a relay, e-mail verification is off.
+	SMTPAddr string
+	SMTPFrom string
 }
 
 // Default returns the defaults: embedded SQLite in the working directory,
@@ -36,6 +45,9 @@ func Default() Config {
 		IdempotencyTTL: 24 * time.Hour,
 		ShutdownGrace:  30 * time.Second,
 		LogLevel:       "info",
+		// OWASP's first argon2id configuration: 19 MiB, 2 passes.
+		PasswordHashMemoryKiB: 19 * 1024,
+		PasswordHashTime:      2,
 	}
 }
 
@@ -47,6 +59,8 @@ var env = map[string]string{
 	"kinds":           "ATRIUM_KINDS_FILE",
 	"encryption-keys": "ATRIUM_ENCRYPTION_KEYS",
 	"log-level":       "ATRIUM_LOG_LEVEL",
+	"smtp-addr":       "ATRIUM_SMTP_ADDR",
+	"smtp-from":       "ATRIUM_SMTP_FROM",
 }
 
 // FlagSet returns a flag set for command name whose flags write into c,
@@ -84,6 +98,19 @@ func (c *Config) FlagSet(name string, out io.Writer, want ...string) *flag.FlagS
 	if def("log-level") {
 		fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env ATRIUM_LOG_LEVEL)")
 	}
+	if def("smtp-addr") {
+		fs.StringVar(&c.SMTPAddr, "smtp-addr", c.SMTPAddr, "SMTP relay host:port for verification e-mail (env ATRIUM_SMTP_ADDR)")
+	}
+	if def("smtp-from") {
+		fs.StringVar(&c.SMTPFrom, "smtp-from", c.SMTPFrom, "sender address of verification e-mail (env ATRIUM_SMTP_FROM)")
+	}
+	if def("password-hash-memory") {
+		fs.Func("password-hash-memory", "argon2id memory of new password hashes, in KiB (default 19456)", func(v string) error {
+			n, err := strconv.ParseUint(v, 10, 32)
+			c.PasswordHashMemoryKiB = uint32(n)
+			return err
+		})
+	}
 	if def("max-body-bytes") {
 		fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body accepted")
 	}
@@ -110,6 +137,10 @@ func (c *Config) FromEnv(getenv func(string) string) {
 			c.EncryptionKeys = v
 		case "log-level":
 			c.LogLevel = v
+		case "smtp-addr":
+			c.SMTPAddr = v
+		case "smtp-from":
+			c.SMTPFrom = v
 		}
 	}
 }
@@ -135,6 +166,14 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		return fmt.Errorf("--max-body-bytes must be at least 1024")
+	}
+	if c.PasswordHashMemoryKiB < 8 || c.PasswordHashMemoryKiB > 1<<21 || c.PasswordHashTime < 1 || c.PasswordHashTime > 64 {
+		return fmt.Errorf("--password-hash-memory must be 8 to 2097152 KiB and the hash time 1 to 64 passes")
+	}
+	if c.SMTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.SMTPAddr); err != nil || c.SMTPFrom == "" {
+			return fmt.Errorf("--smtp-addr must be host:port, and --smtp-from is required with it")
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -204,6 +204,10 @@ func compileKind(name string, spec KindSpec, vs *[]fault.Violation) *Kind {
 			k.identifiers = append(k.identifiers, typ)
 		}
 	}
+	k.selfService = spec.SelfService
+	if spec.SelfService && len(k.identifiers) == 0 {
+		bad(".self_service", "needs an identifier type to register with")
+	}
 	k.fragments, k.fragmentNames = compileFragments(name, spec.Fragments, vs)
 	compileLifecycle(k, at+".lifecycle", spec.Lifecycle, vs)
 	if len(spec.Relations) > MaxRelationsSize {

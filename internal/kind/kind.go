@@ -75,6 +75,9 @@ type KindSpec struct {
 	// Relations is the authorization model of the kind in the OpenFGA
 	// modeling language (schema 1.1), as text.
 	Relations string `json:"relations,omitempty" yaml:"relations,omitempty"`
+	// SelfService allows anyone to register an account of this kind
+	// (POST /v1/auth/register) with one of its identifiers and a password.
+	SelfService bool `json:"self_service,omitempty" yaml:"self_service,omitempty"`
 }
 
 // FragmentSpec declares one fragment of a kind.

@@ -23,6 +23,7 @@ type Kind struct {
 	transitions     map[string]transition
 	transitionNames []string // sorted
 	relations       string
+	selfService     bool
 }
 
 // transition is a compiled TransitionSpec.
@@ -31,6 +32,9 @@ type transition struct {
 	to     string
 	guards []guard // sorted by name
 }
+
+// SelfService reports whether anyone may register an account of kind k.
+func (k *Kind) SelfService() bool { return k.selfService }
 
 // AcceptsIdentifier reports whether accounts of k may hold identifiers of
 // type typ.

@@ -159,6 +159,7 @@ var shapes = func() []shapeRule {
 		{"kinds.*.lifecycle.transitions.*.guards", "map"},
 		{"kinds.*.lifecycle.transitions.*.guards.*", "string"},
 		{"kinds.*.relations", "string"},
+		{"kinds.*.self_service", "bool"},
 	} {
 		var segs []string
 		if r.pattern != "" {
@@ -204,7 +205,7 @@ func shapeOf(path []string) string {
 // any key is allowed there (maps of names, and fragment schemas).
 func knownFields(path []string) []string {
 	switch shapeOf(path) {
-	case "map", "list", "string", "any":
+	case "map", "list", "string", "bool", "any":
 		return nil
 	}
 	var known []string
@@ -226,6 +227,9 @@ func fits(shape string, tok json.Token) bool {
 	case "string":
 		_, ok := tok.(string)
 		return ok
+	case "bool":
+		_, ok := tok.(bool)
+		return ok
 	case "list":
 		return tok == json.Delim('[')
 	case "any":
@@ -236,7 +240,7 @@ func fits(shape string, tok json.Token) bool {
 
 var shapeNames = map[string]string{
 	"document": "an object", "kind": "an object", "fragment": "an object", "lifecycle": "an object",
-	"transition": "an object", "map": "an object", "string": "a string", "list": "a list of strings",
+	"transition": "an object", "map": "an object", "string": "a string", "list": "a list of strings", "bool": "true or false",
 }
 
 func (s *jsonScan) value(path []string) error {

@@ -16,3 +16,11 @@ func TestConformance(t *testing.T) {
 		})
 	}
 }
+
+func TestAuthConformance(t *testing.T) {
+	for _, e := range testenv.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			storetest.RunAuth(t, func(t *testing.T) *sqlstore.DB { return testenv.OpenDB(t, e.URL(t)) })
+		})
+	}
+}

@@ -1,0 +1,233 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"connectrpc.com/connect"
+	atriumv1 "github.com/atriumid/atrium/gen/atrium/v1"
+	"github.com/atriumid/atrium/gen/atrium/v1/atriumv1connect"
+	"github.com/atriumid/atrium/internal/account"
+	"github.com/atriumid/atrium/internal/credential"
+	"github.com/atriumid/atrium/internal/fault"
+	"github.com/atriumid/atrium/internal/session"
+	"google.golang.org/protobuf/proto"
+)
+
+// authHandler serves AuthService and SessionService: the login flows and
+// the session routes, which authenticate with session tokens, not API
+// keys.
+type authHandler struct {
+	creds    *credential.Service
+	sessions *session.Service
+	accounts *account.Service
+}
+
+var (
+	_ atriumv1connect.AuthServiceHandler    = (*authHandler)(nil)
+	_ atriumv1connect.SessionServiceHandler = (*authHandler)(nil)
+)
+
+// authRoutes registers AuthService and SessionService over Connect and
+// REST. Without a credential service the deployment has no logins and
+// nothing is registered.
+func authRoutes(mux *http.ServeMux, log *slog.Logger, c Config, opts ...connect.HandlerOption) {
+	if c.Credentials == nil || c.Sessions == nil {
+		return
+	}
+	h := &authHandler{creds: c.Credentials, sessions: c.Sessions, accounts: c.Accounts}
+	mux.Handle(atriumv1connect.NewAuthServiceHandler(h, opts...))
+	mux.Handle(atriumv1connect.NewSessionServiceHandler(h, opts...))
+	handle := func(pattern string, f restFunc) {
+		mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := f(w, r); err != nil {
+				writeError(w, r, log, err)
+			}
+		}))
+	}
+	postRoute(handle, "/v1/auth/register", http.StatusCreated, h.Register)
+	postRoute(handle, "/v1/auth/login", http.StatusOK, h.Login)
+	postRoute(handle, "/v1/auth/login/mfa", http.StatusOK, h.LoginMfa)
+	postRoute(handle, "/v1/auth/totp/enroll", http.StatusOK, h.EnrollTotp)
+	postRoute(handle, "/v1/auth/totp/confirm", http.StatusOK, h.ConfirmTotp)
+	postRoute(handle, "/v1/auth/password", http.StatusOK, h.ChangePassword)
+	postRoute(handle, "/v1/auth/recovery-codes", http.StatusOK, h.RegenerateRecoveryCodes)
+	postRoute(handle, "/v1/auth/email/verify", http.StatusOK, h.StartEmailVerification)
+	postRoute(handle, "/v1/auth/email/confirm", http.StatusOK, h.ConfirmEmailVerification)
+	handle("/v1/auth/", func(w http.ResponseWriter, r *http.Request) error {
+		return fault.E("api.rest", fault.NotFound, "no such method: %s %s", r.Method, r.URL.Path)
+	})
+	sessionRoutes(handle, h)
+}
+
+// postRoute registers POST path: the JSON body decodes into the request
+// message of method, whose response is written with status.
+func postRoute[Req, Res any](handle func(string, restFunc), path string, status int, method func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error)) {
+	handle("POST "+path, func(w http.ResponseWriter, r *http.Request) error {
+		msg := new(Req)
+		if err := readMessage(r, any(msg).(proto.Message)); err != nil {
+			return err
+		}
+		return call(w, r, status, method, msg)
+	})
+}
+
+// clientKey carries the client's address in a request's context.
+type clientKey struct{}
+
+// withClient records the client's address for throttling. It is the
+// connection's peer: forwarded-for headers are not trusted.
+func withClient(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, host)))
+	})
+}
+
+func clientOf(ctx context.Context) string {
+	s, _ := ctx.Value(clientKey{}).(string)
+	return s
+}
+
+// selfAuthenticated reports whether r authenticates in its handler rather
+// than with an API key: the login flows (no credential, or a session
+// token), and the session routes when they carry a session token. Such
+// requests also skip Idempotency-Key handling, whose stored responses
+// would hold session tokens.
+func selfAuthenticated(r *http.Request) bool {
+	p := r.URL.Path
+	if strings.HasPrefix(p, "/v1/auth/") || strings.HasPrefix(p, "/"+atriumv1connect.AuthServiceName+"/") {
+		return true
+	}
+	if p == "/v1/sessions" || strings.HasPrefix(p, "/v1/sessions/") || strings.HasPrefix(p, "/v1/sessions:") || strings.HasPrefix(p, "/"+atriumv1connect.SessionServiceName+"/") {
+		return session.LooksLikeToken(bearer(r.Header))
+	}
+	return false
+}
+
+func bearer(h http.Header) string {
+	b, _ := strings.CutPrefix(h.Get("Authorization"), "Bearer ")
+	return b
+}
+
+// session authenticates the session token a request carries.
+func (h *authHandler) session(ctx context.Context, header http.Header) (session.Session, error) {
+	return h.sessions.Authenticate(ctx, bearer(header))
+}
+
+func (h *authHandler) Register(ctx context.Context, req *connect.Request[atriumv1.RegisterRequest]) (*connect.Response[atriumv1.Account], error) {
+	m := req.Msg
+	a, err := h.creds.Register(ctx, credential.RegisterRequest{Kind: m.Kind, Password: m.Password,
+		Identifier: account.IdentifierInput{Type: m.GetIdentifier().GetType(), Value: m.GetIdentifier().GetValue()}})
+	var ah accountHandler
+	return ah.account(a, err)
+}
+
+func (h *authHandler) Login(ctx context.Context, req *connect.Request[atriumv1.LoginRequest]) (*connect.Response[atriumv1.LoginResponse], error) {
+	m := req.Msg
+	res, err := h.creds.Login(ctx, credential.LoginRequest{Password: m.Password, Client: clientOf(ctx),
+		Identifier: account.IdentifierInput{Type: m.GetIdentifier().GetType(), Value: m.GetIdentifier().GetValue()}})
+	return loginResponse(res, err)
+}
+
+func (h *authHandler) LoginMfa(ctx context.Context, req *connect.Request[atriumv1.LoginMfaRequest]) (*connect.Response[atriumv1.LoginResponse], error) {
+	m := req.Msg
+	res, err := h.creds.LoginMFA(ctx, credential.MFARequest{Challenge: m.Challenge, Code: m.Code, RecoveryCode: m.RecoveryCode, Client: clientOf(ctx)})
+	return loginResponse(res, err)
+}
+
+func loginResponse(res *credential.LoginResult, err error) (*connect.Response[atriumv1.LoginResponse], error) {
+	if err != nil {
+		return nil, err
+	}
+	out := &atriumv1.LoginResponse{SessionToken: res.Token, MfaRequired: res.MFARequired, Challenge: res.Challenge,
+		ChallengeExpireTime: timestamp(res.ChallengeExpire)}
+	if res.Token != "" {
+		out.Session = sessionToProto(res.Session)
+	}
+	return noStore(connect.NewResponse(out)), nil
+}
+
+// noStore marks a response that carries a secret as not cacheable.
+func noStore[T any](res *connect.Response[T]) *connect.Response[T] {
+	res.Header().Set("Cache-Control", "no-store")
+	return res
+}
+
+func sessionToProto(s session.Session) *atriumv1.Session {
+	return &atriumv1.Session{Id: s.ID, AccountId: s.AccountID, Aal: s.AAL.String(), Methods: s.Methods,
+		AuthTime: timestamp(s.AuthTime), LastSeenTime: timestamp(s.LastSeen), ExpireTime: timestamp(s.ExpireTime)}
+}
+
+func (h *authHandler) EnrollTotp(ctx context.Context, req *connect.Request[atriumv1.EnrollTotpRequest]) (*connect.Response[atriumv1.EnrollTotpResponse], error) {
+	s, err := h.session(ctx, req.Header())
+	if err != nil {
+		return nil, err
+	}
+	e, err := h.creds.EnrollTOTP(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return noStore(connect.NewResponse(&atriumv1.EnrollTotpResponse{Secret: e.Secret, Uri: e.URI})), nil
+}
+
+func (h *authHandler) ConfirmTotp(ctx context.Context, req *connect.Request[atriumv1.ConfirmTotpRequest]) (*connect.Response[atriumv1.ConfirmTotpResponse], error) {
+	s, err := h.session(ctx, req.Header())
+	if err != nil {
+		return nil, err
+	}
+	c, err := h.creds.ConfirmTOTP(ctx, s, req.Msg.Code, clientOf(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return noStore(connect.NewResponse(&atriumv1.ConfirmTotpResponse{RecoveryCodes: c.RecoveryCodes, SessionToken: c.Token, Session: sessionToProto(c.Session)})), nil
+}
+
+func (h *authHandler) ChangePassword(ctx context.Context, req *connect.Request[atriumv1.ChangePasswordRequest]) (*connect.Response[atriumv1.LoginResponse], error) {
+	s, err := h.session(ctx, req.Header())
+	if err != nil {
+		return nil, err
+	}
+	return loginResponse(h.creds.ChangePassword(ctx, credential.ChangePasswordRequest{Session: s, Current: req.Msg.CurrentPassword, Password: req.Msg.Password, Client: clientOf(ctx)}))
+}
+
+func (h *authHandler) RegenerateRecoveryCodes(ctx context.Context, req *connect.Request[atriumv1.RegenerateRecoveryCodesRequest]) (*connect.Response[atriumv1.RegenerateRecoveryCodesResponse], error) {
+	s, err := h.session(ctx, req.Header())
+	if err != nil {
+		return nil, err
+	}
+	codes, err := h.creds.RegenerateRecoveryCodes(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return noStore(connect.NewResponse(&atriumv1.RegenerateRecoveryCodesResponse{RecoveryCodes: codes})), nil
+}
+
+func (h *authHandler) StartEmailVerification(ctx context.Context, req *connect.Request[atriumv1.StartEmailVerificationRequest]) (*connect.Response[atriumv1.StartEmailVerificationResponse], error) {
+	s, err := h.session(ctx, req.Header())
+	if err != nil {
+		return nil, err
+	}
+	f, err := h.creds.StartEmailVerification(ctx, s, clientOf(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return noStore(connect.NewResponse(&atriumv1.StartEmailVerificationResponse{Flow: f.Flow, ExpireTime: timestamp(f.Expire)})), nil
+}
+
+func (h *authHandler) ConfirmEmailVerification(ctx context.Context, req *connect.Request[atriumv1.ConfirmEmailVerificationRequest]) (*connect.Response[atriumv1.ConfirmEmailVerificationResponse], error) {
+	s, err := h.session(ctx, req.Header())
+	if err != nil {
+		return nil, err
+	}
+	if err := h.creds.ConfirmEmailVerification(ctx, s, req.Msg.Flow, req.Msg.Code, clientOf(ctx)); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&atriumv1.ConfirmEmailVerificationResponse{}), nil
+}

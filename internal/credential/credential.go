@@ -1,0 +1,283 @@
+// Package credential orchestrates how an account proves it is itself:
+// registration with a password, password login, the TOTP second factor
+// with its recovery codes, the MFA step of a login, and password changes.
+// Every check of a credential goes through one throttle.Limiter, and every
+// success ends in a new session (session.Service).
+//
+// A login answers an unknown identifier exactly as a wrong password: same
+// error, and the same work, since a dummy hash is verified when there is
+// no stored one (ASVS 6.3.8).
+package credential
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"strings"
+	"time"
+
+	"github.com/atriumid/atrium/internal/account"
+	"github.com/atriumid/atrium/internal/credential/password"
+	"github.com/atriumid/atrium/internal/envelope"
+	"github.com/atriumid/atrium/internal/fault"
+	"github.com/atriumid/atrium/internal/kind"
+	"github.com/atriumid/atrium/internal/session"
+	"github.com/atriumid/atrium/internal/throttle"
+)
+
+// Lifetimes of the secrets of a login.
+const (
+	// ChallengeTTL bounds the time between the password and the second
+	// factor of one login.
+	ChallengeTTL = 5 * time.Minute
+	// FreshAuth is how recent a session's authentication must be for a
+	// change of credentials (ASVS 7.5.1).
+	FreshAuth = 15 * time.Minute
+)
+
+// Config holds what a Service needs.
+type Config struct {
+	Accounts *account.Service
+	Kinds    *kind.Registry
+	Store    Store
+	Sessions *session.Service
+	Limiter  *throttle.Limiter
+	Keys     *envelope.Keyring
+	// Hashing are the argon2id parameters of new hashes; stored hashes
+	// made with others are replaced at the next login.
+	Hashing password.Params
+	Policy  password.Policy
+	// Issuer names the service in authenticator apps; it is also a
+	// context word that passwords must not be built from.
+	Issuer string
+	// ContextWords are further words passwords must not be built from,
+	// such as the organisation's name.
+	ContextWords []string
+	// Mail sends verification codes; nil disables e-mail verification.
+	Mail Mailer
+	// PublicURL is the externally visible base URL, the only origin of
+	// links in e-mail.
+	PublicURL string
+	Now       func() time.Time
+}
+
+// Service runs the credential flows. It is safe for concurrent use.
+type Service struct {
+	c     Config
+	dummy string // a hash of a random password, verified for unknown identifiers
+}
+
+// NewService returns a Service. It returns fault.Invalid when the hashing
+// parameters or the password policy are out of range.
+func NewService(c Config) (*Service, error) {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if err := c.Policy.Validate(); err != nil {
+		return nil, err
+	}
+	dummy, err := password.Dummy(c.Hashing)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{c: c, dummy: dummy}, nil
+}
+
+func (s *Service) clock() time.Time { return s.c.Now().UTC().Truncate(time.Microsecond) }
+
+// RegisterRequest registers an account of a self-service kind with one
+// identifier and a password.
+type RegisterRequest struct {
+	Kind       string
+	Identifier account.IdentifierInput
+	Password   string
+}
+
+// Register creates an account of a kind that allows self-service
+// registration, with its identifier and password. It returns
+// fault.PermissionDenied for a kind that does not allow it, fault.Invalid
+// for a password the policy refuses (with a violation on "password") or a
+// bad identifier, and fault.AlreadyExists when the identifier is taken.
+//
+// The account is created first, then its password; should storing the
+// password fail, the account is erased again.
+func (s *Service) Register(ctx context.Context, req RegisterRequest) (*account.Account, error) {
+	const op = "credential.Register"
+	set, _ := s.c.Kinds.Current()
+	k, ok := set.Kind(req.Kind)
+	if !ok {
+		return nil, fault.Invalidf(op, []fault.Violation{{Field: "kind", Reason: "unknown kind"}}, "unknown kind %q", req.Kind)
+	}
+	if !k.SelfService() {
+		return nil, fault.E(op, fault.PermissionDenied, "kind %q does not allow self-service registration", k.Name)
+	}
+	if err := s.c.Policy.Check(req.Password, s.contextWords(req.Identifier.Value)); err != nil {
+		return nil, err
+	}
+	hash, err := password.Hash(req.Password, s.c.Hashing)
+	if err != nil {
+		return nil, err
+	}
+	acc, err := s.c.Accounts.Create(ctx, account.CreateRequest{Kind: k.Name, Identifiers: []account.IdentifierInput{req.Identifier}})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.c.Store.PutPassword(ctx, acc.ID, hash, s.clock()); err != nil {
+		s.c.Accounts.Erase(context.WithoutCancel(ctx), acc.ID)
+		return nil, fault.Wrap(op, fault.Internal, err)
+	}
+	return acc, nil
+}
+
+// contextWords returns the words a password of the holder of identifier
+// must not be built from.
+func (s *Service) contextWords(identifier string) []string {
+	return append([]string{identifier, s.c.Issuer}, s.c.ContextWords...)
+}
+
+// LoginRequest is the first step of a login.
+type LoginRequest struct {
+	Identifier account.IdentifierInput
+	Password   string
+	// Client is the address the request came from, for throttling.
+	Client string
+}
+
+// LoginResult is a session, or a challenge for the second factor.
+type LoginResult struct {
+	Token   string // the session token, shown once
+	Session session.Session
+	// MFARequired is set, with Challenge, when the account has a second
+	// factor: LoginMFA completes the login.
+	MFARequired     bool
+	Challenge       string
+	ChallengeExpire time.Time
+}
+
+var errLogin = fault.E("credential.Login", fault.Unauthenticated, "invalid identifier or password")
+
+// Login checks a password. It returns the same fault.Unauthenticated error
+// for an unknown identifier and a wrong password, fault.ResourceExhausted
+// (with a throttle.RetryError) when the account or the client is
+// throttled, fault.Invalid for a malformed identifier, and
+// fault.PermissionDenied when the account is not in its initial state
+// (suspended, closed).
+func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
+	const op = "credential.Login"
+	if len(req.Password) > password.MaxBytes {
+		return nil, errLogin
+	}
+	acc, err := s.c.Accounts.Resolve(ctx, req.Identifier.Type, req.Identifier.Value)
+	switch {
+	case fault.Is(err, fault.NotFound):
+		acc = nil
+	case err != nil:
+		return nil, err
+	}
+	subject := throttle.Subject{Client: req.Client}
+	if acc != nil {
+		subject.Account = acc.ID
+	} else {
+		subject.Account = "identifier:" + req.Identifier.Type + ":" + strings.ToLower(strings.TrimSpace(req.Identifier.Value))
+	}
+	if err := s.c.Limiter.Check(ctx, subject); err != nil {
+		return nil, err
+	}
+	stored := s.dummy
+	if acc != nil {
+		h, err := s.c.Store.PasswordHash(ctx, acc.ID)
+		switch {
+		case err == nil:
+			stored = h
+		case !fault.Is(err, fault.NotFound):
+			return nil, err
+		}
+	}
+	ok, err := password.Verify(req.Password, stored)
+	if err != nil && !fault.Is(err, fault.Invalid) {
+		return nil, err
+	}
+	if !ok || acc == nil || stored == s.dummy {
+		return nil, s.fail(ctx, subject, errLogin)
+	}
+	if err := s.c.Limiter.Succeed(ctx, subject); err != nil {
+		return nil, err
+	}
+	if err := s.active(op, acc.Kind, acc.State); err != nil {
+		return nil, err
+	}
+	if password.NeedsRehash(stored, s.c.Hashing) {
+		s.rehash(ctx, acc.ID, req.Password, stored)
+	}
+	return s.afterPassword(ctx, acc.ID, acc.State)
+}
+
+// fail counts a failed attempt and returns err, or the error of counting.
+func (s *Service) fail(ctx context.Context, subject throttle.Subject, err error) error {
+	if ferr := s.c.Limiter.Fail(ctx, subject); ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+// active refuses accounts that have left their kind's initial state.
+func (s *Service) active(op, kindName, state string) error {
+	set, _ := s.c.Kinds.Current()
+	k, ok := set.Kind(kindName)
+	if !ok || state != k.InitialState() {
+		return fault.E(op, fault.PermissionDenied, "account is not active")
+	}
+	return nil
+}
+
+// rehash replaces a hash made with old parameters. Losing the race to a
+// concurrent login or password change is fine: the other write stands.
+func (s *Service) rehash(ctx context.Context, accountID, pw, old string) {
+	h, err := password.Hash(pw, s.c.Hashing)
+	if err == nil {
+		s.c.Store.ReplacePassword(ctx, accountID, old, h, s.clock())
+	}
+}
+
+// afterPassword issues an AAL1 session, or an MFA challenge when the
+// account has a confirmed second factor.
+func (s *Service) afterPassword(ctx context.Context, accountID, state string) (*LoginResult, error) {
+	rec, err := s.c.Store.TOTP(ctx, accountID)
+	if err != nil && !fault.Is(err, fault.NotFound) {
+		return nil, err
+	}
+	if err == nil && !rec.ConfirmTime.IsZero() {
+		secret, hash, err := newSecret("atc_")
+		if err != nil {
+			return nil, err
+		}
+		expire := s.clock().Add(ChallengeTTL)
+		if err := s.c.Store.InsertChallenge(ctx, hash, accountID, expire); err != nil {
+			return nil, err
+		}
+		return &LoginResult{MFARequired: true, Challenge: secret, ChallengeExpire: expire}, nil
+	}
+	tok, sess, err := s.c.Sessions.Issue(ctx, session.Grant{AccountID: accountID, AccountState: state, AAL: session.AAL1, Methods: []string{session.MethodPassword}})
+	if err != nil {
+		return nil, err
+	}
+	return &LoginResult{Token: tok, Session: sess}, nil
+}
+
+// newSecret returns a 256-bit random secret with prefix, and its SHA-256,
+// the only form stored.
+func newSecret(prefix string) (string, []byte, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", nil, fault.Wrap("credential.newSecret", fault.Internal, err)
+	}
+	secret := prefix + base64.RawURLEncoding.EncodeToString(b)
+	sum := sha256.Sum256([]byte(secret))
+	return secret, sum[:], nil
+}
+
+func hashSecret(secret string) []byte {
+	sum := sha256.Sum256([]byte(secret))
+	return sum[:]
+}
