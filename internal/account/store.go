@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/outbox"
 )
 
@@ -67,6 +68,10 @@ type Tx interface {
 	InsertIdentifier(ctx context.Context, r IdentifierRecord) error
 	// AppendEvent appends an event to the outbox.
 	AppendEvent(ctx context.Context, e outbox.Event) error
+	// AppendAudit appends a record to the audit chain. It serializes with
+	// every other append until the transaction ends, so the chain's order
+	// is the commit order; callers append last.
+	AppendAudit(ctx context.Context, e audit.Entry) error
 }
 
 // Record is an account as stored.
