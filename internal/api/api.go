@@ -6,6 +6,7 @@
 package api
 
 import (
+	"crypto/ed25519"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -32,6 +33,15 @@ type Config struct {
 	MaxBodyBytes   int64         // default DefaultMaxBodyBytes
 	Log            *slog.Logger
 	Now            func() time.Time // default time.Now
+
+	// Events feeds GET /v1/events; without it the route is absent.
+	Events      EventLog
+	EventSource string        // CloudEvents source; default outbox.DefaultSource
+	EventPoll   time.Duration // how often a stream looks for new events; default 250 ms
+	// Audit feeds GET /v1/audit and /v1/audit:verify; AuditKey verifies
+	// the chain's checkpoints.
+	Audit    AuditLog
+	AuditKey ed25519.PublicKey
 }
 
 // Handler returns the API handler for the paths under /v1/ and the Connect
@@ -59,6 +69,7 @@ func Handler(c Config) http.Handler {
 	mux.Handle(atriumv1connect.NewAccountServiceHandler(ah, opts...))
 	mux.Handle(atriumv1connect.NewKindServiceHandler(kh, opts...))
 	restRoutes(mux, c.Log, ah, kh)
+	eventsRoutes(mux, c)
 
 	var h http.Handler = mux
 	h = idempotency.Middleware(c.Idempotency, func(r *http.Request) string {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/atriumid/atrium/internal/apikey"
+	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/fault"
 )
 
@@ -107,6 +108,7 @@ func (a *authenticator) middleware(writeErr func(http.ResponseWriter, *http.Requ
 			writeErr(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		ctx := context.WithValue(r.Context(), principalKey{}, p)
+		next.ServeHTTP(w, r.WithContext(audit.WithActor(ctx, requestActor(w, r, "key:"+p.KeyID))))
 	})
 }

@@ -6,12 +6,14 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/atriumid/atrium/internal/account"
@@ -32,6 +34,12 @@ type App struct {
 	db      *sqlstore.DB
 	log     *slog.Logger
 	handler http.Handler
+
+	// Background work (the event relay, pruning, audit checkpoints) runs
+	// under ctx until Close cancels it and waits on wg.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // Open opens the database named in cfg, migrates it, installs the kinds
@@ -43,8 +51,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, notices io.W
 		return nil, err
 	}
 	a := &App{db: db, log: log}
+	a.ctx, a.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if err := a.init(ctx, cfg, notices); err != nil {
-		db.Close()
+		a.Close()
 		return nil, err
 	}
 	return a, nil
@@ -77,10 +86,18 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 		Store: a.db.Accounts(), Kinds: kinds, Keys: keys, Freshness: codec,
 		Identifiers: identifier.Normalizers{Wallet: normalizeWallet},
 	})
+	auditKey, err := AuditKey(ctx, a.db, cfg.AuditSigningKey)
+	if err != nil {
+		return err
+	}
 	apiHandler := api.Handler(api.Config{
 		Accounts: accounts, Kinds: a.db, Keys: a.db, Idempotency: a.db.Idempotency(),
 		IdempotencyTTL: cfg.IdempotencyTTL, MaxBodyBytes: cfg.MaxBodyBytes, Log: a.log,
+		Events: a.db.Events(), EventSource: cfg.PublicURL, Audit: a.db.Audit(), AuditKey: auditKey.Public().(ed25519.PublicKey),
 	})
+	if err := a.startEvents(cfg, auditKey); err != nil {
+		return err
+	}
 	a.handler = a.routes(apiHandler)
 	return nil
 }
@@ -98,8 +115,12 @@ func normalizeWallet(v string) (string, error) {
 // Handler returns the handler that serves every path.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Close closes the database.
-func (a *App) Close() error { return a.db.Close() }
+// Close stops the background work, then closes the database.
+func (a *App) Close() error {
+	a.cancel()
+	a.wg.Wait()
+	return a.db.Close()
+}
 
 // routes lists the whole surface: health, readiness and the API.
 func (a *App) routes(apiHandler http.Handler) http.Handler {

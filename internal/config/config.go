@@ -24,6 +24,14 @@ type Config struct {
 	IdempotencyTTL time.Duration // how long Idempotency-Key records live
 	ShutdownGrace  time.Duration // how long in-flight requests may run after SIGTERM
 	LogLevel       string        // debug, info, warn, error
+
+	NatsURL          string        // NATS server with JetStream; empty: no relay, the embedded feed only
+	EventRetention   time.Duration // delivered events older than this are pruned
+	AuditSigningKey  string        // base64 Ed25519 seed that signs audit checkpoints; empty: one kept in the database
+	AuditCheckpoints time.Duration // how often the audit chain's head is signed
+	// WebhookAllowPrivate lets webhooks target loopback and private
+	// addresses. For tests and closed networks only.
+	WebhookAllowPrivate bool
 }
 
 // Default returns the defaults: embedded SQLite in the working directory,
@@ -36,6 +44,9 @@ func Default() Config {
 		IdempotencyTTL: 24 * time.Hour,
 		ShutdownGrace:  30 * time.Second,
 		LogLevel:       "info",
+
+		EventRetention:   7 * 24 * time.Hour,
+		AuditCheckpoints: time.Minute,
 	}
 }
 
@@ -47,6 +58,8 @@ var env = map[string]string{
 	"kinds":           "ATRIUM_KINDS_FILE",
 	"encryption-keys": "ATRIUM_ENCRYPTION_KEYS",
 	"log-level":       "ATRIUM_LOG_LEVEL",
+	"nats-url":        "ATRIUM_NATS_URL",
+	"audit-key":       "ATRIUM_AUDIT_SIGNING_KEY",
 }
 
 // FlagSet returns a flag set for command name whose flags write into c,
@@ -84,6 +97,18 @@ func (c *Config) FlagSet(name string, out io.Writer, want ...string) *flag.FlagS
 	if def("log-level") {
 		fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env ATRIUM_LOG_LEVEL)")
 	}
+	if def("nats-url") {
+		fs.StringVar(&c.NatsURL, "nats-url", c.NatsURL, "NATS server with JetStream to relay events to, as nats://HOST:4222 (env ATRIUM_NATS_URL)")
+	}
+	if def("event-retention") {
+		fs.DurationVar(&c.EventRetention, "event-retention", c.EventRetention, "how long delivered events stay readable at GET /v1/events")
+	}
+	if def("audit-key") {
+		fs.StringVar(&c.AuditSigningKey, "audit-key", c.AuditSigningKey, "base64 Ed25519 seed that signs audit checkpoints; default one kept in the database (env ATRIUM_AUDIT_SIGNING_KEY)")
+	}
+	if def("audit-checkpoints") {
+		fs.DurationVar(&c.AuditCheckpoints, "audit-checkpoints", c.AuditCheckpoints, "how often the audit chain's head is signed")
+	}
 	if def("max-body-bytes") {
 		fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body accepted")
 	}
@@ -110,6 +135,10 @@ func (c *Config) FromEnv(getenv func(string) string) {
 			c.EncryptionKeys = v
 		case "log-level":
 			c.LogLevel = v
+		case "nats-url":
+			c.NatsURL = v
+		case "audit-key":
+			c.AuditSigningKey = v
 		}
 	}
 }
@@ -135,6 +164,15 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		return fmt.Errorf("--max-body-bytes must be at least 1024")
+	}
+	if c.NatsURL != "" && !strings.HasPrefix(c.NatsURL, "nats://") && !strings.HasPrefix(c.NatsURL, "tls://") {
+		return fmt.Errorf("--nats-url must start with nats:// or tls://")
+	}
+	if c.EventRetention < time.Minute {
+		return fmt.Errorf("--event-retention must be at least 1m")
+	}
+	if c.AuditCheckpoints < time.Second {
+		return fmt.Errorf("--audit-checkpoints must be at least 1s")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

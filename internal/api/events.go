@@ -1,0 +1,182 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/atriumid/atrium/internal/fault"
+	"github.com/atriumid/atrium/internal/outbox"
+)
+
+// EventLog reads the outbox for GET /v1/events.
+type EventLog interface {
+	// After returns up to limit events with positions above after, in
+	// position order; fault.Unavailable when the database fails.
+	After(ctx context.Context, after int64, limit int) ([]outbox.Record, error)
+	// Bounds returns the first retained and the last position.
+	Bounds(ctx context.Context) (first, last int64, err error)
+}
+
+// Limits and pacing of the event routes.
+const (
+	maxEventPage     = 1000
+	defaultEventPage = 100
+	streamHeartbeat  = 15 * time.Second
+)
+
+// eventsRoutes serves the embedded event feed and the audit routes. GET
+// /v1/events pages through the outbox after a cursor, or, asked for
+// text/event-stream, streams it as server-sent events that resume from
+// Last-Event-ID. It needs no broker and works on SQLite.
+func eventsRoutes(mux *http.ServeMux, c Config) {
+	auditRoutes(mux, c)
+	if c.Events == nil {
+		return
+	}
+	f := &eventFeed{log: c.Events, source: c.EventSource, poll: c.EventPoll, logger: c.Log}
+	if f.source == "" {
+		f.source = outbox.DefaultSource
+	}
+	if f.poll <= 0 {
+		f.poll = 250 * time.Millisecond
+	}
+	mux.Handle("GET /v1/events", restHandler(c.Log, f.serve))
+}
+
+// restHandler adapts a restFunc, writing its error.
+func restHandler(log *slog.Logger, f restFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := f(w, r); err != nil {
+			writeError(w, r, log, err)
+		}
+	})
+}
+
+type eventFeed struct {
+	log    EventLog
+	source string
+	poll   time.Duration
+	logger *slog.Logger
+}
+
+// eventPage is the JSON body of GET /v1/events.
+type eventPage struct {
+	Events     []outbox.CloudEvent `json:"events"`
+	NextCursor string              `json:"nextCursor"`
+}
+
+func (f *eventFeed) serve(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	after, err := outbox.ParseCursor("after", q.Get("after"))
+	if err != nil {
+		return err
+	}
+	stream := strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+	if id := r.Header.Get("Last-Event-ID"); stream && id != "" {
+		if after, err = outbox.ParseCursor("Last-Event-ID", id); err != nil {
+			return err
+		}
+	}
+	size, err := intParam(q.Get("page_size"), q.Get("pageSize"))
+	if err != nil {
+		return err
+	}
+	limit := int(size)
+	if limit <= 0 {
+		limit = defaultEventPage
+	}
+	limit = min(limit, maxEventPage)
+	if err := f.checkRetained(r.Context(), after); err != nil {
+		return err
+	}
+	if stream {
+		return f.stream(w, r, after, limit)
+	}
+	recs, err := f.log.After(r.Context(), after, limit)
+	if err != nil {
+		return err
+	}
+	page := eventPage{Events: make([]outbox.CloudEvent, 0, len(recs)), NextCursor: strconv.FormatInt(after, 10)}
+	for _, e := range recs {
+		page.Events = append(page.Events, e.CloudEvent(f.source))
+		page.NextCursor = e.Cursor()
+	}
+	writeJSON(w, http.StatusOK, page)
+	return nil
+}
+
+// checkRetained refuses a cursor whose next events were pruned: the
+// client would miss them without knowing.
+func (f *eventFeed) checkRetained(ctx context.Context, after int64) error {
+	if after == 0 {
+		return nil
+	}
+	first, last, err := f.log.Bounds(ctx)
+	if err != nil {
+		return err
+	}
+	if after > last {
+		return fault.Invalidf("api.events", []fault.Violation{{Field: "after", Reason: "beyond the last event"}}, "cursor is beyond the last event")
+	}
+	if first > 0 && after < first-1 {
+		return fault.E("api.events", fault.FailedPrecondition, "the events after this cursor were pruned; start again from the beginning")
+	}
+	return nil
+}
+
+// stream writes server-sent events until the client goes away. Each event's
+// id is its cursor, so a reconnecting EventSource resumes after the last
+// event it received.
+func (f *eventFeed) stream(w http.ResponseWriter, r *http.Request, after int64, limit int) error {
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if err := rc.Flush(); err != nil {
+		return nil // the response cannot stream; nothing more to say
+	}
+	ctx := r.Context()
+	idle := time.Now()
+	for {
+		recs, err := f.log.After(ctx, after, limit)
+		if err != nil {
+			if ctx.Err() == nil {
+				f.logger.WarnContext(ctx, "event stream read failed", "err", err)
+			}
+			return nil // headers are sent; the client reconnects with Last-Event-ID
+		}
+		for _, e := range recs {
+			b, err := json.Marshal(e.CloudEvent(f.source))
+			if err != nil {
+				return nil
+			}
+			if _, err := w.Write([]byte("id: " + e.Cursor() + "\nevent: " + e.Type + "\ndata: " + string(b) + "\n\n")); err != nil {
+				return nil
+			}
+			after = e.Pos
+		}
+		if len(recs) > 0 || time.Since(idle) >= streamHeartbeat {
+			if len(recs) == 0 {
+				w.Write([]byte(": keep-alive\n\n"))
+			}
+			if err := rc.Flush(); err != nil {
+				return nil
+			}
+			idle = time.Now()
+		}
+		if len(recs) == limit {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(f.poll):
+		}
+	}
+}

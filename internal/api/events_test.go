@@ -1,0 +1,208 @@
+package api_test
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// makeHistory creates an org, patches it, suspends it and erases it, as
+// the caller with the given request ID, and returns the org's ID.
+func makeHistory(t *testing.T, c client, requestID string) string {
+	t.Helper()
+	res := c.do("POST", "/v1/accounts", map[string]any{"kind": "org", "fragments": map[string]any{
+		"profile": map[string]any{"name": "Acme"}, "tax_id": map[string]any{"ein": "12-3456789"}},
+		"identifiers": []any{map[string]any{"type": "username", "value": "acme"}}}, "X-Request-Id", requestID, "User-Agent", "events-test/1")
+	if res.status != 201 {
+		t.Fatalf("create = %d %s", res.status, res.raw)
+	}
+	if got := res.header.Get("X-Request-Id"); got != requestID {
+		t.Errorf("X-Request-Id echoed = %q, want %q", got, requestID)
+	}
+	id := res.body["id"].(string)
+	if res := c.do("PATCH", "/v1/accounts/"+id+"/fragments/profile", `{"name":"Acme Corp"}`); res.status != 200 {
+		t.Fatalf("patch = %d %s", res.status, res.raw)
+	}
+	if res := c.do("POST", "/v1/accounts/"+id+":transition", map[string]any{"transition": "suspend", "reason": "Jane Doe asked"}); res.status != 200 {
+		t.Fatalf("transition = %d %s", res.status, res.raw)
+	}
+	return id
+}
+
+func TestEventsFeed(t *testing.T) {
+	forEachServer(t, func(t *testing.T, c client) {
+		id := makeHistory(t, c, "req-events-1")
+		res := c.do("GET", "/v1/events", nil)
+		if res.status != 200 {
+			t.Fatalf("GET /v1/events = %d %s", res.status, res.raw)
+		}
+		var page struct {
+			Events []struct {
+				SpecVersion, ID, Source, Type, Subject, Time, DataContentType string
+				Data                                                          map[string]any
+			}
+			NextCursor string
+		}
+		json.Unmarshal([]byte(res.raw), &page)
+		var types []string
+		for _, e := range page.Events {
+			types = append(types, e.Type)
+			if e.SpecVersion != "1.0" || e.Subject != id || e.ID == "" || e.Source == "" || e.DataContentType != "application/json" {
+				t.Errorf("event %+v is not a CloudEvent about %s", e, id)
+			}
+			if _, err := time.Parse(time.RFC3339Nano, e.Time); err != nil {
+				t.Errorf("event time %q: %v", e.Time, err)
+			}
+		}
+		want := "atrium.account.created,atrium.account.fragment_updated,atrium.account.transitioned"
+		if strings.Join(types, ",") != want || page.NextCursor != "3" {
+			t.Fatalf("events = %v, cursor %q; want %s, cursor 3", types, page.NextCursor, want)
+		}
+		for _, secret := range []string{"12-3456789", "acme"} {
+			if strings.Contains(res.raw, secret) {
+				t.Errorf("the event feed contains %q", secret)
+			}
+		}
+		// Paging: two at a time, then nothing after the last.
+		first := c.do("GET", "/v1/events?page_size=2", nil)
+		second := c.do("GET", "/v1/events?page_size=2&after="+fmt.Sprint(first.body["nextCursor"]), nil)
+		if n1, n2 := len(first.body["events"].([]any)), len(second.body["events"].([]any)); n1 != 2 || n2 != 1 || second.body["nextCursor"] != "3" {
+			t.Errorf("pages of 2 = %d then %d events, cursor %v; want 2, 1, cursor 3", n1, n2, second.body["nextCursor"])
+		}
+		if res := c.do("GET", "/v1/events?after=3", nil); res.status != 200 || len(res.body["events"].([]any)) != 0 || res.body["nextCursor"] != "3" {
+			t.Errorf("GET after the last = %d %s; want no events, cursor 3", res.status, res.raw)
+		}
+		for _, bad := range []string{"x", "-1", "99"} {
+			if res := c.do("GET", "/v1/events?after="+bad, nil); res.status != 400 {
+				t.Errorf("GET /v1/events?after=%s = %d, want 400", bad, res.status)
+			}
+		}
+	})
+}
+
+func TestEventsStream(t *testing.T) {
+	forEachServer(t, func(t *testing.T, c client) {
+		makeHistory(t, c, "req-stream")
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", c.srv.URL+"/v1/events", nil)
+		req.Header.Set("Authorization", "Bearer "+c.srv.Key)
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("Last-Event-ID", "1")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if ct := res.Header.Get("Content-Type"); res.StatusCode != 200 || ct != "text/event-stream" {
+			t.Fatalf("stream = %d %s", res.StatusCode, ct)
+		}
+		sc := bufio.NewScanner(res.Body)
+		next := func() (id, typ string) {
+			t.Helper()
+			for sc.Scan() {
+				line := sc.Text()
+				switch {
+				case strings.HasPrefix(line, "id: "):
+					id = line[4:]
+				case strings.HasPrefix(line, "event: "):
+					typ = line[7:]
+				case line == "" && id != "":
+					return id, typ
+				}
+			}
+			t.Fatalf("stream ended: %v", sc.Err())
+			return "", ""
+		}
+		for _, want := range []string{"2 atrium.account.fragment_updated", "3 atrium.account.transitioned"} {
+			if id, typ := next(); id+" "+typ != want {
+				t.Errorf("streamed %s %s, want %s", id, typ, want)
+			}
+		}
+		// A write after the stream started arrives on it.
+		c.do("POST", "/v1/accounts", map[string]any{"kind": "org", "fragments": map[string]any{"profile": map[string]any{"name": "Beta"}}})
+		if id, typ := next(); id != "4" || typ != "atrium.account.created" {
+			t.Errorf("streamed %s %s after a create, want 4 atrium.account.created", id, typ)
+		}
+	})
+}
+
+func TestAuditAPI(t *testing.T) {
+	forEachServer(t, func(t *testing.T, c client) {
+		id := makeHistory(t, c, "req-audit-1")
+		res := c.do("GET", "/v1/audit?account="+id, nil)
+		recs, _ := res.body["records"].([]any)
+		if res.status != 200 || len(recs) != 3 {
+			t.Fatalf("GET /v1/audit?account = %d, %d records; want 3\n%s", res.status, len(recs), res.raw)
+		}
+		r0 := recs[0].(map[string]any)
+		keyID := strings.Split(c.srv.Key, "_")[1]
+		if r0["actor"] != "key:"+keyID || r0["ip"] != "127.0.0.1" || r0["userAgent"] != "events-test/1" || r0["requestId"] != "req-audit-1" || r0["type"] != "atrium.account.created" {
+			t.Errorf("first record = %v; want the caller's key, IP, user agent and request ID", r0)
+		}
+		if strings.Contains(res.raw, "Jane Doe") || strings.Contains(res.raw, "12-3456789") {
+			t.Errorf("audit records hold personal data: %s", res.raw)
+		}
+		if res := c.do("GET", "/v1/audit?type=atrium.account.transitioned&actor=key:"+keyID, nil); len(res.body["records"].([]any)) != 1 {
+			t.Errorf("filter by type and actor = %s, want 1 record", res.raw)
+		}
+		if res := c.do("GET", "/v1/audit?since=2000-01-01T00:00:00Z&until=2000-01-02T00:00:00Z", nil); len(res.body["records"].([]any)) != 0 {
+			t.Errorf("filter by an old time range = %s, want none", res.raw)
+		}
+		if res := c.do("GET", "/v1/audit?since=yesterday", nil); res.status != 400 {
+			t.Errorf("GET /v1/audit?since=yesterday = %d, want 400", res.status)
+		}
+		if res := c.do("GET", "/v1/audit?page_size=2", nil); res.body["nextPageToken"] != "2" {
+			t.Errorf("first page of 2: next token %v, want 2", res.body["nextPageToken"])
+		}
+		// Erasure forgets the client data of the account's records, and
+		// the chain still verifies.
+		if res := c.do("DELETE", "/v1/accounts/"+id, nil); res.status != 200 {
+			t.Fatalf("erase = %d %s", res.status, res.raw)
+		}
+		res = c.do("GET", "/v1/audit?account="+id, nil)
+		if strings.Contains(res.raw, "127.0.0.1") || strings.Contains(res.raw, "events-test") {
+			t.Errorf("after erasure the account's records still hold client data: %s", res.raw)
+		}
+		v := c.do("GET", "/v1/audit:verify", nil)
+		if v.status != 200 || v.body["ok"] != true || v.body["records"] != "4" {
+			t.Fatalf("verify = %d %s, want ok with 4 records", v.status, v.raw)
+		}
+		// An edit made behind Atrium's back is found, and named.
+		db, err := sql.Open(driverOf(c.srv.Database), dsnOf(c.srv.Database))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec(`UPDATE audit_records SET actor = 'key:someone' WHERE seq = 2`); err != nil {
+			t.Fatal(err)
+		}
+		v = c.do("GET", "/v1/audit:verify", nil)
+		bad, _ := v.body["firstBad"].(map[string]any)
+		if v.body["ok"] != false || bad == nil || bad["seq"] != "2" {
+			t.Errorf("verify after an edit = %s, want record 2 named", v.raw)
+		}
+	})
+}
+
+// driverOf and dsnOf open a test database directly, as an attacker with
+// database access would.
+func driverOf(u string) string {
+	if strings.HasPrefix(u, "sqlite:") {
+		return "sqlite"
+	}
+	return "pgx"
+}
+
+func dsnOf(u string) string {
+	if p, ok := strings.CutPrefix(u, "sqlite://"); ok {
+		return "file:" + p
+	}
+	return u
+}
