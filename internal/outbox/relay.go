@@ -52,7 +52,8 @@ type Cursor struct {
 // with the same cursor name, one per replica: a lease makes one of them the
 // deliverer, and a standby takes over when the lease runs out (or at once
 // when the holder stops cleanly). A holder that lost its lease finds out
-// when it advances, and stops.
+// when it advances, and stops. A Relay is not safe for concurrent use:
+// run one goroutine per Relay.
 type Relay struct {
 	Name      string // the cursor's name, such as "nats"
 	Holder    string // this relay's name, unique among the relays of Name
@@ -63,6 +64,12 @@ type Relay struct {
 	Batch     int              // events per read; default 100
 	Now       func() time.Time // default time.Now
 	Logger    *slog.Logger     // default slog.Default()
+
+	// The lease as this relay last stored it; Step renews it only when it
+	// nears its end, so an idle holder writes nothing.
+	held       bool
+	pos        int64
+	leaseUntil time.Time
 }
 
 func (r *Relay) defaults() {
@@ -106,7 +113,10 @@ func (r *Relay) Run(ctx context.Context) error {
 			backoff = 0
 		}
 		wait := backoff
-		if wait == 0 && n == 0 {
+		switch {
+		case wait == 0 && n == 0 && !r.held:
+			wait = max(r.Poll, r.Lease/4) // a standby
+		case wait == 0 && n == 0:
 			wait = r.Poll
 		}
 		if wait > 0 {
@@ -121,18 +131,22 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
-// Step claims the lease and delivers one batch. It returns how many events
-// it delivered; 0 with a nil error when there is nothing to deliver or
-// another relay holds the lease, and fault.Aborted when the lease was lost
-// during the batch.
+// Step delivers one batch, claiming or renewing the lease first when it
+// needs to. It returns how many events it delivered; 0 with a nil error
+// when there is nothing to deliver or another relay holds the lease, and
+// fault.Aborted when the lease was lost during the batch.
 func (r *Relay) Step(ctx context.Context) (int, error) {
 	r.defaults()
 	now := r.Now()
-	pos, held, err := r.Log.Claim(ctx, r.Name, r.Holder, now, now.Add(r.Lease))
-	if err != nil || !held {
-		return 0, err
+	if !r.held || now.After(r.leaseUntil.Add(-r.Lease/2)) {
+		pos, held, err := r.Log.Claim(ctx, r.Name, r.Holder, now, now.Add(r.Lease))
+		if err != nil || !held {
+			r.held = false
+			return 0, err
+		}
+		r.held, r.pos, r.leaseUntil = true, pos, now.Add(r.Lease)
 	}
-	batch, err := r.Log.After(ctx, pos, r.Batch)
+	batch, err := r.Log.After(ctx, r.pos, r.Batch)
 	if err != nil || len(batch) == 0 {
 		return 0, err
 	}
@@ -151,7 +165,14 @@ func (r *Relay) Step(ctx context.Context) (int, error) {
 	return delivered, r.advance(ctx, batch[len(batch)-1].Pos)
 }
 
+// advance stores pos as the cursor. Any failure forgets the lease, so the
+// next step reads the stored position again.
 func (r *Relay) advance(ctx context.Context, pos int64) error {
 	now := r.Now()
-	return r.Log.Advance(ctx, r.Name, r.Holder, pos, now, now.Add(r.Lease))
+	if err := r.Log.Advance(ctx, r.Name, r.Holder, pos, now, now.Add(r.Lease)); err != nil {
+		r.held = false
+		return err
+	}
+	r.pos, r.leaseUntil = pos, now.Add(r.Lease)
+	return nil
 }
