@@ -33,6 +33,10 @@ type Options struct {
 	Duplicates time.Duration // the stream's duplicate window; default DefaultDuplicates
 	Source     string        // CloudEvents source; default outbox.DefaultSource
 	Name       string        // connection name shown by the server
+	// Prefix replaces "atrium" as the first token of every subject, so
+	// that several deployments (or tests) share one NATS; default "atrium".
+	Prefix  string
+	AckWait time.Duration // how long Publish waits for the stream; default 5 s
 }
 
 // Bus is a connection to NATS that publishes events. It implements
@@ -61,6 +65,12 @@ func Connect(url string, o Options) (*Bus, error) {
 	if o.Source == "" {
 		o.Source = outbox.DefaultSource
 	}
+	if o.Prefix == "" {
+		o.Prefix = "atrium"
+	}
+	if o.AckWait <= 0 {
+		o.AckWait = 5 * time.Second
+	}
 	nc, err := nats.Connect(url, nats.Name(o.Name), nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond),
 		nats.RetryOnFailedConnect(true), nats.Timeout(2*time.Second))
 	if err != nil {
@@ -85,7 +95,7 @@ func (b *Bus) ensureStream(ctx context.Context) error {
 		return nil
 	}
 	_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: b.opts.Stream, Subjects: []string{"atrium.>"}, Duplicates: b.opts.Duplicates, Storage: jetstream.FileStorage,
+		Name: b.opts.Stream, Subjects: []string{b.opts.Prefix + ".>"}, Duplicates: b.opts.Duplicates, Storage: jetstream.FileStorage,
 	})
 	if err != nil {
 		return fault.Wrap("natsbus.ensureStream", fault.Unavailable, err)
@@ -105,6 +115,7 @@ func (b *Bus) Publish(ctx context.Context, e outbox.Record) error {
 	if err != nil {
 		return err
 	}
+	subject = b.opts.Prefix + strings.TrimPrefix(subject, "atrium")
 	data, err := e.JSON(b.opts.Source)
 	if err != nil {
 		return err
@@ -112,7 +123,7 @@ func (b *Bus) Publish(ctx context.Context, e outbox.Record) error {
 	msg := nats.NewMsg(subject)
 	msg.Data = data
 	msg.Header.Set("Content-Type", "application/cloudevents+json")
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, b.opts.AckWait)
 	defer cancel()
 	if _, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(e.ID), jetstream.WithExpectStream(b.opts.Stream)); err != nil {
 		return fault.Wrap(op, fault.Unavailable, err)
