@@ -285,4 +285,3 @@ func write(db *sqlstore.DB, id string) error {
 		return tx.AppendEvent(ctx, outbox.New("atrium.account.touched", id, t0, map[string]any{"version": r.Version}))
 	})
 }
-
