@@ -18,6 +18,7 @@ import (
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/idempotency"
 	"github.com/atriumid/atrium/internal/kind"
+	"github.com/atriumid/atrium/internal/webhook"
 )
 
 // DefaultMaxBodyBytes caps request bodies unless configured otherwise.
@@ -42,6 +43,9 @@ type Config struct {
 	// the chain's checkpoints.
 	Audit    AuditLog
 	AuditKey ed25519.PublicKey
+	// Webhooks feeds /v1/webhooks; WebhookGuard checks their URLs.
+	Webhooks     WebhookStore
+	WebhookGuard webhook.Guard
 }
 
 // Handler returns the API handler for the paths under /v1/ and the Connect

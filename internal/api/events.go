@@ -29,12 +29,14 @@ const (
 	streamHeartbeat  = 15 * time.Second
 )
 
-// eventsRoutes serves the embedded event feed and the audit routes. GET
+// eventsRoutes serves the embedded event feed, the audit routes and the
+// webhook routes. GET
 // /v1/events pages through the outbox after a cursor, or, asked for
 // text/event-stream, streams it as server-sent events that resume from
 // Last-Event-ID. It needs no broker and works on SQLite.
 func eventsRoutes(mux *http.ServeMux, c Config) {
 	auditRoutes(mux, c)
+	webhookRoutes(mux, c)
 	if c.Events == nil {
 		return
 	}

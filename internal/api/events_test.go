@@ -206,3 +206,41 @@ func dsnOf(u string) string {
 	}
 	return u
 }
+
+func TestWebhooksAPI(t *testing.T) {
+	forEachServer(t, func(t *testing.T, c client) {
+		for _, u := range []string{"http://127.0.0.1:9/hook", "https://169.254.169.254/", "ftp://192.0.2.10/"} {
+			if res := c.do("POST", "/v1/webhooks", map[string]any{"url": u}); res.status != 400 {
+				t.Errorf("create webhook to %s = %d %s, want 400", u, res.status, res.raw)
+			}
+		}
+		if res := c.do("POST", "/v1/webhooks", map[string]any{"url": "https://192.0.2.10/hook", "types": []string{"bad type"}}); res.status != 400 {
+			t.Errorf("create webhook with a bad type = %d, want 400", res.status)
+		}
+		if res := c.do("POST", "/v1/webhooks", map[string]any{"url": "https://192.0.2.10/hook", "extra": 1}); res.status != 400 {
+			t.Errorf("create webhook with an unknown field = %d, want 400", res.status)
+		}
+		res := c.do("POST", "/v1/webhooks", map[string]any{"url": "https://192.0.2.10/hook", "types": []string{"atrium.account.*"}})
+		secret, _ := res.body["secret"].(string)
+		if res.status != 201 || !strings.HasPrefix(secret, "whsec_") {
+			t.Fatalf("create webhook = %d %s", res.status, res.raw)
+		}
+		id := res.body["id"].(string)
+		list := c.do("GET", "/v1/webhooks", nil)
+		if hooks := list.body["webhooks"].([]any); len(hooks) != 1 || strings.Contains(list.raw, secret) {
+			t.Errorf("list = %s; want one webhook, without its secret", list.raw)
+		}
+		if res := c.do("GET", "/v1/webhooks/"+id+"/deliveries?state=dead", nil); res.status != 200 {
+			t.Errorf("deliveries = %d %s", res.status, res.raw)
+		}
+		if res := c.do("POST", "/v1/webhooks/"+id+"/deliveries/7:redeliver", nil); res.status != 404 {
+			t.Errorf("redeliver an unknown delivery = %d, want 404", res.status)
+		}
+		if res := c.do("DELETE", "/v1/webhooks/"+id, nil); res.status != 200 {
+			t.Errorf("delete = %d", res.status)
+		}
+		if res := c.do("GET", "/v1/webhooks/"+id+"/deliveries", nil); res.status != 404 {
+			t.Errorf("deliveries of a deleted webhook = %d, want 404", res.status)
+		}
+	})
+}

@@ -94,6 +94,7 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 		Accounts: accounts, Kinds: a.db, Keys: a.db, Idempotency: a.db.Idempotency(),
 		IdempotencyTTL: cfg.IdempotencyTTL, MaxBodyBytes: cfg.MaxBodyBytes, Log: a.log,
 		Events: a.db.Events(), EventSource: cfg.PublicURL, Audit: a.db.Audit(), AuditKey: auditKey.Public().(ed25519.PublicKey),
+		Webhooks: a.db.Webhooks(), WebhookGuard: webhookGuard(cfg),
 	})
 	if err := a.startEvents(cfg, auditKey); err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"github.com/atriumid/atrium/internal/natsbus"
 	"github.com/atriumid/atrium/internal/outbox"
 	"github.com/atriumid/atrium/internal/sqlstore"
+	"github.com/atriumid/atrium/internal/webhook"
 )
 
 // AuditKey returns the Ed25519 key that signs audit checkpoints: the
@@ -42,9 +43,9 @@ func AuditKey(ctx context.Context, db *sqlstore.DB, seed string) (ed25519.Privat
 // relay when configured, pruning of delivered events, and audit
 // checkpoints. Each runs until Close.
 func (a *App) startEvents(cfg config.Config, key ed25519.PrivateKey) error {
+	host, _ := os.Hostname()
+	holder := fmt.Sprintf("%s/%s", host, ids.New("rly"))
 	if cfg.NatsURL != "" {
-		host, _ := os.Hostname()
-		holder := fmt.Sprintf("%s/%s", host, ids.New("rly"))
 		bus, err := natsbus.Connect(cfg.NatsURL, natsbus.Options{Source: cfg.PublicURL, Name: "atrium " + holder})
 		if err != nil {
 			return err
@@ -55,17 +56,17 @@ func (a *App) startEvents(cfg config.Config, key ed25519.PrivateKey) error {
 			relay.Run(ctx)
 		})
 	}
+	hooks := a.db.Webhooks()
+	fanOut := &outbox.Relay{Name: "webhooks", Holder: holder, Log: a.db.Events(), Logger: a.log,
+		Publisher: &webhook.FanOut{Store: hooks, Source: cfg.PublicURL}}
+	a.background(func(ctx context.Context) { fanOut.Run(ctx) })
+	sender := &webhook.Sender{Store: hooks, Client: webhookGuard(cfg).Client(), Logger: a.log, Poll: 250 * time.Millisecond}
+	a.background(sender.Run)
 	a.background(func(ctx context.Context) {
 		every(ctx, time.Minute, func(ctx context.Context) {
-			for {
-				n, err := a.db.Events().Prune(ctx, time.Now().Add(-cfg.EventRetention), 1000)
-				if err != nil {
-					a.log.Warn("pruning events failed", "err", err)
-				}
-				if n < 1000 {
-					return
-				}
-			}
+			cut := time.Now().Add(-cfg.EventRetention)
+			drain(ctx, a, "events", func(ctx context.Context) (int64, error) { return a.db.Events().Prune(ctx, cut, 1000) })
+			drain(ctx, a, "webhook deliveries", func(ctx context.Context) (int64, error) { return hooks.PruneDeliveries(ctx, cut, 1000) })
 		})
 	})
 	a.background(func(ctx context.Context) {
@@ -76,6 +77,24 @@ func (a *App) startEvents(cfg config.Config, key ed25519.PrivateKey) error {
 		})
 	})
 	return nil
+}
+
+// webhookGuard is the SSRF guard of webhook targets.
+func webhookGuard(cfg config.Config) webhook.Guard {
+	return webhook.Guard{AllowPrivate: cfg.WebhookAllowPrivate}
+}
+
+// drain calls prune until it deletes less than a full batch.
+func drain(ctx context.Context, a *App, what string, prune func(ctx context.Context) (int64, error)) {
+	for {
+		n, err := prune(ctx)
+		if err != nil {
+			a.log.Warn("pruning failed", "what", what, "err", err)
+		}
+		if err != nil || n < 1000 {
+			return
+		}
+	}
 }
 
 // every runs f every interval until ctx ends.

@@ -109,6 +109,9 @@ func (c *Config) FlagSet(name string, out io.Writer, want ...string) *flag.FlagS
 	if def("audit-checkpoints") {
 		fs.DurationVar(&c.AuditCheckpoints, "audit-checkpoints", c.AuditCheckpoints, "how often the audit chain's head is signed")
 	}
+	if def("webhook-allow-private") {
+		fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let webhooks target loopback and private addresses (tests and closed networks only)")
+	}
 	if def("max-body-bytes") {
 		fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body accepted")
 	}

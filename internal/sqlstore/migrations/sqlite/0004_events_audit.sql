@@ -85,6 +85,8 @@ CREATE TABLE webhook_deliveries (
     webhook_id   TEXT NOT NULL REFERENCES webhooks (id),
     event_pos    BIGINT NOT NULL,
     event_id     TEXT NOT NULL,
+    event_type   TEXT NOT NULL,
+    payload      TEXT NOT NULL,
     state        TEXT NOT NULL,
     attempts     INTEGER NOT NULL,
     next_attempt BIGINT NOT NULL,
@@ -94,3 +96,4 @@ CREATE TABLE webhook_deliveries (
     PRIMARY KEY (webhook_id, event_pos)
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt);
+CREATE INDEX webhook_deliveries_update ON webhook_deliveries (update_time);
