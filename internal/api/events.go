@@ -20,6 +20,8 @@ type EventLog interface {
 	After(ctx context.Context, after int64, limit int) ([]outbox.Record, error)
 	// Bounds returns the first retained and the last position.
 	Bounds(ctx context.Context) (first, last int64, err error)
+	// Cursors returns the relays' positions.
+	Cursors(ctx context.Context) ([]outbox.Cursor, error)
 }
 
 // Limits and pacing of the event routes.
@@ -48,6 +50,51 @@ func eventsRoutes(mux *http.ServeMux, c Config) {
 		f.poll = 250 * time.Millisecond
 	}
 	mux.Handle("GET /v1/events", restHandler(c.Log, f.serve))
+	mux.Handle("GET /v1/events:status", restHandler(c.Log, func(w http.ResponseWriter, r *http.Request) error {
+		return eventStatus(w, r, c)
+	}))
+}
+
+// relayJSON is one relay's progress: Lag counts the events it has not
+// delivered yet.
+type relayJSON struct {
+	Name       string    `json:"name"`
+	Cursor     string    `json:"cursor"`
+	Lag        int64     `json:"lag,string"`
+	Holder     string    `json:"holder"`
+	LeaseUntil time.Time `json:"leaseUntil"`
+	UpdateTime time.Time `json:"updateTime"`
+}
+
+// eventStatus serves GET /v1/events:status, for monitoring: the outbox's
+// bounds, each relay's lag, and webhook deliveries by state (a growing
+// "dead" count is failing webhooks).
+func eventStatus(w http.ResponseWriter, r *http.Request, c Config) error {
+	first, last, err := c.Events.Bounds(r.Context())
+	if err != nil {
+		return err
+	}
+	cursors, err := c.Events.Cursors(r.Context())
+	if err != nil {
+		return err
+	}
+	out := struct {
+		FirstCursor string           `json:"firstCursor"`
+		LastCursor  string           `json:"lastCursor"`
+		Relays      []relayJSON      `json:"relays"`
+		Webhooks    map[string]int64 `json:"webhookDeliveries,omitempty"`
+	}{FirstCursor: strconv.FormatInt(first, 10), LastCursor: strconv.FormatInt(last, 10), Relays: []relayJSON{}}
+	for _, cur := range cursors {
+		out.Relays = append(out.Relays, relayJSON{Name: cur.Name, Cursor: strconv.FormatInt(cur.Pos, 10), Lag: max(last-cur.Pos, 0),
+			Holder: cur.Holder, LeaseUntil: cur.LeaseUntil, UpdateTime: cur.UpdateTime})
+	}
+	if c.Webhooks != nil {
+		if out.Webhooks, err = c.Webhooks.DeliveryCounts(r.Context()); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // restHandler adapts a restFunc, writing its error.

@@ -78,6 +78,10 @@ func TestEventsFeed(t *testing.T) {
 		if res := c.do("GET", "/v1/events?after=3", nil); res.status != 200 || len(res.body["events"].([]any)) != 0 || res.body["nextCursor"] != "3" {
 			t.Errorf("GET after the last = %d %s; want no events, cursor 3", res.status, res.raw)
 		}
+		st := c.do("GET", "/v1/events:status", nil)
+		if st.status != 200 || st.body["lastCursor"] != "3" || st.body["relays"] == nil {
+			t.Errorf("GET /v1/events:status = %d %s; want last cursor 3 and the relays", st.status, st.raw)
+		}
 		for _, bad := range []string{"x", "-1", "99"} {
 			if res := c.do("GET", "/v1/events?after="+bad, nil); res.status != 400 {
 				t.Errorf("GET /v1/events?after=%s = %d, want 400", bad, res.status)

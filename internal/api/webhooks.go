@@ -24,6 +24,8 @@ type WebhookStore interface {
 	Webhook(ctx context.Context, id string) (webhook.Subscription, error)
 	Deliveries(ctx context.Context, id, state string, after int64, limit int) ([]webhook.Delivery, error)
 	Redeliver(ctx context.Context, id string, pos int64, now time.Time) error
+	// DeliveryCounts returns how many deliveries are in each state.
+	DeliveryCounts(ctx context.Context) (map[string]int64, error)
 }
 
 // webhookRoutes serves the webhook subscriptions and their deliveries.
