@@ -3,13 +3,14 @@ package api_test
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/atriumid/atrium/internal/testenv"
 )
 
 // makeHistory creates an org, patches it, suspends it and erases it, as
@@ -179,12 +180,7 @@ func TestAuditAPI(t *testing.T) {
 			t.Fatalf("verify = %d %s, want ok with 4 records", v.status, v.raw)
 		}
 		// An edit made behind Atrium's back is found, and named.
-		db, err := sql.Open(driverOf(c.srv.Database), dsnOf(c.srv.Database))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if _, err := db.Exec(`UPDATE audit_records SET actor = 'key:someone' WHERE seq = 2`); err != nil {
+		if _, err := testenv.RawDB(t, c.srv.Database).Exec(`UPDATE audit_records SET actor = 'key:someone' WHERE seq = 2`); err != nil {
 			t.Fatal(err)
 		}
 		v = c.do("GET", "/v1/audit:verify", nil)
@@ -193,22 +189,6 @@ func TestAuditAPI(t *testing.T) {
 			t.Errorf("verify after an edit = %s, want record 2 named", v.raw)
 		}
 	})
-}
-
-// driverOf and dsnOf open a test database directly, as an attacker with
-// database access would.
-func driverOf(u string) string {
-	if strings.HasPrefix(u, "sqlite:") {
-		return "sqlite"
-	}
-	return "pgx"
-}
-
-func dsnOf(u string) string {
-	if p, ok := strings.CutPrefix(u, "sqlite://"); ok {
-		return "file:" + p
-	}
-	return u
 }
 
 func TestWebhooksAPI(t *testing.T) {
