@@ -42,7 +42,7 @@ func TestAuditVerify(t *testing.T) {
 				err := run(ctx, append([]string{"audit", "verify", "--database", srv.Database}, args...), func(string) string { return "" }, nil, &stdout, &bytes.Buffer{})
 				return stdout.String(), err
 			}
-			if out, err := verify(); err != nil || !strings.Contains(out, "intact: 3 records, 1 signed checkpoints") {
+			if out, err := verify(); err != nil || !strings.Contains(out, "intact: 4 records, 1 signed checkpoints") {
 				t.Errorf("audit verify = %q, %v", out, err)
 			}
 			pub := base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
@@ -56,11 +56,11 @@ func TestAuditVerify(t *testing.T) {
 			if _, err := verify("--public-key", "xyz"); err == nil {
 				t.Error("audit verify with a malformed key succeeded")
 			}
-			if _, err := testenv.RawDB(t, srv.Database).Exec(`DELETE FROM audit_records WHERE seq = 2`); err != nil {
+			if _, err := testenv.RawDB(t, srv.Database).Exec(`DELETE FROM audit_records WHERE seq = 3`); err != nil {
 				t.Fatal(err)
 			}
-			if out, err := verify(); err == nil || !strings.Contains(out, "BROKEN at record 2") {
-				t.Errorf("audit verify after a deletion = %q, %v; want record 2 named", out, err)
+			if out, err := verify(); err == nil || !strings.Contains(out, "BROKEN at record 3") {
+				t.Errorf("audit verify after a deletion = %q, %v; want record 3 named", out, err)
 			}
 		})
 	}

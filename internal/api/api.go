@@ -43,6 +43,8 @@ type Config struct {
 	// the chain's checkpoints.
 	Audit    AuditLog
 	AuditKey ed25519.PublicKey
+	// Security records refused credentials in the audit log.
+	Security SecurityLog
 	// Webhooks feeds /v1/webhooks; WebhookGuard checks their URLs.
 	Webhooks     WebhookStore
 	WebhookGuard webhook.Guard
@@ -80,7 +82,8 @@ func Handler(c Config) http.Handler {
 		p, _ := PrincipalFrom(r.Context())
 		return p.KeyID
 	}, c.IdempotencyTTL, c.Now, writeErr, c.Log)(h)
-	auth := &authenticator{keys: c.Keys, now: c.Now, cache: map[[32]byte]cachedKey{}}
+	auth := &authenticator{keys: c.Keys, now: c.Now, cache: map[[32]byte]cachedKey{},
+		failures: &failureLog{log: c.Security, now: c.Now, last: map[string]time.Time{}}}
 	h = auth.middleware(writeErr, h)
 	return limitBody(c.MaxBodyBytes, writeErr, h)
 }

@@ -47,6 +47,8 @@ type authenticator struct {
 
 	mu    sync.Mutex
 	cache map[[32]byte]cachedKey // guarded by mu; bounded by maxCachedKeys
+
+	failures *failureLog // records refused keys in the audit log
 }
 
 type cachedKey struct {
@@ -104,6 +106,7 @@ func (a *authenticator) middleware(writeErr func(http.ResponseWriter, *http.Requ
 		if err != nil {
 			if fault.Is(err, fault.Unauthenticated) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="atrium"`)
+				a.failures.record(w, r, "missing or invalid API key")
 			}
 			writeErr(w, r, err)
 			return

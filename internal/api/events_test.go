@@ -163,7 +163,7 @@ func TestAuditAPI(t *testing.T) {
 		if res := c.do("GET", "/v1/audit?since=yesterday", nil); res.status != 400 {
 			t.Errorf("GET /v1/audit?since=yesterday = %d, want 400", res.status)
 		}
-		if res := c.do("GET", "/v1/audit?page_size=2", nil); res.body["nextPageToken"] != "2" {
+		if res := c.do("GET", "/v1/audit?page_size=2&account="+id, nil); res.body["nextPageToken"] != "3" {
 			t.Errorf("first page of 2: next token %v, want 2", res.body["nextPageToken"])
 		}
 		// Erasure forgets the client data of the account's records, and
@@ -175,18 +175,35 @@ func TestAuditAPI(t *testing.T) {
 		if strings.Contains(res.raw, "127.0.0.1") || strings.Contains(res.raw, "events-test") {
 			t.Errorf("after erasure the account's records still hold client data: %s", res.raw)
 		}
+		// Security events: the bootstrap key's creation, and refused keys,
+		// recorded once a minute per address however many arrive.
+		for range 3 {
+			req, _ := http.NewRequest("GET", c.srv.URL+"/v1/accounts/"+id, nil)
+			req.Header.Set("Authorization", "Bearer atr_wrong")
+			if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 401 {
+				t.Fatalf("bad key = %v, %v", res, err)
+			}
+		}
+		sec := c.do("GET", "/v1/audit?type=atrium.security.authentication_failed", nil)
+		if recs := sec.body["records"].([]any); len(recs) != 1 || recs[0].(map[string]any)["actor"] != "anonymous" || recs[0].(map[string]any)["ip"] != "127.0.0.1" {
+			t.Errorf("authentication failures recorded = %s; want one, anonymous, from 127.0.0.1", sec.raw)
+		}
+		boot := c.do("GET", "/v1/audit?type=atrium.security.api_key_created", nil)
+		if recs := boot.body["records"].([]any); len(recs) != 1 || recs[0].(map[string]any)["actor"] != "system" {
+			t.Errorf("bootstrap key creation recorded = %s; want one, by system", boot.raw)
+		}
 		v := c.do("GET", "/v1/audit:verify", nil)
-		if v.status != 200 || v.body["ok"] != true || v.body["records"] != "4" {
-			t.Fatalf("verify = %d %s, want ok with 4 records", v.status, v.raw)
+		if v.status != 200 || v.body["ok"] != true || v.body["records"] != "6" {
+			t.Fatalf("verify = %d %s, want ok with 6 records", v.status, v.raw)
 		}
 		// An edit made behind Atrium's back is found, and named.
-		if _, err := testenv.RawDB(t, c.srv.Database).Exec(`UPDATE audit_records SET actor = 'key:someone' WHERE seq = 2`); err != nil {
+		if _, err := testenv.RawDB(t, c.srv.Database).Exec(`UPDATE audit_records SET actor = 'key:someone' WHERE seq = 3`); err != nil {
 			t.Fatal(err)
 		}
 		v = c.do("GET", "/v1/audit:verify", nil)
 		bad, _ := v.body["firstBad"].(map[string]any)
-		if v.body["ok"] != false || bad == nil || bad["seq"] != "2" {
-			t.Errorf("verify after an edit = %s, want record 2 named", v.raw)
+		if v.body["ok"] != false || bad == nil || bad["seq"] != "3" {
+			t.Errorf("verify after an edit = %s, want record 3 named", v.raw)
 		}
 	})
 }

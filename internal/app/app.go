@@ -19,12 +19,14 @@ import (
 	"github.com/atriumid/atrium/internal/account"
 	"github.com/atriumid/atrium/internal/api"
 	"github.com/atriumid/atrium/internal/apikey"
+	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/chain"
 	"github.com/atriumid/atrium/internal/config"
 	"github.com/atriumid/atrium/internal/envelope"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/freshness"
 	"github.com/atriumid/atrium/internal/identifier"
+	"github.com/atriumid/atrium/internal/ids"
 	"github.com/atriumid/atrium/internal/kind"
 	"github.com/atriumid/atrium/internal/sqlstore"
 )
@@ -94,7 +96,7 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 		Accounts: accounts, Kinds: a.db, Keys: a.db, Idempotency: a.db.Idempotency(),
 		IdempotencyTTL: cfg.IdempotencyTTL, MaxBodyBytes: cfg.MaxBodyBytes, Log: a.log,
 		Events: a.db.Events(), EventSource: cfg.PublicURL, Audit: a.db.Audit(), AuditKey: auditKey.Public().(ed25519.PublicKey),
-		Webhooks: a.db.Webhooks(), WebhookGuard: webhookGuard(cfg),
+		Webhooks: a.db.Webhooks(), WebhookGuard: webhookGuard(cfg), Security: a.db.Audit(),
 	})
 	if err := a.startEvents(cfg, auditKey); err != nil {
 		return err
@@ -251,13 +253,16 @@ func (a *App) bootstrapKey(ctx context.Context, w io.Writer) error {
 }
 
 // CreateAdminKey creates an admin API key and returns it; only its hash is
-// stored.
+// stored, with an audit record of its creation by the actor in ctx.
 func CreateAdminKey(ctx context.Context, db *sqlstore.DB) (apikey.Key, error) {
 	k, err := apikey.New()
 	if err != nil {
 		return apikey.Key{}, err
 	}
-	return k, db.InsertAPIKey(ctx, k.ID, apikey.Hash(k.Secret), "admin", time.Now())
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	e := audit.Entry{ID: ids.New("aud"), Type: "atrium.security.api_key_created", Account: "key:" + k.ID, Time: now,
+		Data: []byte(`{"role":"admin"}`), Actor: audit.ActorFrom(ctx)}
+	return k, db.Audit().InsertAPIKey(ctx, k.ID, apikey.Hash(k.Secret), "admin", now, e)
 }
 
 // randomBytes returns a generator of n random bytes.

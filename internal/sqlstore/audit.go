@@ -160,3 +160,14 @@ func (l *AuditLog) AppendCheckpoint(ctx context.Context, c audit.Checkpoint) err
 		c.Seq, c.Hash, c.Time.UnixMicro(), c.KeyID, c.Signature)
 	return classify("sqlstore.AppendCheckpoint", err)
 }
+
+// InsertAPIKey stores the hash of a new API key with its role, and the
+// audit record of its creation, in one transaction.
+func (l *AuditLog) InsertAPIKey(ctx context.Context, id string, hash []byte, role string, now time.Time, e audit.Entry) error {
+	return l.db.update(ctx, func(q queryer) error {
+		if _, err := q.ExecContext(ctx, `INSERT INTO api_keys (id, hash, role, create_time) VALUES ($1, $2, $3, $4)`, id, hash, role, now.UnixMicro()); err != nil {
+			return classify("sqlstore.InsertAPIKey", err)
+		}
+		return appendAudit(ctx, q, e)
+	})
+}
