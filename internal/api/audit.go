@@ -11,6 +11,7 @@ import (
 
 	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/fault"
+	"github.com/atriumid/atrium/internal/outbox"
 )
 
 // AuditLog reads the audit chain for GET /v1/audit.
@@ -80,13 +81,11 @@ func auditQuery(r *http.Request) (audit.Query, error) {
 			*p.dst = t
 		}
 	}
-	if tok := first(v.Get("page_token"), v.Get("pageToken")); tok != "" {
-		n, err := strconv.ParseInt(tok, 10, 64)
-		if err != nil || n < 0 {
-			vs = append(vs, fault.Violation{Field: "page_token", Reason: "not a token returned by Atrium"})
-		}
-		q.After = n
+	after, err := outbox.ParseCursor("page_token", first(v.Get("page_token"), v.Get("pageToken")))
+	if err != nil {
+		vs = append(vs, fault.Violation{Field: "page_token", Reason: "not a token returned by Atrium"})
 	}
+	q.After = after
 	size, err := intParam(v.Get("page_size"), v.Get("pageSize"))
 	if err != nil {
 		vs = append(vs, fault.Violation{Field: "page_size", Reason: "not an integer"})

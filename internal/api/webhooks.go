@@ -11,6 +11,7 @@ import (
 
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/ids"
+	"github.com/atriumid/atrium/internal/outbox"
 	"github.com/atriumid/atrium/internal/webhook"
 )
 
@@ -149,7 +150,7 @@ func (h *webhookHandler) deliveries(w http.ResponseWriter, r *http.Request) erro
 	default:
 		return fault.Invalidf("api.deliveries", []fault.Violation{{Field: "state", Reason: "pending, delivered or dead"}}, "unknown delivery state")
 	}
-	after, err := parsePageToken(first(q.Get("page_token"), q.Get("pageToken")))
+	after, err := outbox.ParseCursor("page_token", first(q.Get("page_token"), q.Get("pageToken")))
 	if err != nil {
 		return err
 	}
@@ -186,7 +187,7 @@ func (h *webhookHandler) redeliver(w http.ResponseWriter, r *http.Request) error
 	if action != "redeliver" {
 		return fault.E("api.redeliver", fault.NotFound, "no such method: POST %s", r.URL.Path)
 	}
-	pos, err := parsePageToken(cursor)
+	pos, err := outbox.ParseCursor("eventCursor", cursor)
 	if err != nil {
 		return err
 	}
@@ -195,16 +196,4 @@ func (h *webhookHandler) redeliver(w http.ResponseWriter, r *http.Request) error
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
 	return nil
-}
-
-// parsePageToken reads a position-valued page token or cursor.
-func parsePageToken(s string) (int64, error) {
-	if s == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fault.Invalidf("api.parsePageToken", []fault.Violation{{Field: "page_token", Reason: "not a token returned by Atrium"}}, "malformed page token")
-	}
-	return n, nil
 }

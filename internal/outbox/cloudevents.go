@@ -20,14 +20,19 @@ type Record struct {
 // Cursor returns the opaque cursor that resumes reading after r.
 func (r Record) Cursor() string { return strconv.FormatInt(r.Pos, 10) }
 
-// ParseCursor returns the position named by a cursor; "" is the start.
-// A malformed cursor is fault.Invalid.
+// ParseCursor returns the position named by a cursor or a position-valued
+// page token, reported under field; "" is the start. Only the decimal
+// digits that Cursor writes are accepted; anything else is fault.Invalid.
 func ParseCursor(field, s string) (int64, error) {
 	if s == "" {
 		return 0, nil
 	}
+	digits := len(s) <= 19
+	for i := 0; i < len(s); i++ {
+		digits = digits && s[i] >= '0' && s[i] <= '9'
+	}
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 || len(s) > 19 {
+	if !digits || err != nil {
 		return 0, fault.Invalidf("outbox.ParseCursor", []fault.Violation{{Field: field, Reason: "not a cursor returned by Atrium"}}, "malformed cursor")
 	}
 	return n, nil

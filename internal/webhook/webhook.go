@@ -133,10 +133,28 @@ func ValidateTypes(types []string) error {
 		return fault.Invalidf(op, []fault.Violation{{Field: "types", Reason: "at most " + strconv.Itoa(MaxTypes)}}, "too many event types")
 	}
 	for i, t := range types {
-		base := strings.TrimSuffix(t, ".*")
-		if !strings.HasPrefix(t, "atrium.") || len(t) > 200 || strings.ContainsAny(base, "* \t\r\n") || strings.Contains(base, "..") {
+		if !validType(t) {
 			return fault.Invalidf(op, []fault.Violation{{Field: "types[" + strconv.Itoa(i) + "]", Reason: `an event type such as "atrium.account.created", or a prefix such as "atrium.account.*"`}}, "invalid event type")
 		}
 	}
 	return nil
+}
+
+// validType reports whether t is an event type under "atrium." (tokens
+// without wildcards or spaces) or such a prefix followed by ".*".
+func validType(t string) bool {
+	if len(t) > 200 {
+		return false
+	}
+	base := strings.TrimSuffix(t, ".*")
+	toks := strings.Split(base, ".")
+	if toks[0] != "atrium" || (len(toks) < 2 && base == t) {
+		return false
+	}
+	for _, tok := range toks {
+		if tok == "" || strings.ContainsAny(tok, "*> \t\r\n") {
+			return false
+		}
+	}
+	return true
 }
