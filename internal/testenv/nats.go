@@ -11,13 +11,18 @@ const NatsEnv = "ATRIUM_TEST_NATS_URL"
 
 // NatsURL returns the URL of the test NATS server. It skips t when
 // NatsEnv is not set, and fails it under CI, where NATS must run.
-func NatsURL(t testing.TB) string {
-	u := os.Getenv(NatsEnv)
-	if u == "" {
+func NatsURL(t testing.TB) string { return required(t, NatsEnv) }
+
+// required returns the value of the environment variable name, skipping t
+// when it is not set, or failing it under CI, where every service the tests
+// use must run.
+func required(t testing.TB, name string) string {
+	v := os.Getenv(name)
+	if v == "" {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s must be set under CI", NatsEnv)
+			t.Fatalf("%s must be set under CI", name)
 		}
-		t.Skipf("%s not set", NatsEnv)
+		t.Skipf("%s not set", name)
 	}
-	return u
+	return v
 }
