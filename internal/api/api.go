@@ -39,6 +39,9 @@ type Config struct {
 	Events      EventLog
 	EventSource string        // CloudEvents source; default outbox.DefaultSource
 	EventPoll   time.Duration // how often a stream looks for new events; default 250 ms
+	// Stop is closed when the server shuts down: event streams end then,
+	// so that a graceful shutdown does not wait for them.
+	Stop <-chan struct{}
 	// Audit feeds GET /v1/audit and /v1/audit:verify; AuditKey verifies
 	// the chain's checkpoints.
 	Audit    AuditLog

@@ -42,7 +42,7 @@ func eventsRoutes(mux *http.ServeMux, c Config) {
 	if c.Events == nil {
 		return
 	}
-	f := &eventFeed{log: c.Events, source: c.EventSource, poll: c.EventPoll, logger: c.Log}
+	f := &eventFeed{log: c.Events, source: c.EventSource, poll: c.EventPoll, logger: c.Log, stop: c.Stop}
 	if f.source == "" {
 		f.source = outbox.DefaultSource
 	}
@@ -111,6 +111,7 @@ type eventFeed struct {
 	source string
 	poll   time.Duration
 	logger *slog.Logger
+	stop   <-chan struct{} // nil: streams end only with their requests
 }
 
 // eventPage is the JSON body of GET /v1/events.
@@ -224,6 +225,8 @@ func (f *eventFeed) stream(w http.ResponseWriter, r *http.Request, after int64, 
 		}
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-f.stop:
 			return nil
 		case <-time.After(f.poll):
 		}

@@ -42,6 +42,9 @@ type App struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	streams     chan struct{} // closed by StopStreams
+	stopStreams sync.Once
 }
 
 // Open opens the database named in cfg, migrates it, installs the kinds
@@ -52,7 +55,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, notices io.W
 	if err != nil {
 		return nil, err
 	}
-	a := &App{db: db, log: log}
+	a := &App{db: db, log: log, streams: make(chan struct{})}
 	a.ctx, a.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if err := a.init(ctx, cfg, notices); err != nil {
 		a.Close()
@@ -96,7 +99,7 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 		Accounts: accounts, Kinds: a.db, Keys: a.db, Idempotency: a.db.Idempotency(),
 		IdempotencyTTL: cfg.IdempotencyTTL, MaxBodyBytes: cfg.MaxBodyBytes, Log: a.log,
 		Events: a.db.Events(), EventSource: cfg.PublicURL, Audit: a.db.Audit(), AuditKey: auditKey.Public().(ed25519.PublicKey),
-		Webhooks: a.db.Webhooks(), WebhookGuard: webhookGuard(cfg), Security: a.db.Audit(),
+		Webhooks: a.db.Webhooks(), WebhookGuard: webhookGuard(cfg), Security: a.db.Audit(), Stop: a.streams,
 	})
 	if err := a.startEvents(cfg, auditKey); err != nil {
 		return err
@@ -117,6 +120,10 @@ func normalizeWallet(v string) (string, error) {
 
 // Handler returns the handler that serves every path.
 func (a *App) Handler() http.Handler { return a.handler }
+
+// StopStreams ends the event streams being served, so that a graceful
+// shutdown does not wait for them; pass it to http.Server.RegisterOnShutdown.
+func (a *App) StopStreams() { a.stopStreams.Do(func() { close(a.streams) }) }
 
 // Close stops the background work, then closes the database.
 func (a *App) Close() error {
