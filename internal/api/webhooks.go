@@ -19,11 +19,18 @@ import (
 // fault.NotFound for an unknown webhook or delivery and fault.Unavailable
 // when the database fails.
 type WebhookStore interface {
+	// CreateWebhook stores a new subscription.
 	CreateWebhook(ctx context.Context, w webhook.Subscription) error
+	// DeleteWebhook ends a live subscription.
 	DeleteWebhook(ctx context.Context, id string, now time.Time) error
+	// Webhooks returns the live subscriptions.
 	Webhooks(ctx context.Context) ([]webhook.Subscription, error)
+	// Webhook returns one live subscription.
 	Webhook(ctx context.Context, id string) (webhook.Subscription, error)
+	// Deliveries pages through a subscription's deliveries by event
+	// position, in one state when state is not empty.
 	Deliveries(ctx context.Context, id, state string, after int64, limit int) ([]webhook.Delivery, error)
+	// Redeliver makes a delivery pending again, due at now.
 	Redeliver(ctx context.Context, id string, pos int64, now time.Time) error
 	// DeliveryCounts returns how many deliveries are in each state.
 	DeliveryCounts(ctx context.Context) (map[string]int64, error)

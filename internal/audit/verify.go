@@ -57,6 +57,7 @@ type Problem struct {
 	Reason string // what is wrong with it
 }
 
+// Error describes the problem; it holds no record contents.
 func (p *Problem) Error() string { return fmt.Sprintf("audit record %d: %s", p.Seq, p.Reason) }
 
 // Verifier checks records fed to it in sequence order. Its zero value

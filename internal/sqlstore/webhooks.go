@@ -224,6 +224,7 @@ func (s *WebhookStore) PruneDeliveries(ctx context.Context, before time.Time, li
 // microTime scans a microsecond column into a time.Time.
 type microTime time.Time
 
+// Scan implements sql.Scanner.
 func (t *microTime) Scan(v any) error {
 	n, ok := v.(int64)
 	if !ok {
@@ -236,6 +237,7 @@ func (t *microTime) Scan(v any) error {
 // bytesText scans a TEXT column into a byte slice.
 type bytesText []byte
 
+// Scan implements sql.Scanner.
 func (b *bytesText) Scan(v any) error {
 	switch v := v.(type) {
 	case string:
