@@ -8,8 +8,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
-
-	"github.com/atriumid/atrium/internal/fault"
 )
 
 // Head is the chain's last position and hash, kept in its own row and
@@ -152,7 +150,6 @@ type Reader interface {
 // with pub (none are checked when pub is nil). It returns a Report whose
 // Problem names the first bad record, and an error only when r fails.
 func Verify(ctx context.Context, r Reader, pub ed25519.PublicKey) (Report, error) {
-	const op = "audit.Verify"
 	var rep Report
 	cps, err := r.AuditCheckpoints(ctx)
 	if err != nil {
@@ -180,7 +177,7 @@ func Verify(ctx context.Context, r Reader, pub ed25519.PublicKey) (Report, error
 	for after := int64(0); after < head.Seq; {
 		recs, err := r.AuditChain(ctx, after, int(min(batch, head.Seq-after)))
 		if err != nil {
-			return rep, fault.Wrap(op, fault.KindOf(err), err)
+			return rep, err
 		}
 		if len(recs) == 0 {
 			break
