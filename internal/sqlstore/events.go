@@ -28,6 +28,10 @@ import (
 //
 // Every writer of events must go through appendEvent: events.pos is NOT
 // NULL, so an INSERT that bypasses it fails instead of hiding an event.
+// Append after every other write of the transaction (and the audit record
+// after the event): a transaction that holds the sequencer and then waits
+// for another row lock can deadlock with one that holds that row and waits
+// for the sequencer.
 func appendEvent(ctx context.Context, q queryer, e outbox.Event) error {
 	const op = "sqlstore.AppendEvent"
 	var pos int64
