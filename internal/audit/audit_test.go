@@ -108,6 +108,10 @@ func TestVerify(t *testing.T) {
 				m.recs[i].Seq = int64(i + 1)
 			}
 		}, 4, "link broken"},
+		{"appended without moving the head", func(m *memChain) {
+			forged, _ := audit.Seal(audit.Entry{ID: "forged", Type: "t", Account: "a", Time: t0, Data: []byte("{}")}, 9, m.head.Hash)
+			m.recs = append(m.recs, forged)
+		}, 9, "follow"},
 		{"swapped", func(m *memChain) {
 			m.recs[2], m.recs[3] = m.recs[3], m.recs[2]
 			m.recs[2].Seq, m.recs[3].Seq = 3, 4

@@ -112,8 +112,6 @@ func (v *Verifier) Finish(head Head) *Problem {
 	switch {
 	case head.Seq > last:
 		return &Problem{last + 1, fmt.Sprintf("missing: the chain ends at %d but its head is at %d", last, head.Seq)}
-	case head.Seq < last:
-		return &Problem{head.Seq + 1, fmt.Sprintf("the head is at %d but records follow it", head.Seq)}
 	case last > 0 && !bytes.Equal(head.Hash, v.prev):
 		return &Problem{last, "the head's hash does not match the last record"}
 	}
@@ -191,5 +189,26 @@ func Verify(ctx context.Context, r Reader, pub ed25519.PublicKey) (Report, error
 		after = recs[len(recs)-1].Seq
 	}
 	rep.Records, rep.Problem = v.Count(), v.Finish(head)
-	return rep, nil
+	if rep.Problem == nil {
+		rep.Problem, err = beyondHead(ctx, r, head)
+	}
+	return rep, err
+}
+
+// beyondHead finds a record placed after the head without moving it. A
+// record appended while verifying is beyond the head read at the start
+// too, so the head is read again: a true append has moved it.
+func beyondHead(ctx context.Context, r Reader, head Head) (*Problem, error) {
+	next, err := r.AuditChain(ctx, head.Seq, 1)
+	if err != nil || len(next) == 0 {
+		return nil, err
+	}
+	now, err := r.AuditHead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if next[0].Seq > now.Seq {
+		return &Problem{next[0].Seq, fmt.Sprintf("the head is at %d but records follow it", now.Seq)}, nil
+	}
+	return nil, nil
 }
