@@ -49,8 +49,9 @@ type Config struct {
 	// Security records refused credentials in the audit log.
 	Security SecurityLog
 	// Webhooks feeds /v1/webhooks; WebhookGuard checks their URLs.
-	Webhooks     WebhookStore
-	WebhookGuard webhook.Guard
+	Webhooks       WebhookStore
+	WebhookGuard   webhook.Guard
+	WebhookSecrets *webhook.Sealer // seals signing secrets; nil stores them in the clear
 }
 
 // Handler returns the API handler for the paths under /v1/ and the Connect

@@ -2,15 +2,22 @@ package api_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/atriumid/atrium/internal/config"
 	"github.com/atriumid/atrium/internal/testenv"
+	"github.com/atriumid/atrium/internal/webhook"
 )
 
 // makeHistory creates an org, patches it, suspends it and erases it, as
@@ -244,4 +251,51 @@ func TestWebhooksAPI(t *testing.T) {
 			t.Errorf("deliveries of a deleted webhook = %d, want 404", res.status)
 		}
 	})
+}
+
+// TestWebhookEndToEnd subscribes a receiver through the API, writes, and
+// checks that the server delivers the event signed with the secret the API
+// showed, which it stores only sealed.
+func TestWebhookEndToEnd(t *testing.T) {
+	for _, e := range testenv.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			type hit struct {
+				header http.Header
+				body   []byte
+			}
+			hits := make(chan hit, 10)
+			recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				hits <- hit{r.Header.Clone(), b}
+			}))
+			defer recv.Close()
+			srv := testenv.StartServer(t, e.URL(t), func(c *config.Config) { c.WebhookAllowPrivate = true })
+			c := client{t: t, srv: srv}
+			res := c.do("POST", "/v1/webhooks", map[string]any{"url": recv.URL + "/hook", "types": []string{"atrium.account.created"}})
+			if res.status != 201 {
+				t.Fatalf("create webhook = %d %s", res.status, res.raw)
+			}
+			secret, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(res.body["secret"].(string), "whsec_"))
+			var stored []byte
+			testenv.RawDB(t, srv.Database).QueryRow(`SELECT secret FROM webhooks`).Scan(&stored)
+			if bytes.Contains(stored, secret) {
+				t.Error("the webhook secret is stored in the clear")
+			}
+			acct := c.do("POST", "/v1/accounts", map[string]any{"kind": "org", "fragments": map[string]any{"profile": map[string]any{"name": "Hooked"}}})
+			select {
+			case h := <-hits:
+				ts, _ := strconv.ParseInt(h.header.Get("webhook-timestamp"), 10, 64)
+				want := webhook.Sign(secret, h.header.Get("webhook-id"), time.Unix(ts, 0), h.body)
+				if h.header.Get("webhook-signature") != want {
+					t.Errorf("signature %q, want %q", h.header.Get("webhook-signature"), want)
+				}
+				if !strings.Contains(string(h.body), acct.body["id"].(string)) || !strings.Contains(string(h.body), `"type":"atrium.account.created"`) {
+					t.Errorf("delivered %s, want the creation of %v", h.body, acct.body["id"])
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatal("no delivery within 15 s")
+			}
+		})
+	}
 }

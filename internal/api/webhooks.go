@@ -41,7 +41,7 @@ func webhookRoutes(mux *http.ServeMux, c Config) {
 	if c.Webhooks == nil {
 		return
 	}
-	h := &webhookHandler{store: c.Webhooks, guard: c.WebhookGuard, now: c.Now}
+	h := &webhookHandler{store: c.Webhooks, guard: c.WebhookGuard, secrets: c.WebhookSecrets, now: c.Now}
 	mux.Handle("POST /v1/webhooks", restHandler(c.Log, h.create))
 	mux.Handle("GET /v1/webhooks", restHandler(c.Log, h.list))
 	mux.Handle("DELETE /v1/webhooks/{id}", restHandler(c.Log, h.delete))
@@ -50,9 +50,10 @@ func webhookRoutes(mux *http.ServeMux, c Config) {
 }
 
 type webhookHandler struct {
-	store WebhookStore
-	guard webhook.Guard
-	now   func() time.Time
+	store   WebhookStore
+	guard   webhook.Guard
+	secrets *webhook.Sealer // nil: secrets stored in the clear
+	now     func() time.Time
 }
 
 // webhookJSON is a subscription as the API shows it; the secret appears
@@ -100,11 +101,16 @@ func (h *webhookHandler) create(w http.ResponseWriter, r *http.Request) error {
 		return fault.Wrap(op, fault.Internal, err)
 	}
 	sub := webhook.Subscription{ID: ids.New("whk"), URL: u.String(), Types: req.Types, Secret: secret, CreateTime: h.now().UTC().Truncate(time.Microsecond)}
+	if h.secrets != nil {
+		if sub.Secret, err = h.secrets.Seal(sub.ID, secret); err != nil {
+			return err
+		}
+	}
 	if err := h.store.CreateWebhook(r.Context(), sub); err != nil {
 		return err
 	}
 	out := toWebhookJSON(sub)
-	out.Secret = sub.SecretString()
+	out.Secret = webhook.SecretString(secret)
 	writeJSON(w, http.StatusCreated, out)
 	return nil
 }

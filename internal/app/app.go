@@ -29,6 +29,7 @@ import (
 	"github.com/atriumid/atrium/internal/ids"
 	"github.com/atriumid/atrium/internal/kind"
 	"github.com/atriumid/atrium/internal/sqlstore"
+	"github.com/atriumid/atrium/internal/webhook"
 )
 
 // App is a running Atrium instance's state.
@@ -100,8 +101,9 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 		IdempotencyTTL: cfg.IdempotencyTTL, MaxBodyBytes: cfg.MaxBodyBytes, Log: a.log,
 		Events: a.db.Events(), EventSource: cfg.PublicURL, Audit: a.db.Audit(), AuditKey: auditKey.Public().(ed25519.PublicKey),
 		Webhooks: a.db.Webhooks(), WebhookGuard: webhookGuard(cfg), Security: a.db.Audit(), Stop: a.streams,
+		WebhookSecrets: &webhook.Sealer{Keys: keys},
 	})
-	if err := a.startEvents(cfg, auditKey); err != nil {
+	if err := a.startEvents(cfg, auditKey, keys); err != nil {
 		return err
 	}
 	a.handler = a.routes(apiHandler)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/config"
+	"github.com/atriumid/atrium/internal/envelope"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/ids"
 	"github.com/atriumid/atrium/internal/natsbus"
@@ -42,7 +43,7 @@ func AuditKey(ctx context.Context, db *sqlstore.DB, seed string) (ed25519.Privat
 // startEvents starts the background work of events and audit: the NATS
 // relay when configured, pruning of delivered events, and audit
 // checkpoints. Each runs until Close.
-func (a *App) startEvents(cfg config.Config, key ed25519.PrivateKey) error {
+func (a *App) startEvents(cfg config.Config, key ed25519.PrivateKey, keys *envelope.Keyring) error {
 	host, _ := os.Hostname()
 	holder := fmt.Sprintf("%s/%s", host, ids.New("rly"))
 	if cfg.NatsURL != "" {
@@ -60,7 +61,8 @@ func (a *App) startEvents(cfg config.Config, key ed25519.PrivateKey) error {
 	fanOut := &outbox.Relay{Name: "webhooks", Holder: holder, Log: a.db.Events(), Logger: a.log,
 		Publisher: &webhook.FanOut{Store: hooks, Source: cfg.PublicURL}}
 	a.background(func(ctx context.Context) { fanOut.Run(ctx) })
-	sender := &webhook.Sender{Store: hooks, Client: webhookGuard(cfg).Client(), Logger: a.log, Poll: 250 * time.Millisecond}
+	sender := &webhook.Sender{Store: hooks, Client: webhookGuard(cfg).Client(), Secrets: &webhook.Sealer{Keys: keys},
+		Logger: a.log, Poll: 250 * time.Millisecond}
 	a.background(sender.Run)
 	a.background(func(ctx context.Context) {
 		every(ctx, time.Minute, func(ctx context.Context) {

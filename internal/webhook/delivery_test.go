@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/atriumid/atrium/internal/account"
+	"github.com/atriumid/atrium/internal/envelope"
 	"github.com/atriumid/atrium/internal/ids"
 	"github.com/atriumid/atrium/internal/outbox"
 	"github.com/atriumid/atrium/internal/sqlstore"
@@ -55,16 +57,25 @@ func TestDelivery(t *testing.T) {
 			db := testenv.OpenDB(t, e.URL(t))
 			store := db.Webhooks()
 			flaky, broken, other := newReceiver(t, 2), newReceiver(t, -1), newReceiver(t, 0)
+			keys, err := envelope.ParseKeyring("k1:" + strings.Repeat("A", 43) + "=")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sealer := &webhook.Sealer{Keys: keys}
 			subs := map[string]webhook.Subscription{}
 			for name, s := range map[string]struct {
 				url   string
 				types []string
 			}{"flaky": {flaky.URL, []string{"atrium.account.*"}}, "broken": {broken.URL, nil}, "other": {other.URL, []string{"atrium.kinds.applied"}}} {
 				secret, _ := webhook.NewSecret()
-				sub := webhook.Subscription{ID: ids.New("whk"), URL: s.url, Types: s.types, Secret: secret, CreateTime: t0}
+				sub := webhook.Subscription{ID: ids.New("whk"), URL: s.url, Types: s.types, CreateTime: t0}
+				if sub.Secret, err = sealer.Seal(sub.ID, secret); err != nil {
+					t.Fatal(err)
+				}
 				if err := store.CreateWebhook(ctx, sub); err != nil {
 					t.Fatal(err)
 				}
+				sub.Secret = secret
 				subs[name] = sub
 			}
 			events := writeEvents(t, db, 3)
@@ -82,7 +93,7 @@ func TestDelivery(t *testing.T) {
 					}
 				}
 			}
-			sender := &webhook.Sender{Store: store, Client: webhook.Guard{AllowPrivate: true}.Client(), Now: clock,
+			sender := &webhook.Sender{Store: store, Client: webhook.Guard{AllowPrivate: true}.Client(), Now: clock, Secrets: sealer,
 				Jitter: func(n int64) int64 { return n - 1 }}
 			for range webhook.MaxAttempts + 2 {
 				if _, err := sender.Step(ctx); err != nil {

@@ -82,11 +82,14 @@ func (f *FanOut) Publish(ctx context.Context, e outbox.Record) error {
 // share a Store: Claim gives each attempt to one of them.
 type Sender struct {
 	Store  Store
-	Client *http.Client     // from Guard.Client
-	Now    func() time.Time // default time.Now
-	Poll   time.Duration    // pause when nothing is due; default 1 s
-	Batch  int              // deliveries per step; default 32
-	Logger *slog.Logger     // default slog.Default()
+	Client *http.Client // from Guard.Client
+	// Secrets opens the stored signing secrets; nil when they are stored
+	// in the clear, as only tests do.
+	Secrets *Sealer
+	Now     func() time.Time // default time.Now
+	Poll    time.Duration    // pause when nothing is due; default 1 s
+	Batch   int              // deliveries per step; default 32
+	Logger  *slog.Logger     // default slog.Default()
 	// Jitter returns a random duration in [0, n); default math/rand.
 	Jitter func(n int64) int64
 }
@@ -182,6 +185,14 @@ func (s *Sender) attempt(ctx context.Context, j Job) Delivery {
 // post sends one signed request and returns the response status and, on
 // failure, a reason that holds no response body.
 func (s *Sender) post(ctx context.Context, j Job, now time.Time) (int, string) {
+	secret := j.Sub.Secret
+	if s.Secrets != nil {
+		var err error
+		if secret, err = s.Secrets.Open(j.Sub.ID, secret); err != nil {
+			s.Logger.Error("a webhook secret does not open", "webhook", j.Sub.ID, "err", err)
+			return 0, "signing secret unavailable"
+		}
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.Sub.URL, bytes.NewReader(j.Payload))
 	if err != nil {
 		return 0, "invalid URL"
@@ -190,7 +201,7 @@ func (s *Sender) post(ctx context.Context, j Job, now time.Time) (int, string) {
 	req.Header.Set("User-Agent", "Atrium-Webhooks/1")
 	req.Header.Set("webhook-id", j.EventID)
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
-	req.Header.Set("webhook-signature", Sign(j.Sub.Secret, j.EventID, now, j.Payload))
+	req.Header.Set("webhook-signature", Sign(secret, j.EventID, now, j.Payload))
 	res, err := s.Client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -50,7 +50,7 @@ type Subscription struct {
 	ID         string
 	URL        string
 	Types      []string // exact types, or prefixes ending in ".*"; empty: every type
-	Secret     []byte   // HMAC key; shown once, on creation
+	Secret     []byte   // HMAC key (sealed when stored); shown once, on creation
 	CreateTime time.Time
 }
 
@@ -67,10 +67,10 @@ func (s Subscription) Matches(typ string) bool {
 	return false
 }
 
-// SecretString returns the secret as receivers configure it: "whsec_"
-// then base64, as Standard Webhooks libraries expect.
-func (s Subscription) SecretString() string {
-	return secretPrefix + base64.StdEncoding.EncodeToString(s.Secret)
+// SecretString returns a secret as receivers configure it: "whsec_" then
+// base64, as Standard Webhooks libraries expect.
+func SecretString(secret []byte) string {
+	return secretPrefix + base64.StdEncoding.EncodeToString(secret)
 }
 
 // NewSecret returns a random 32-byte signing secret.

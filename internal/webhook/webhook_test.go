@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atriumid/atrium/internal/envelope"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/webhook"
 )
@@ -22,8 +23,7 @@ func TestSignStandardVector(t *testing.T) {
 	if want := "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="; got != want {
 		t.Errorf("Sign = %s, want %s", got, want)
 	}
-	s := webhook.Subscription{Secret: secret}
-	if got := s.SecretString(); got != "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" {
+	if got := webhook.SecretString(secret); got != "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" {
 		t.Errorf("SecretString = %s", got)
 	}
 }
@@ -119,6 +119,35 @@ func TestMatchesAndValidateTypes(t *testing.T) {
 	for _, bad := range []string{"account.created", "atrium.*.created", "atrium.a b", "atrium..x", "*"} {
 		if err := webhook.ValidateTypes([]string{bad}); !fault.Is(err, fault.Invalid) {
 			t.Errorf("ValidateTypes(%q) = %v, want Invalid", bad, err)
+		}
+	}
+}
+
+func TestSealer(t *testing.T) {
+	keys, err := envelope.ParseKeyring("k1:" + strings.Repeat("B", 42) + "A=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := webhook.Sealer{Keys: keys}
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	stored, err := s.Seal("whk_1", secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(stored), string(secret)) {
+		t.Fatal("the stored form holds the secret")
+	}
+	if got, err := s.Open("whk_1", stored); err != nil || string(got) != string(secret) {
+		t.Fatalf("Open = %q, %v; want the secret", got, err)
+	}
+	tampered := append([]byte(nil), stored...)
+	tampered[len(tampered)-1] ^= 1
+	for name, tc := range map[string]struct {
+		id     string
+		stored []byte
+	}{"other webhook": {"whk_2", stored}, "tampered": {"whk_1", tampered}, "empty": {"whk_1", nil}, "short": {"whk_1", []byte{200}}} {
+		if _, err := s.Open(tc.id, tc.stored); !fault.Is(err, fault.Internal) {
+			t.Errorf("Open(%s) = %v, want Internal", name, err)
 		}
 	}
 }
