@@ -89,33 +89,8 @@ func TestRelaySurvivesKills(t *testing.T) {
 			t.Parallel()
 			db := testenv.OpenDB(t, e.URL(t))
 			ctx := context.Background()
-			var accts []string
-			for range 6 {
-				id := ids.New("usr")
-				err := db.Accounts().Update(ctx, func(ctx context.Context, tx account.Tx) error {
-					return tx.InsertAccount(ctx, account.Record{ID: id, Kind: "user", State: "active", Version: 1, CreateTime: t0, UpdateTime: t0})
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				accts = append(accts, id)
-			}
-			// Writers run for the whole test.
-			wctx, stopWriters := context.WithCancel(ctx)
-			var writers sync.WaitGroup
-			var written atomic.Int64
-			for w := range 3 {
-				writers.Go(func() {
-					for wctx.Err() == nil {
-						if err := write(ctx, db, accts[(w*2+rand.IntN(2))%len(accts)]); err != nil {
-							t.Errorf("write: %v", err)
-							return
-						}
-						written.Add(1)
-						time.Sleep(time.Duration(rand.IntN(500)) * time.Microsecond)
-					}
-				})
-			}
+			accts := newAccounts(t, db, 6)
+			written, stopWriters := startWriters(t, db, accts)
 			out := &sink{}
 			var relays sync.WaitGroup
 			start := func(i int) (kill func(crash bool)) {
@@ -144,7 +119,6 @@ func TestRelaySurvivesKills(t *testing.T) {
 				prev = next
 			}
 			stopWriters()
-			writers.Wait()
 			// The last relay drains the backlog.
 			deadline = time.Now().Add(20 * time.Second)
 			for int64(len(firstDeliveries(out.deliveries()))) < written.Load() && time.Now().Before(deadline) {
@@ -154,26 +128,74 @@ func TestRelaySurvivesKills(t *testing.T) {
 			relays.Wait()
 
 			all := out.deliveries()
-			first := firstDeliveries(all)
-			if int64(len(first)) != written.Load() {
-				t.Fatalf("delivered %d distinct events, %d were written: events lost", len(first), written.Load())
-			}
-			for i, r := range first {
-				if r.Pos != int64(i+1) {
-					t.Fatalf("delivery %d was first delivered at position %d, want %d: order broken", i, r.Pos, i+1)
-				}
-			}
-			lastVersion := map[string]float64{}
-			for _, r := range first {
-				v := versionOf(t, r)
-				if v <= lastVersion[r.Subject] {
-					t.Fatalf("account %s: version %v delivered after %v", r.Subject, v, lastVersion[r.Subject])
-				}
-				lastVersion[r.Subject] = v
-			}
+			first := checkDeliveries(t, all, written.Load())
 			t.Logf("%d kills: %d events, %d deliveries (%d redelivered)", kills, len(first), len(all), len(all)-len(first))
 		})
 	}
+}
+
+// newAccounts inserts n user accounts and returns their IDs.
+func newAccounts(t *testing.T, db *sqlstore.DB, n int) []string {
+	t.Helper()
+	var out []string
+	for range n {
+		id := ids.New("usr")
+		err := db.Accounts().Update(context.Background(), func(ctx context.Context, tx account.Tx) error {
+			return tx.InsertAccount(ctx, account.Record{ID: id, Kind: "user", State: "active", Version: 1, CreateTime: t0, UpdateTime: t0})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+// startWriters writes events about accts from three goroutines until the
+// returned stop is called (stop waits for them).
+func startWriters(t *testing.T, db *sqlstore.DB, accts []string) (*atomic.Int64, func()) {
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var written atomic.Int64
+	for w := range 3 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				if err := write(context.Background(), db, accts[(w*2+rand.IntN(2))%len(accts)]); err != nil {
+					t.Errorf("write: %v", err)
+					return
+				}
+				written.Add(1)
+				time.Sleep(time.Duration(rand.IntN(500)) * time.Microsecond)
+			}
+		})
+	}
+	return &written, func() { stop(); wg.Wait() }
+}
+
+// checkDeliveries checks that all, the deliveries in the order the broker
+// got them, hold every one of the written events, that their first
+// deliveries come in outbox order with each account's versions rising,
+// and returns those first deliveries.
+func checkDeliveries(t *testing.T, all []outbox.Record, written int64) []outbox.Record {
+	t.Helper()
+	first := firstDeliveries(all)
+	if int64(len(first)) != written {
+		t.Fatalf("delivered %d distinct events, %d were written: events lost", len(first), written)
+	}
+	for i, r := range first {
+		if r.Pos != int64(i+1) {
+			t.Fatalf("delivery %d was first delivered at position %d, want %d: order broken", i, r.Pos, i+1)
+		}
+	}
+	lastVersion := map[string]float64{}
+	for _, r := range first {
+		v := versionOf(t, r)
+		if v <= lastVersion[r.Subject] {
+			t.Fatalf("account %s: version %v delivered after %v", r.Subject, v, lastVersion[r.Subject])
+		}
+		lastVersion[r.Subject] = v
+	}
+	return first
 }
 
 // firstDeliveries keeps the first delivery of each event, in delivery
