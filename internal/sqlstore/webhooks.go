@@ -209,11 +209,13 @@ func (s *WebhookStore) DeliveryCounts(ctx context.Context) (map[string]int64, er
 	return out, classify("sqlstore.DeliveryCounts", err)
 }
 
-// PruneDeliveries deletes up to limit delivered deliveries last updated
-// before before, and returns how many.
+// PruneDeliveries deletes up to limit deliveries that are finished
+// (delivered or dead) and were last updated before before, or that belong
+// to a deleted webhook, and returns how many.
 func (s *WebhookStore) PruneDeliveries(ctx context.Context, before time.Time, limit int) (int64, error) {
 	res, err := s.db.w.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE (webhook_id, event_pos) IN (
-		SELECT webhook_id, event_pos FROM webhook_deliveries WHERE state = 'delivered' AND update_time < $1 LIMIT $2)`, before.UnixMicro(), limit)
+		SELECT d.webhook_id, d.event_pos FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+		WHERE (d.state <> 'pending' AND d.update_time < $1) OR w.delete_time IS NOT NULL LIMIT $2)`, before.UnixMicro(), limit)
 	if err != nil {
 		return 0, classify("sqlstore.PruneDeliveries", err)
 	}

@@ -137,8 +137,14 @@ func TestDelivery(t *testing.T) {
 			if err != nil || counts[webhook.Delivered] != 3 || counts[webhook.Dead] != 2 || counts[webhook.Pending] != 1 {
 				t.Errorf("DeliveryCounts = %v, %v", counts, err)
 			}
-			if n, err := store.PruneDeliveries(ctx, now.Add(time.Hour), 100); err != nil || n != 3 {
-				t.Errorf("PruneDeliveries = %d, %v; want the 3 delivered", n, err)
+			if n, err := store.PruneDeliveries(ctx, now.Add(time.Hour), 100); err != nil || n != 5 {
+				t.Errorf("PruneDeliveries = %d, %v; want the 3 delivered and the 2 dead", n, err)
+			}
+			if err := store.DeleteWebhook(ctx, subs["broken"].ID, now); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := store.PruneDeliveries(ctx, t0, 100); err != nil || n != 1 {
+				t.Errorf("PruneDeliveries after deleting the webhook = %d, %v; want its pending one", n, err)
 			}
 		})
 	}
