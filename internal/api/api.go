@@ -79,7 +79,7 @@ func Handler(c Config) http.Handler {
 	mux.Handle(atriumv1connect.NewAccountServiceHandler(ah, opts...))
 	mux.Handle(atriumv1connect.NewKindServiceHandler(kh, opts...))
 	restRoutes(mux, c.Log, ah, kh)
-	eventsRoutes(mux, c)
+	eventsRoutes(mux, c, opts)
 
 	var h http.Handler = mux
 	h = idempotency.Middleware(c.Idempotency, func(r *http.Request) string {

@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"time"
 
+	"connectrpc.com/connect"
+	atriumv1 "github.com/atriumid/atrium/gen/atrium/v1"
+	"github.com/atriumid/atrium/gen/atrium/v1/atriumv1connect"
 	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/outbox"
@@ -29,10 +32,11 @@ const (
 
 // auditRoutes serves GET /v1/audit (records filtered by account, actor,
 // type and time) and GET /v1/audit:verify (the whole chain checked).
-func auditRoutes(mux *http.ServeMux, c Config) {
+func auditRoutes(mux *http.ServeMux, c Config, opts []connect.HandlerOption) {
 	if c.Audit == nil {
 		return
 	}
+	mux.Handle(atriumv1connect.NewAuditServiceHandler(&auditHandler{log: c.Audit, key: c.AuditKey}, opts...))
 	mux.Handle("GET /v1/audit", restHandler(c.Log, func(w http.ResponseWriter, r *http.Request) error {
 		q, err := auditQuery(r)
 		if err != nil {
@@ -65,7 +69,6 @@ func auditRoutes(mux *http.ServeMux, c Config) {
 // auditQuery reads the filters of GET /v1/audit: account, actor, type,
 // since and until (RFC 3339), page_size and page_token.
 func auditQuery(r *http.Request) (audit.Query, error) {
-	const op = "api.auditQuery"
 	v := r.URL.Query()
 	q := audit.Query{Account: v.Get("account"), Actor: v.Get("actor"), Type: v.Get("type")}
 	var vs []fault.Violation
@@ -81,27 +84,28 @@ func auditQuery(r *http.Request) (audit.Query, error) {
 			*p.dst = t
 		}
 	}
-	after, err := outbox.ParseCursor("page_token", first(v.Get("page_token"), v.Get("pageToken")))
-	if err != nil {
-		vs = append(vs, fault.Violation{Field: "page_token", Reason: "not a token returned by Atrium"})
-	}
-	q.After = after
 	size, err := intParam(v.Get("page_size"), v.Get("pageSize"))
 	if err != nil {
 		vs = append(vs, fault.Violation{Field: "page_size", Reason: "not an integer"})
 	}
-	q.Limit = int(size)
-	if q.Limit <= 0 {
-		q.Limit = defaultAuditPage
+	return finishQuery(q, size, first(v.Get("page_token"), v.Get("pageToken")), vs)
+}
+
+// finishQuery adds the page to q and checks its filters, reporting every
+// problem, vs included, at once.
+func finishQuery(q audit.Query, size int32, token string, vs []fault.Violation) (audit.Query, error) {
+	after, err := outbox.ParseCursor("page_token", token)
+	if err != nil {
+		vs = append(vs, fault.Violation{Field: "page_token", Reason: "not a token returned by Atrium"})
 	}
-	q.Limit = min(q.Limit, maxAuditPage)
+	q.After, q.Limit = after, clampPage(size, defaultAuditPage, maxAuditPage)
 	for _, s := range []string{q.Account, q.Actor, q.Type} {
 		if len(s) > 200 {
 			vs = append(vs, fault.Violation{Field: "query", Reason: "longer than 200 bytes"})
 		}
 	}
 	if len(vs) > 0 {
-		return q, fault.Invalidf(op, vs, "malformed audit query")
+		return q, fault.Invalidf("api.auditQuery", vs, "malformed audit query")
 	}
 	return q, nil
 }
@@ -160,4 +164,60 @@ func verifyJSON(rep audit.Report, pub ed25519.PublicKey) verifyReport {
 		out.FirstBad = &badRecord{Seq: p.Seq, Reason: p.Reason}
 	}
 	return out
+}
+
+// auditHandler serves AuditService.
+type auditHandler struct {
+	log AuditLog
+	key ed25519.PublicKey
+}
+
+var _ atriumv1connect.AuditServiceHandler = (*auditHandler)(nil)
+
+// ListAuditRecords implements AuditService.
+func (h *auditHandler) ListAuditRecords(ctx context.Context, req *connect.Request[atriumv1.ListAuditRecordsRequest]) (*connect.Response[atriumv1.ListAuditRecordsResponse], error) {
+	m := req.Msg
+	q := audit.Query{Account: m.Account, Actor: m.Actor, Type: m.Type}
+	if m.Since != nil {
+		q.Since = m.Since.AsTime()
+	}
+	if m.Until != nil {
+		q.Until = m.Until.AsTime()
+	}
+	q, err := finishQuery(q, m.PageSize, m.PageToken, nil)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := h.log.Records(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	out := &atriumv1.ListAuditRecordsResponse{Records: make([]*atriumv1.AuditRecord, 0, len(recs))}
+	for _, r := range recs {
+		data, err := jsonStruct("api.ListAuditRecords", r.Data)
+		if err != nil {
+			return nil, err
+		}
+		out.Records = append(out.Records, &atriumv1.AuditRecord{Seq: r.Seq, Id: r.ID, Time: timestamp(r.Time), Type: r.Type,
+			Account: r.Account, Actor: r.Actor, RequestId: r.RequestID, Ip: r.IP, UserAgent: r.UserAgent, Data: data,
+			PrevHash: hex.EncodeToString(r.PrevHash), Hash: hex.EncodeToString(r.Hash)})
+	}
+	if len(recs) == q.Limit {
+		out.NextPageToken = strconv.FormatInt(recs[len(recs)-1].Seq, 10)
+	}
+	return connect.NewResponse(out), nil
+}
+
+// VerifyAudit implements AuditService.
+func (h *auditHandler) VerifyAudit(ctx context.Context, _ *connect.Request[atriumv1.VerifyAuditRequest]) (*connect.Response[atriumv1.VerifyAuditResponse], error) {
+	rep, err := audit.Verify(ctx, h.log, h.key)
+	if err != nil {
+		return nil, err
+	}
+	v := verifyJSON(rep, h.key)
+	out := &atriumv1.VerifyAuditResponse{Ok: v.OK, Records: v.Records, Checkpoints: int32(v.Checkpoints), KeyId: v.KeyID}
+	if v.FirstBad != nil {
+		out.FirstBadSeq, out.FirstBadReason = v.FirstBad.Seq, v.FirstBad.Reason
+	}
+	return connect.NewResponse(out), nil
 }

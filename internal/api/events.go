@@ -2,7 +2,11 @@ package api
 
 import (
 	"context"
+
+	"connectrpc.com/connect"
 	"encoding/json"
+	atriumv1 "github.com/atriumid/atrium/gen/atrium/v1"
+	"github.com/atriumid/atrium/gen/atrium/v1/atriumv1connect"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -32,12 +36,12 @@ const (
 )
 
 // eventsRoutes serves the embedded event feed, the audit routes and the
-// webhook routes. GET
+// webhook routes, and EventService and AuditService over Connect. GET
 // /v1/events pages through the outbox after a cursor, or, asked for
 // text/event-stream, streams it as server-sent events that resume from
 // Last-Event-ID. It needs no broker and works on SQLite.
-func eventsRoutes(mux *http.ServeMux, c Config) {
-	auditRoutes(mux, c)
+func eventsRoutes(mux *http.ServeMux, c Config, opts []connect.HandlerOption) {
+	auditRoutes(mux, c, opts)
 	webhookRoutes(mux, c)
 	if c.Events == nil {
 		return
@@ -49,6 +53,7 @@ func eventsRoutes(mux *http.ServeMux, c Config) {
 	if f.poll <= 0 {
 		f.poll = 250 * time.Millisecond
 	}
+	mux.Handle(atriumv1connect.NewEventServiceHandler(f, opts...))
 	mux.Handle("GET /v1/events", restHandler(c.Log, f.serve))
 	mux.Handle("GET /v1/events:status", restHandler(c.Log, func(w http.ResponseWriter, r *http.Request) error {
 		return eventStatus(w, r, c)
@@ -136,28 +141,47 @@ func (f *eventFeed) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit := int(size)
-	if limit <= 0 {
-		limit = defaultEventPage
-	}
-	limit = min(limit, maxEventPage)
-	if err := f.checkRetained(r.Context(), after); err != nil {
-		return err
-	}
 	if stream {
-		return f.stream(w, r, after, limit)
+		if err := f.checkRetained(r.Context(), after); err != nil {
+			return err
+		}
+		return f.stream(w, r, after, clampPage(size, defaultEventPage, maxEventPage))
 	}
-	recs, err := f.log.After(r.Context(), after, limit)
+	recs, next, err := f.page(r.Context(), after, size)
 	if err != nil {
 		return err
 	}
-	page := eventPage{Events: make([]outbox.CloudEvent, 0, len(recs)), NextCursor: strconv.FormatInt(after, 10)}
+	page := eventPage{Events: make([]outbox.CloudEvent, 0, len(recs)), NextCursor: strconv.FormatInt(next, 10)}
 	for _, e := range recs {
 		page.Events = append(page.Events, e.CloudEvent(f.source))
-		page.NextCursor = e.Cursor()
 	}
 	writeJSON(w, http.StatusOK, page)
 	return nil
+}
+
+// page returns up to size events after position after (size 0: the
+// default), and the position that follows them.
+func (f *eventFeed) page(ctx context.Context, after int64, size int32) ([]outbox.Record, int64, error) {
+	if err := f.checkRetained(ctx, after); err != nil {
+		return nil, 0, err
+	}
+	recs, err := f.log.After(ctx, after, clampPage(size, defaultEventPage, maxEventPage))
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(recs) > 0 {
+		after = recs[len(recs)-1].Pos
+	}
+	return recs, after, nil
+}
+
+// clampPage turns a requested page size into a limit: def for 0 or less,
+// at most most.
+func clampPage(size int32, def, most int) int {
+	if size <= 0 {
+		return def
+	}
+	return min(int(size), most)
 }
 
 // checkRetained refuses a cursor whose next events were pruned: the
@@ -231,4 +255,28 @@ func (f *eventFeed) stream(w http.ResponseWriter, r *http.Request, after int64, 
 		case <-time.After(f.poll):
 		}
 	}
+}
+
+var _ atriumv1connect.EventServiceHandler = (*eventFeed)(nil)
+
+// ListEvents implements EventService.
+func (f *eventFeed) ListEvents(ctx context.Context, req *connect.Request[atriumv1.ListEventsRequest]) (*connect.Response[atriumv1.ListEventsResponse], error) {
+	after, err := outbox.ParseCursor("after", req.Msg.After)
+	if err != nil {
+		return nil, err
+	}
+	recs, next, err := f.page(ctx, after, req.Msg.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	out := &atriumv1.ListEventsResponse{Events: make([]*atriumv1.Event, 0, len(recs)), NextCursor: strconv.FormatInt(next, 10)}
+	for _, e := range recs {
+		data, err := jsonStruct("api.ListEvents", e.Data)
+		if err != nil {
+			return nil, err
+		}
+		out.Events = append(out.Events, &atriumv1.Event{Id: e.ID, Source: f.source, Type: e.Type, Subject: e.Subject,
+			Time: timestamp(e.Time), Data: data, Cursor: e.Cursor()})
+	}
+	return connect.NewResponse(out), nil
 }

@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+	atriumv1 "github.com/atriumid/atrium/gen/atrium/v1"
+	"github.com/atriumid/atrium/gen/atrium/v1/atriumv1connect"
 	"github.com/atriumid/atrium/internal/config"
 	"github.com/atriumid/atrium/internal/testenv"
 	"github.com/atriumid/atrium/internal/webhook"
@@ -298,4 +301,47 @@ func TestWebhookEndToEnd(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEventAndAuditServices reads events and audit records over Connect
+// and gRPC, as REST does.
+func TestEventAndAuditServices(t *testing.T) {
+	forEachServer(t, func(t *testing.T, c client) {
+		id := makeHistory(t, c, "req-connect")
+		ctx := context.Background()
+		auth := func(r connect.AnyRequest) { r.Header().Set("Authorization", "Bearer "+c.srv.Key) }
+		for _, opts := range [][]connect.ClientOption{nil, {connect.WithGRPC()}} {
+			hc := http.DefaultClient
+			if len(opts) > 0 {
+				hc = testenv.H2CClient()
+			}
+			events := atriumv1connect.NewEventServiceClient(hc, c.srv.URL, opts...)
+			req := connect.NewRequest(&atriumv1.ListEventsRequest{After: "1", PageSize: 5})
+			auth(req)
+			res, err := events.ListEvents(ctx, req)
+			if err != nil {
+				t.Fatalf("ListEvents: %v", err)
+			}
+			if n := len(res.Msg.Events); n != 2 || res.Msg.NextCursor != "3" || res.Msg.Events[0].Subject != id || res.Msg.Events[0].Cursor != "2" {
+				t.Errorf("ListEvents after 1 = %v", res.Msg)
+			}
+			bad := connect.NewRequest(&atriumv1.ListEventsRequest{After: "x"})
+			auth(bad)
+			if _, err := events.ListEvents(ctx, bad); connect.CodeOf(err) != connect.CodeInvalidArgument {
+				t.Errorf("ListEvents(after x) = %v, want InvalidArgument", err)
+			}
+			audits := atriumv1connect.NewAuditServiceClient(hc, c.srv.URL, opts...)
+			lreq := connect.NewRequest(&atriumv1.ListAuditRecordsRequest{Account: id})
+			auth(lreq)
+			lres, err := audits.ListAuditRecords(ctx, lreq)
+			if err != nil || len(lres.Msg.Records) != 3 || lres.Msg.Records[0].RequestId != "req-connect" {
+				t.Errorf("ListAuditRecords = %v, %v; want 3 records of request req-connect", lres, err)
+			}
+			vreq := connect.NewRequest(&atriumv1.VerifyAuditRequest{})
+			auth(vreq)
+			if v, err := audits.VerifyAudit(ctx, vreq); err != nil || !v.Msg.Ok || v.Msg.Records != 4 {
+				t.Errorf("VerifyAudit = %v, %v; want ok with 4 records", v, err)
+			}
+		}
+	})
 }

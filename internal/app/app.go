@@ -145,6 +145,8 @@ func (a *App) routes(apiHandler http.Handler) http.Handler {
 	mux.Handle("/v1/", apiHandler)
 	mux.Handle("/atrium.v1.AccountService/", apiHandler)
 	mux.Handle("/atrium.v1.KindService/", apiHandler)
+	mux.Handle("/atrium.v1.EventService/", apiHandler)
+	mux.Handle("/atrium.v1.AuditService/", apiHandler)
 	return mux
 }
 
