@@ -14,12 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atriumid/atrium/internal/account"
 	"github.com/atriumid/atrium/internal/fault"
-	"github.com/atriumid/atrium/internal/ids"
 	"github.com/atriumid/atrium/internal/natsbus"
 	"github.com/atriumid/atrium/internal/outbox"
-	"github.com/atriumid/atrium/internal/sqlstore"
 	"github.com/atriumid/atrium/internal/testenv"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -203,7 +200,7 @@ func TestRelayThroughOutage(t *testing.T) {
 			relayDone := make(chan struct{})
 			go func() { relay.Run(ctx); close(relayDone) }()
 
-			accts := newAccounts(t, db, 4)
+			accts := testenv.Accounts(t, db, 4)
 			var written atomic.Int64
 			writeFor := func(d time.Duration) {
 				var wg sync.WaitGroup
@@ -211,7 +208,7 @@ func TestRelayThroughOutage(t *testing.T) {
 				for w := range len(accts) {
 					wg.Go(func() {
 						for time.Now().Before(stop) {
-							if err := write(db, accts[w]); err != nil {
+							if err := testenv.Touch(context.Background(), db, accts[w]); err != nil {
 								t.Errorf("write: %v", err)
 								return
 							}
@@ -259,29 +256,4 @@ func TestRelayThroughOutage(t *testing.T) {
 			t.Logf("%d events relayed, %d written while NATS was down", len(msgs), written.Load()-before)
 		})
 	}
-}
-
-func newAccounts(t *testing.T, db *sqlstore.DB, n int) []string {
-	var out []string
-	for range n {
-		id := ids.New("usr")
-		err := db.Accounts().Update(context.Background(), func(ctx context.Context, tx account.Tx) error {
-			return tx.InsertAccount(ctx, account.Record{ID: id, Kind: "user", State: "active", Version: 1, CreateTime: t0, UpdateTime: t0})
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, id)
-	}
-	return out
-}
-
-func write(db *sqlstore.DB, id string) error {
-	return db.Accounts().Update(context.Background(), func(ctx context.Context, tx account.Tx) error {
-		r, err := tx.TouchAccount(ctx, id, t0)
-		if err != nil {
-			return err
-		}
-		return tx.AppendEvent(ctx, outbox.New("atrium.account.touched", id, t0, map[string]any{"version": r.Version}))
-	})
 }

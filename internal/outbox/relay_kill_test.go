@@ -79,7 +79,7 @@ func TestRelaySurvivesSIGKILL(t *testing.T) {
 			if err := os.WriteFile(out, nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			written, stopWriters := startWriters(t, db, newAccounts(t, db, 6))
+			written, stopWriters := startWriters(t, db, testenv.Accounts(t, db, 6))
 			var wg sync.WaitGroup
 			start := func(i int) *exec.Cmd {
 				cmd := exec.Command(os.Args[0], "-test.run=^TestRelayChild$", "-test.count=1")

@@ -10,14 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atriumid/atrium/internal/account"
-	"github.com/atriumid/atrium/internal/ids"
 	"github.com/atriumid/atrium/internal/outbox"
 	"github.com/atriumid/atrium/internal/sqlstore"
 	"github.com/atriumid/atrium/internal/testenv"
 )
 
-var t0 = time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
 
 // sink is a Publisher that records every delivery in one total order.
 type sink struct {
@@ -67,18 +64,6 @@ func (l *crashLog) Release(ctx context.Context, name, holder string) error {
 	return l.Log.Release(ctx, name, holder)
 }
 
-// write appends one event about account id in a transaction, as every
-// mutation does.
-func write(ctx context.Context, db *sqlstore.DB, id string) error {
-	return db.Accounts().Update(ctx, func(ctx context.Context, tx account.Tx) error {
-		r, err := tx.TouchAccount(ctx, id, t0)
-		if err != nil {
-			return err
-		}
-		return tx.AppendEvent(ctx, outbox.New("atrium.test.changed", id, t0, map[string]any{"version": r.Version}))
-	})
-}
-
 // TestRelaySurvivesKills kills relays at random points while writers keep
 // writing, with two relays often running at once, and shows that no event
 // is lost, that every event is first delivered in outbox order (so each
@@ -89,7 +74,7 @@ func TestRelaySurvivesKills(t *testing.T) {
 			t.Parallel()
 			db := testenv.OpenDB(t, e.URL(t))
 			ctx := context.Background()
-			accts := newAccounts(t, db, 6)
+			accts := testenv.Accounts(t, db, 6)
 			written, stopWriters := startWriters(t, db, accts)
 			out := &sink{}
 			var relays sync.WaitGroup
@@ -134,23 +119,6 @@ func TestRelaySurvivesKills(t *testing.T) {
 	}
 }
 
-// newAccounts inserts n user accounts and returns their IDs.
-func newAccounts(t *testing.T, db *sqlstore.DB, n int) []string {
-	t.Helper()
-	var out []string
-	for range n {
-		id := ids.New("usr")
-		err := db.Accounts().Update(context.Background(), func(ctx context.Context, tx account.Tx) error {
-			return tx.InsertAccount(ctx, account.Record{ID: id, Kind: "user", State: "active", Version: 1, CreateTime: t0, UpdateTime: t0})
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, id)
-	}
-	return out
-}
-
 // startWriters writes events about accts from three goroutines until the
 // returned stop is called (stop waits for them).
 func startWriters(t *testing.T, db *sqlstore.DB, accts []string) (*atomic.Int64, func()) {
@@ -160,7 +128,7 @@ func startWriters(t *testing.T, db *sqlstore.DB, accts []string) (*atomic.Int64,
 	for w := range 3 {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				if err := write(context.Background(), db, accts[(w*2+rand.IntN(2))%len(accts)]); err != nil {
+				if err := testenv.Touch(context.Background(), db, accts[(w*2+rand.IntN(2))%len(accts)]); err != nil {
 					t.Errorf("write: %v", err)
 					return
 				}

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atriumid/atrium/internal/account"
 	"github.com/atriumid/atrium/internal/envelope"
 	"github.com/atriumid/atrium/internal/ids"
 	"github.com/atriumid/atrium/internal/outbox"
@@ -21,7 +20,7 @@ import (
 	"github.com/atriumid/atrium/internal/webhook"
 )
 
-var t0 = time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+var t0 = time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC) // before the events testenv.Touch writes
 
 // receiver records the requests it gets and answers the first fail of
 // them with 500.
@@ -170,18 +169,9 @@ func assertStates(t *testing.T, store *sqlstore.WebhookStore, id, state string, 
 func writeEvents(t *testing.T, db *sqlstore.DB, n int) []outbox.Record {
 	t.Helper()
 	ctx := context.Background()
-	id := ids.New("usr")
-	err := db.Accounts().Update(ctx, func(ctx context.Context, tx account.Tx) error {
-		return tx.InsertAccount(ctx, account.Record{ID: id, Kind: "user", State: "active", Version: 1, CreateTime: t0, UpdateTime: t0})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := testenv.Accounts(t, db, 1)[0]
 	for range n {
-		err := db.Accounts().Update(ctx, func(ctx context.Context, tx account.Tx) error {
-			return tx.AppendEvent(ctx, outbox.New("atrium.account.touched", id, t0.Add(time.Second), map[string]any{}))
-		})
-		if err != nil {
+		if err := testenv.Touch(ctx, db, id); err != nil {
 			t.Fatal(err)
 		}
 	}
