@@ -15,7 +15,6 @@ import (
 	"github.com/atriumid/atrium/internal/testenv"
 )
 
-
 // sink is a Publisher that records every delivery in one total order.
 type sink struct {
 	mu   sync.Mutex
