@@ -30,6 +30,7 @@ Server:
   migrate up                 apply database migrations
   admin-key create           create an admin API key and print it
   kinds validate FILE        check a kinds document and list every problem
+  audit verify               check the audit chain and its signed checkpoints
 
 Client (talks to --server, default http://localhost:8080, with --key or ATRIUM_API_KEY):
   accounts create --kind KIND [--fragment NAME=JSON]... [--identifier TYPE=VALUE]...
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return accounts(ctx, rest, getenv, stdout, stderr)
 	case "check":
 		return check(ctx, rest, getenv, stdout, stderr)
+	case "audit":
+		return auditCmd(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -63,6 +63,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true) // gRPC over h2c
+	srv.RegisterOnShutdown(a.StopStreams)
 	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "database", redactURL(cfg.Database))
 
 	done := make(chan error, 1)

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/envelope"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/freshness"
 	"github.com/atriumid/atrium/internal/identifier"
+	"github.com/atriumid/atrium/internal/ids"
 	"github.com/atriumid/atrium/internal/kind"
 	"github.com/atriumid/atrium/internal/outbox"
 	"github.com/atriumid/atrium/internal/relation"
@@ -216,12 +218,30 @@ func joinField(prefix, field string) string {
 	return prefix + "." + field
 }
 
-// event appends an account event of type "atrium.account."+typ.
+// event appends an account event of type "atrium.account."+typ and its
+// audit record, attributed to the actor in ctx. Every mutation ends here,
+// so no change commits without both.
 func event(ctx context.Context, tx Tx, typ string, rec Record, now time.Time, data map[string]any) error {
 	if data == nil {
 		data = map[string]any{}
 	}
 	data["kind"] = rec.Kind
 	data["version"] = rec.Version
-	return tx.AppendEvent(ctx, outbox.New("atrium.account."+typ, rec.ID, now, data))
+	e := outbox.New("atrium.account."+typ, rec.ID, now, data)
+	if err := tx.AppendEvent(ctx, e); err != nil {
+		return err
+	}
+	// A transition's reason is free text, which may name a person: the
+	// audit chain cannot forget it, so it keeps the event's ID instead.
+	delete(data, "reason")
+	data["event"] = e.ID
+	b, err := json.Marshal(data)
+	if err != nil {
+		return fault.Wrap("account.event", fault.Internal, err)
+	}
+	entry := audit.Entry{ID: ids.New("aud"), Type: e.Type, Account: rec.ID, Time: now, Data: b, Actor: audit.ActorFrom(ctx)}
+	if typ == "erased" {
+		entry.Forget = rec.ID
+	}
+	return tx.AppendAudit(ctx, entry)
 }

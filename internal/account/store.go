@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/outbox"
 	"github.com/atriumid/atrium/internal/relation"
 )
@@ -72,6 +73,10 @@ type Tx interface {
 	WriteTuples(ctx context.Context, ts []relation.Tuple) (int64, error)
 	// AppendEvent appends an event to the outbox.
 	AppendEvent(ctx context.Context, e outbox.Event) error
+	// AppendAudit appends a record to the audit chain. It serializes with
+	// every other append until the transaction ends, so the chain's order
+	// is the commit order; callers append last.
+	AppendAudit(ctx context.Context, e audit.Entry) error
 }
 
 // Record is an account as stored.

@@ -6,6 +6,7 @@
 package api
 
 import (
+	"crypto/ed25519"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/atriumid/atrium/internal/idempotency"
 	"github.com/atriumid/atrium/internal/kind"
 	"github.com/atriumid/atrium/internal/session"
+	"github.com/atriumid/atrium/internal/webhook"
 )
 
 // DefaultMaxBodyBytes caps request bodies unless configured otherwise.
@@ -39,6 +41,24 @@ type Config struct {
 	MaxBodyBytes   int64         // default DefaultMaxBodyBytes
 	Log            *slog.Logger
 	Now            func() time.Time // default time.Now
+
+	// Events feeds GET /v1/events; without it the route is absent.
+	Events      EventLog
+	EventSource string        // CloudEvents source; default outbox.DefaultSource
+	EventPoll   time.Duration // how often a stream looks for new events; default 250 ms
+	// Stop is closed when the server shuts down: event streams end then,
+	// so that a graceful shutdown does not wait for them.
+	Stop <-chan struct{}
+	// Audit feeds GET /v1/audit and /v1/audit:verify; AuditKey verifies
+	// the chain's checkpoints.
+	Audit    AuditLog
+	AuditKey ed25519.PublicKey
+	// Security records refused credentials in the audit log.
+	Security SecurityLog
+	// Webhooks feeds /v1/webhooks; WebhookGuard checks their URLs.
+	Webhooks       WebhookStore
+	WebhookGuard   webhook.Guard
+	WebhookSecrets *webhook.Sealer // seals signing secrets; nil stores them in the clear
 }
 
 // Handler returns the API handler for the paths under /v1/ and the Connect
@@ -70,6 +90,7 @@ func Handler(c Config) http.Handler {
 	mux.Handle(atriumv1connect.NewRelationServiceHandler(rh, opts...))
 	relationRoutes(mux, c.Log, rh)
 	authRoutes(mux, c.Log, c, opts...)
+	eventsRoutes(mux, c, opts)
 
 	// Idempotency keys are honoured on the REST paths, whose responses are
 	// plain JSON that can be stored and replayed as written. Connect and
@@ -86,7 +107,8 @@ func Handler(c Config) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
-	auth := &authenticator{keys: c.Keys, now: c.Now, cache: map[[32]byte]cachedKey{}}
+	auth := &authenticator{keys: c.Keys, now: c.Now, cache: map[[32]byte]cachedKey{},
+		failures: &failureLog{log: c.Security, now: c.Now, last: map[string]time.Time{}}}
 	return withClient(limitBody(c.MaxBodyBytes, writeErr, auth.middleware(writeErr, h, mux)))
 }
 

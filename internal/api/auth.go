@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/atriumid/atrium/internal/apikey"
+	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/fault"
 )
 
@@ -46,6 +47,8 @@ type authenticator struct {
 
 	mu    sync.Mutex
 	cache map[[32]byte]cachedKey // guarded by mu; bounded by maxCachedKeys
+
+	failures *failureLog // records refused keys in the audit log
 }
 
 type cachedKey struct {
@@ -109,10 +112,12 @@ func (a *authenticator) middleware(writeErr func(http.ResponseWriter, *http.Requ
 		if err != nil {
 			if fault.Is(err, fault.Unauthenticated) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="atrium"`)
+				a.failures.record(w, r, "missing or invalid API key")
 			}
 			writeErr(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		ctx := context.WithValue(r.Context(), principalKey{}, p)
+		next.ServeHTTP(w, r.WithContext(audit.WithActor(ctx, requestActor(w, r, "key:"+p.KeyID))))
 	})
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"time"
 
 	atriumv1 "github.com/atriumid/atrium/gen/atrium/v1"
@@ -27,6 +28,16 @@ func toStruct(op string, m map[string]any) (*structpb.Struct, error) {
 		return nil, fault.Wrap(op, fault.Internal, err)
 	}
 	return s, nil
+}
+
+// jsonStruct converts a stored JSON object (event or audit data) to a
+// Struct; stored data is Atrium's own JSON, so failure is a bug.
+func jsonStruct(op string, b []byte) (*structpb.Struct, error) {
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fault.Wrap(op, fault.Internal, err)
+	}
+	return toStruct(op, m)
 }
 
 func accountToProto(a *account.Account) (*atriumv1.Account, error) {

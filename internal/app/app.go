@@ -6,6 +6,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/atriumid/atrium/internal/account"
 	"github.com/atriumid/atrium/internal/api"
 	"github.com/atriumid/atrium/internal/apikey"
+	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/authz"
 	"github.com/atriumid/atrium/internal/chain"
 	"github.com/atriumid/atrium/internal/config"
@@ -29,11 +31,13 @@ import (
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/freshness"
 	"github.com/atriumid/atrium/internal/identifier"
+	"github.com/atriumid/atrium/internal/ids"
 	"github.com/atriumid/atrium/internal/kind"
 	"github.com/atriumid/atrium/internal/mail"
 	"github.com/atriumid/atrium/internal/session"
 	"github.com/atriumid/atrium/internal/sqlstore"
 	"github.com/atriumid/atrium/internal/throttle"
+	"github.com/atriumid/atrium/internal/webhook"
 )
 
 // App is a running Atrium instance's state.
@@ -43,6 +47,15 @@ type App struct {
 	handler http.Handler
 	stop    context.CancelFunc // stops the kinds watcher
 	watched chan struct{}      // closed when the kinds watcher returns
+
+	// Background work (the event relay, pruning, audit checkpoints) runs
+	// under ctx until Close cancels it and waits on wg.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	streams     chan struct{} // closed by StopStreams
+	stopStreams sync.Once
 }
 
 // Open opens the database named in cfg, migrates it, installs the kinds
@@ -53,9 +66,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, notices io.W
 	if err != nil {
 		return nil, err
 	}
-	a := &App{db: db, log: log}
+	a := &App{db: db, log: log, streams: make(chan struct{})}
+	a.ctx, a.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if err := a.init(ctx, cfg, notices); err != nil {
-		db.Close()
+		a.Close()
 		return nil, err
 	}
 	return a, nil
@@ -94,11 +108,21 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 	if err != nil {
 		return err
 	}
+	auditKey, err := AuditKey(ctx, a.db, cfg.AuditSigningKey)
+	if err != nil {
+		return err
+	}
 	apiHandler := api.Handler(api.Config{
 		Accounts: accounts, Credentials: creds, Sessions: sessions,
 		Relations: relations, Kinds: a.db, KindApplier: newApplier(a.db, kinds, keys), Keys: a.db, Idempotency: a.db.Idempotency(),
 		IdempotencyTTL: cfg.IdempotencyTTL, MaxBodyBytes: cfg.MaxBodyBytes, Log: a.log,
+		Events: a.db.Events(), EventSource: cfg.PublicURL, Audit: a.db.Audit(), AuditKey: auditKey.Public().(ed25519.PublicKey),
+		Webhooks: a.db.Webhooks(), WebhookGuard: webhookGuard(cfg), Security: a.db.Audit(), Stop: a.streams,
+		WebhookSecrets: &webhook.Sealer{Keys: keys},
 	})
+	if err := a.startEvents(cfg, auditKey, keys); err != nil {
+		return err
+	}
 	a.handler = a.routes(apiHandler)
 	a.watchKinds(ctx, kinds)
 	return nil
@@ -164,8 +188,14 @@ func normalizeWallet(v string) (string, error) {
 // Handler returns the handler that serves every path.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Close stops watching for new kinds documents and closes the database.
+// StopStreams ends the event streams being served, so that a graceful
+// shutdown does not wait for them; pass it to http.Server.RegisterOnShutdown.
+func (a *App) StopStreams() { a.stopStreams.Do(func() { close(a.streams) }) }
+
+// Close stops the background work, then closes the database.
 func (a *App) Close() error {
+	a.cancel()
+	a.wg.Wait()
 	if a.stop != nil {
 		a.stop()
 		<-a.watched
@@ -187,6 +217,8 @@ func (a *App) routes(apiHandler http.Handler) http.Handler {
 	mux.Handle("/atrium.v1.RelationService/", apiHandler)
 	mux.Handle("/atrium.v1.AuthService/", apiHandler)
 	mux.Handle("/atrium.v1.SessionService/", apiHandler)
+	mux.Handle("/atrium.v1.EventService/", apiHandler)
+	mux.Handle("/atrium.v1.AuditService/", apiHandler)
 	return recoverPanics(a.log, mux)
 }
 
@@ -304,13 +336,16 @@ func (a *App) bootstrapKey(ctx context.Context, w io.Writer) error {
 }
 
 // CreateAdminKey creates an admin API key and returns it; only its hash is
-// stored.
+// stored, with an audit record of its creation by the actor in ctx.
 func CreateAdminKey(ctx context.Context, db *sqlstore.DB) (apikey.Key, error) {
 	k, err := apikey.New()
 	if err != nil {
 		return apikey.Key{}, err
 	}
-	return k, db.InsertAPIKey(ctx, k.ID, apikey.Hash(k.Secret), "admin", time.Now())
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	e := audit.Entry{ID: ids.New("aud"), Type: "atrium.security.api_key_created", Account: "key:" + k.ID, Time: now,
+		Data: []byte(`{"role":"admin"}`), Actor: audit.ActorFrom(ctx)}
+	return k, db.Audit().InsertAPIKey(ctx, k.ID, apikey.Hash(k.Secret), "admin", now, e)
 }
 
 // randomBytes returns a generator of n random bytes.

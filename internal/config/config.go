@@ -33,6 +33,14 @@ type Config struct {
 	// without a relay, e-mail verification is off.
 	SMTPAddr string
 	SMTPFrom string
+
+	NatsURL          string        // NATS server with JetStream; empty: no relay, the embedded feed only
+	EventRetention   time.Duration // delivered events older than this are pruned
+	AuditSigningKey  string        // base64 Ed25519 seed that signs audit checkpoints; empty: one kept in the database
+	AuditCheckpoints time.Duration // how often the audit chain's head is signed
+	// WebhookAllowPrivate lets webhooks target loopback and private
+	// addresses. For tests and closed networks only.
+	WebhookAllowPrivate bool
 }
 
 // Default returns the defaults: embedded SQLite in the working directory,
@@ -48,6 +56,8 @@ func Default() Config {
 		// OWASP's first argon2id configuration: 19 MiB, 2 passes.
 		PasswordHashMemoryKiB: 19 * 1024,
 		PasswordHashTime:      2,
+		EventRetention:        7 * 24 * time.Hour,
+		AuditCheckpoints:      time.Minute,
 	}
 }
 
@@ -61,6 +71,8 @@ var env = map[string]string{
 	"log-level":       "ATRIUM_LOG_LEVEL",
 	"smtp-addr":       "ATRIUM_SMTP_ADDR",
 	"smtp-from":       "ATRIUM_SMTP_FROM",
+	"nats-url":        "ATRIUM_NATS_URL",
+	"audit-key":       "ATRIUM_AUDIT_SIGNING_KEY",
 }
 
 // FlagSet returns a flag set for command name whose flags write into c,
@@ -111,6 +123,21 @@ func (c *Config) FlagSet(name string, out io.Writer, want ...string) *flag.FlagS
 			return err
 		})
 	}
+	if def("nats-url") {
+		fs.StringVar(&c.NatsURL, "nats-url", c.NatsURL, "NATS server with JetStream to relay events to, as nats://HOST:4222 (env ATRIUM_NATS_URL)")
+	}
+	if def("event-retention") {
+		fs.DurationVar(&c.EventRetention, "event-retention", c.EventRetention, "how long delivered events stay readable at GET /v1/events")
+	}
+	if def("audit-key") {
+		fs.StringVar(&c.AuditSigningKey, "audit-key", c.AuditSigningKey, "base64 Ed25519 seed that signs audit checkpoints; default one kept in the database (env ATRIUM_AUDIT_SIGNING_KEY)")
+	}
+	if def("audit-checkpoints") {
+		fs.DurationVar(&c.AuditCheckpoints, "audit-checkpoints", c.AuditCheckpoints, "how often the audit chain's head is signed")
+	}
+	if def("webhook-allow-private") {
+		fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let webhooks target loopback and private addresses (tests and closed networks only)")
+	}
 	if def("max-body-bytes") {
 		fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body accepted")
 	}
@@ -141,6 +168,10 @@ func (c *Config) FromEnv(getenv func(string) string) {
 			c.SMTPAddr = v
 		case "smtp-from":
 			c.SMTPFrom = v
+		case "nats-url":
+			c.NatsURL = v
+		case "audit-key":
+			c.AuditSigningKey = v
 		}
 	}
 }
@@ -174,6 +205,15 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.SMTPAddr); err != nil || c.SMTPFrom == "" {
 			return fmt.Errorf("--smtp-addr must be host:port, and --smtp-from is required with it")
 		}
+	}
+	if c.NatsURL != "" && !strings.HasPrefix(c.NatsURL, "nats://") && !strings.HasPrefix(c.NatsURL, "tls://") {
+		return fmt.Errorf("--nats-url must start with nats:// or tls://")
+	}
+	if c.EventRetention < time.Minute {
+		return fmt.Errorf("--event-retention must be at least 1m")
+	}
+	if c.AuditCheckpoints < time.Second {
+		return fmt.Errorf("--audit-checkpoints must be at least 1s")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -75,7 +75,7 @@ func TestPackageDocs(t *testing.T) {
 var domain = []string{
 	"internal/account", "internal/kind", "internal/identifier", "internal/chain", "internal/credential/",
 	"internal/relation", "internal/outbox", "internal/fault", "internal/ids", "internal/envelope",
-	"internal/freshness", "internal/apikey", "internal/authz", "internal/session", "internal/throttle",
+	"internal/freshness", "internal/apikey", "internal/authz", "internal/session", "internal/throttle", "internal/audit",
 }
 
 var forbidden = []string{

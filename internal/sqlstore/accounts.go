@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/atriumid/atrium/internal/account"
+	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/authz"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/outbox"
@@ -226,7 +227,9 @@ func (t accountTx) WriteTuples(ctx context.Context, ts []relation.Tuple) (int64,
 }
 
 func (t accountTx) AppendEvent(ctx context.Context, e outbox.Event) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO events (id, type, subject, time, data) VALUES ($1, $2, $3, $4, $5)`,
-		e.ID, e.Type, e.Subject, e.Time.UnixMicro(), string(e.Data))
-	return classify("sqlstore.AppendEvent", err)
+	return appendEvent(ctx, t.q, e)
+}
+
+func (t accountTx) AppendAudit(ctx context.Context, e audit.Entry) error {
+	return appendAudit(ctx, t.q, e)
 }

@@ -51,13 +51,7 @@ func SQLiteURL(t testing.TB) string {
 // tests run in parallel without seeing each other's rows. It skips t when
 // PostgresEnv is not set.
 func PostgresURL(t testing.TB) string {
-	base := os.Getenv(PostgresEnv)
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s must be set under CI", PostgresEnv)
-		}
-		t.Skipf("%s not set", PostgresEnv)
-	}
+	base := required(t, PostgresEnv)
 	b := make([]byte, 8)
 	rand.Read(b)
 	schema := "t_" + hex.EncodeToString(b)

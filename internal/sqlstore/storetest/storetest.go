@@ -43,6 +43,7 @@ func Run(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		{"KindsNotify", testKindsNotify},
 		{"Idempotency", testIdempotency},
 	}
+	tests = append(tests, eventTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

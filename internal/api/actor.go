@@ -1,0 +1,100 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/atriumid/atrium/internal/audit"
+	"github.com/atriumid/atrium/internal/ids"
+)
+
+// requestIDHeader carries a request's ID. A client's own ID is kept when
+// it is short and printable, so that its logs and the audit log meet;
+// otherwise Atrium makes one. Either way the response echoes it.
+const requestIDHeader = "X-Request-Id"
+
+// requestActor returns who is making r, for the audit log: principal, the
+// peer address (not X-Forwarded-For, which any client can write), the user
+// agent and the request ID, which it also sets on the response.
+func requestActor(w http.ResponseWriter, r *http.Request, principal string) audit.Actor {
+	rid := r.Header.Get(requestIDHeader)
+	if !printable(rid, audit.MaxRequestID) {
+		rid = ids.New("req")
+	}
+	w.Header().Set(requestIDHeader, rid)
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	return audit.Actor{Principal: principal, IP: ip, UserAgent: r.UserAgent(), RequestID: rid}
+}
+
+// printable reports whether s is non-empty, at most n bytes, and visible
+// ASCII only.
+func printable(s string, n int) bool {
+	if s == "" || len(s) > n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// SecurityLog records security events that change nothing else.
+type SecurityLog interface {
+	// Append appends e to the audit chain in a transaction of its own;
+	// fault.Unavailable when the database fails.
+	Append(ctx context.Context, e audit.Entry) error
+}
+
+// failureLog records refused credentials in the audit log, at most once a
+// minute per client address, so that a flood of bad requests cannot turn
+// into a flood of writes.
+type failureLog struct {
+	log SecurityLog
+	now func() time.Time
+
+	mu   sync.Mutex
+	last map[string]time.Time // guarded by mu; bounded by maxCachedKeys
+}
+
+const failureEvery = time.Minute
+
+// record appends an authentication failure of the request's client, unless
+// one was recorded for its address within the last minute.
+func (f *failureLog) record(w http.ResponseWriter, r *http.Request, reason string) {
+	if f == nil || f.log == nil {
+		return
+	}
+	a := requestActor(w, r, "anonymous")
+	now := f.now().UTC().Truncate(time.Microsecond)
+	f.mu.Lock()
+	if now.Sub(f.last[a.IP]) < failureEvery {
+		f.mu.Unlock()
+		return
+	}
+	if len(f.last) >= maxCachedKeys {
+		clear(f.last)
+	}
+	f.last[a.IP] = now
+	f.mu.Unlock()
+	data, _ := json.Marshal(map[string]string{"reason": reason, "path": truncatePath(r.URL.Path)})
+	e := audit.Entry{ID: ids.New("aud"), Type: "atrium.security.authentication_failed", Account: "", Time: now, Data: data, Actor: a}
+	// A failure to record is not the caller's business; the request is
+	// refused either way.
+	_ = f.log.Append(context.WithoutCancel(r.Context()), e)
+}
+
+func truncatePath(p string) string {
+	if len(p) > 200 {
+		return p[:200]
+	}
+	return p
+}

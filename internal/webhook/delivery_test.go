@@ -1,0 +1,183 @@
+package webhook_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/atriumid/atrium/internal/envelope"
+	"github.com/atriumid/atrium/internal/ids"
+	"github.com/atriumid/atrium/internal/outbox"
+	"github.com/atriumid/atrium/internal/sqlstore"
+	"github.com/atriumid/atrium/internal/testenv"
+	"github.com/atriumid/atrium/internal/webhook"
+)
+
+var t0 = time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC) // before the events testenv.Touch writes
+
+// receiver records the requests it gets and answers the first fail of
+// them with 500.
+type receiver struct {
+	*httptest.Server
+	mu   sync.Mutex
+	fail int
+	got  []*http.Request
+	body [][]byte
+}
+
+func newReceiver(t *testing.T, fail int) *receiver {
+	r := &receiver{fail: fail}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.got, r.body = append(r.got, req), append(r.body, b)
+		if r.fail != 0 {
+			r.fail--
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func TestDelivery(t *testing.T) {
+	for _, e := range testenv.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := testenv.OpenDB(t, e.URL(t))
+			store := db.Webhooks()
+			flaky, broken, other := newReceiver(t, 2), newReceiver(t, -1), newReceiver(t, 0)
+			keys, err := envelope.ParseKeyring("k1:" + strings.Repeat("A", 43) + "=")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sealer := &webhook.Sealer{Keys: keys}
+			subs := map[string]webhook.Subscription{}
+			for name, s := range map[string]struct {
+				url   string
+				types []string
+			}{"flaky": {flaky.URL, []string{"atrium.account.*"}}, "broken": {broken.URL, nil}, "other": {other.URL, []string{"atrium.kinds.applied"}}} {
+				secret, _ := webhook.NewSecret()
+				sub := webhook.Subscription{ID: ids.New("whk"), URL: s.url, Types: s.types, CreateTime: t0}
+				if sub.Secret, err = sealer.Seal(sub.ID, secret); err != nil {
+					t.Fatal(err)
+				}
+				if err := store.CreateWebhook(ctx, sub); err != nil {
+					t.Fatal(err)
+				}
+				sub.Secret = secret
+				subs[name] = sub
+			}
+			events := writeEvents(t, db, 3)
+
+			now := t0.Add(time.Minute)
+			clock := func() time.Time { return now }
+			fan := &outbox.Relay{Name: "webhooks", Holder: "test", Log: db.Events(), Publisher: &webhook.FanOut{Store: store, Source: "/test", Now: clock}, Now: clock}
+			for range 2 { // the second pass changes nothing: repeats are ignored
+				if _, err := fan.Step(ctx); err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range events {
+					if err := (&webhook.FanOut{Store: store, Now: clock}).Publish(ctx, r); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			sender := &webhook.Sender{Store: store, Client: webhook.Guard{AllowPrivate: true}.Client(), Now: clock, Secrets: sealer,
+				Jitter: func(n int64) int64 { return n - 1 }}
+			for range webhook.MaxAttempts + 2 {
+				if _, err := sender.Step(ctx); err != nil {
+					t.Fatal(err)
+				}
+				now = now.Add(7 * time.Hour) // past the longest backoff
+			}
+			assertStates(t, store, subs["flaky"].ID, webhook.Delivered, 3, 0)
+			assertStates(t, store, subs["broken"].ID, webhook.Dead, 3, webhook.MaxAttempts)
+			if n := len(other.got); n != 0 {
+				t.Errorf("a subscription to other types got %d requests", n)
+			}
+			if n := len(flaky.got); n != 5 {
+				t.Errorf("flaky receiver got %d requests, want 3 events + 2 retries", n)
+			}
+			// Every request is signed per Standard Webhooks and carries the
+			// CloudEvent.
+			for i, req := range flaky.got {
+				id, ts := req.Header.Get("webhook-id"), req.Header.Get("webhook-timestamp")
+				sec, _ := strconv.ParseInt(ts, 10, 64)
+				if want := webhook.Sign(subs["flaky"].Secret, id, time.Unix(sec, 0), flaky.body[i]); req.Header.Get("webhook-signature") != want {
+					t.Errorf("request %d: signature %q, want %q", i, req.Header.Get("webhook-signature"), want)
+				}
+				var ce outbox.CloudEvent
+				if err := json.Unmarshal(flaky.body[i], &ce); err != nil || ce.ID != id || ce.SpecVersion != "1.0" {
+					t.Errorf("request %d: body %s is not the CloudEvent %s", i, flaky.body[i], id)
+				}
+			}
+			// Redelivery of a dead letter starts its attempts again.
+			dead := events[0].Pos
+			if err := store.Redeliver(ctx, subs["broken"].ID, dead, now); err != nil {
+				t.Fatal(err)
+			}
+			before := len(broken.got)
+			sender.Step(ctx)
+			ds, _ := store.Deliveries(ctx, subs["broken"].ID, "", dead-1, 1)
+			if len(broken.got) != before+1 || len(ds) != 1 || ds[0].State != webhook.Pending || ds[0].Attempts != 1 || ds[0].LastStatus != 500 {
+				t.Errorf("after redelivery: %d new requests, delivery %+v; want one attempt, pending with 1 attempt and status 500", len(broken.got)-before, ds)
+			}
+			counts, err := store.DeliveryCounts(ctx)
+			if err != nil || counts[webhook.Delivered] != 3 || counts[webhook.Dead] != 2 || counts[webhook.Pending] != 1 {
+				t.Errorf("DeliveryCounts = %v, %v", counts, err)
+			}
+			if n, err := store.PruneDeliveries(ctx, now.Add(time.Hour), 100); err != nil || n != 5 {
+				t.Errorf("PruneDeliveries = %d, %v; want the 3 delivered and the 2 dead", n, err)
+			}
+			if err := store.DeleteWebhook(ctx, subs["broken"].ID, now); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := store.PruneDeliveries(ctx, t0, 100); err != nil || n != 1 {
+				t.Errorf("PruneDeliveries after deleting the webhook = %d, %v; want its pending one", n, err)
+			}
+		})
+	}
+}
+
+func assertStates(t *testing.T, store *sqlstore.WebhookStore, id, state string, n, attempts int) {
+	t.Helper()
+	ds, err := store.Deliveries(context.Background(), id, "", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != n {
+		t.Fatalf("%d deliveries, want %d", len(ds), n)
+	}
+	for _, d := range ds {
+		if d.State != state || (attempts > 0 && d.Attempts != attempts) {
+			t.Errorf("delivery %s: state %s after %d attempts (%s); want %s", d.EventID, d.State, d.Attempts, d.LastError, state)
+		}
+	}
+}
+
+// writeEvents appends n account events and returns them.
+func writeEvents(t *testing.T, db *sqlstore.DB, n int) []outbox.Record {
+	t.Helper()
+	ctx := context.Background()
+	id := testenv.Accounts(t, db, 1)[0]
+	for range n {
+		if err := testenv.Touch(ctx, db, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := db.Events().After(ctx, 0, n)
+	if err != nil || len(recs) != n {
+		t.Fatalf("After = %d events, %v", len(recs), err)
+	}
+	return recs
+}

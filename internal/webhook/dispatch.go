@@ -1,0 +1,232 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/atriumid/atrium/internal/outbox"
+)
+
+// Store keeps subscriptions and deliveries. Methods return
+// fault.Unavailable when the database fails.
+type Store interface {
+	// Webhooks returns the live subscriptions.
+	Webhooks(ctx context.Context) ([]Subscription, error)
+	// Enqueue stores new deliveries; one that exists already (the same
+	// webhook and event position) is left as it is.
+	Enqueue(ctx context.Context, ds []Delivery) error
+	// Due returns up to limit pending deliveries of live subscriptions
+	// whose next attempt is due at now, with their subscriptions.
+	Due(ctx context.Context, now time.Time, limit int) ([]Job, error)
+	// Claim moves d's next attempt to until if nobody else has since d was
+	// read, and reports whether it did: the claimant makes the attempt.
+	Claim(ctx context.Context, d Delivery, until time.Time) (bool, error)
+	// Finish stores the outcome of an attempt.
+	Finish(ctx context.Context, d Delivery) error
+}
+
+// Job is a due delivery with its subscription.
+type Job struct {
+	Delivery
+	Sub Subscription
+}
+
+// FanOut turns each event into one pending delivery per subscription that
+// matches its type. It is the outbox.Publisher of the webhooks relay, so
+// events reach it at least once, in order; Enqueue ignores repeats.
+type FanOut struct {
+	Store  Store
+	Source string           // CloudEvents source
+	Now    func() time.Time // default time.Now
+}
+
+// Publish implements outbox.Publisher.
+func (f *FanOut) Publish(ctx context.Context, e outbox.Record) error {
+	subs, err := f.Store.Webhooks(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if f.Now != nil {
+		now = f.Now()
+	}
+	var ds []Delivery
+	for _, s := range subs {
+		// A subscription receives the events that follow its creation.
+		if !s.Matches(e.Type) || e.Time.Before(s.CreateTime) {
+			continue
+		}
+		d, err := NewDelivery(s.ID, e, f.Source, now)
+		if err != nil {
+			return err
+		}
+		ds = append(ds, d)
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	return f.Store.Enqueue(ctx, ds)
+}
+
+// Sender makes the attempts of due deliveries. Any number of Senders may
+// share a Store: Claim gives each attempt to one of them.
+type Sender struct {
+	Store  Store
+	Client *http.Client // from Guard.Client
+	// Secrets opens the stored signing secrets; nil when they are stored
+	// in the clear, as only tests do.
+	Secrets *Sealer
+	Now     func() time.Time // default time.Now
+	Poll    time.Duration    // pause when nothing is due; default 1 s
+	Batch   int              // deliveries per step; default 32
+	Logger  *slog.Logger     // default slog.Default()
+	// Jitter returns a random duration in [0, n); default math/rand.
+	Jitter func(n int64) int64
+}
+
+func (s *Sender) defaults() {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Poll <= 0 {
+		s.Poll = time.Second
+	}
+	if s.Batch <= 0 {
+		s.Batch = 32
+	}
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if s.Jitter == nil {
+		s.Jitter = rand.Int64N
+	}
+}
+
+// Run makes attempts until ctx ends.
+func (s *Sender) Run(ctx context.Context) {
+	s.defaults()
+	for ctx.Err() == nil {
+		n, err := s.Step(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.Logger.Warn("webhook delivery step failed", "err", err)
+		}
+		if n == 0 || err != nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(s.Poll):
+			}
+		}
+	}
+}
+
+// Step makes the attempts due now, a few at a time, and returns how many
+// it made.
+func (s *Sender) Step(ctx context.Context) (int, error) {
+	s.defaults()
+	now := s.Now()
+	jobs, err := s.Store.Due(ctx, now, s.Batch)
+	if err != nil {
+		return 0, err
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	made := 0
+	for _, j := range jobs {
+		ok, err := s.Store.Claim(ctx, j.Delivery, now.Add(2*deliverTimeout))
+		if err != nil {
+			return made, err
+		}
+		if !ok {
+			continue
+		}
+		made++
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			d := s.attempt(ctx, j)
+			if err := s.Store.Finish(context.WithoutCancel(ctx), d); err != nil {
+				s.Logger.Warn("storing a webhook attempt failed", "webhook", d.WebhookID, "event", d.EventID, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+	return made, nil
+}
+
+// attempt posts j's payload once and returns the delivery's next state.
+func (s *Sender) attempt(ctx context.Context, j Job) Delivery {
+	d := j.Delivery
+	now := s.Now()
+	d.Attempts++
+	d.UpdateTime = now
+	status, reason := s.post(ctx, j, now)
+	d.LastStatus, d.LastError = status, reason
+	switch {
+	case reason == "":
+		d.State = Delivered
+	case d.Attempts >= MaxAttempts:
+		d.State = Dead
+	default:
+		d.State, d.NextAttempt = Pending, now.Add(Backoff(d.Attempts, s.Jitter))
+	}
+	return d
+}
+
+// post sends one signed request and returns the response status and, on
+// failure, a reason that holds no response body.
+func (s *Sender) post(ctx context.Context, j Job, now time.Time) (int, string) {
+	secret := j.Sub.Secret
+	if s.Secrets != nil {
+		var err error
+		if secret, err = s.Secrets.Open(j.Sub.ID, secret); err != nil {
+			s.Logger.Error("a webhook secret does not open", "webhook", j.Sub.ID, "err", err)
+			return 0, "signing secret unavailable"
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.Sub.URL, bytes.NewReader(j.Payload))
+	if err != nil {
+		return 0, "invalid URL"
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Atrium-Webhooks/1")
+	req.Header.Set("webhook-id", j.EventID)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set("webhook-signature", Sign(secret, j.EventID, now, j.Payload))
+	res, err := s.Client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, "stopped"
+		}
+		return 0, "no response: " + errorClass(err)
+	}
+	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	res.Body.Close()
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return res.StatusCode, "HTTP " + strconv.Itoa(res.StatusCode)
+	}
+	return res.StatusCode, ""
+}
+
+// errorClass names a transport failure without echoing addresses or data.
+func errorClass(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, errForbiddenAddress):
+		return "target address forbidden"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timed out"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	}
+	return "connection failed"
+}
