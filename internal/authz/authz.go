@@ -22,9 +22,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/freshness"
+	"github.com/atriumid/atrium/internal/ids"
 	"github.com/atriumid/atrium/internal/kind"
+	"github.com/atriumid/atrium/internal/outbox"
 	"github.com/atriumid/atrium/internal/relation"
 )
 
@@ -50,6 +53,10 @@ type Write struct {
 	Deletes          []relation.Tuple
 	IgnoreDuplicates bool
 	IgnoreMissing    bool
+	// Events and Audit are appended in the write's transaction, after the
+	// tuples; Service.Write fills them, one of each per tuple.
+	Events []outbox.Event
+	Audit  []audit.Entry
 }
 
 // Filter selects stored tuples for reading: one object type, optionally
@@ -176,6 +183,20 @@ func (s *Service) Write(ctx context.Context, w Write) (string, int64, error) {
 	}
 	if len(w.Writes)+len(w.Deletes) > MaxTuplesPerWrite {
 		return "", 0, fault.Invalidf(op, []fault.Violation{{Field: "writes", Reason: "at most " + itoa(MaxTuplesPerWrite) + " tuples per write"}}, "too many tuples")
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	w.Events, w.Audit = nil, nil
+	record := func(e outbox.Event) {
+		w.Events = append(w.Events, e)
+		w.Audit = append(w.Audit, audit.Entry{ID: ids.New("aud"), Type: e.Type, Time: now, Data: e.Data, Actor: audit.ActorFrom(ctx)})
+	}
+	for _, t := range w.Deletes {
+		record(outbox.New("atrium.relationship.deleted", t.Object.String(), now,
+			map[string]string{"object": t.Object.String(), "relation": t.Relation, "subject": t.Subject.String()}))
+	}
+	for _, t := range w.Writes {
+		record(outbox.New("atrium.relationship.written", t.Object.String(), now,
+			map[string]string{"object": t.Object.String(), "relation": t.Relation, "subject": t.Subject.String()}))
 	}
 	rev, err := s.store.Write(ctx, w)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/atriumid/atrium/internal/account"
+	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/authz"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/freshness"
@@ -337,6 +338,40 @@ func TestListsAndRead(t *testing.T) {
 		rest, _, err := e.svc.Read(ctx, authz.Filter{ObjectType: "org", After: &after2, Limit: 100}, "")
 		if err != nil || len(rest) != 26 {
 			t.Errorf("Read(after first) = %d tuples, %v; want 26", len(rest), err)
+		}
+	})
+}
+
+// TestWritesAreEventsAndAudit: every tuple written or deleted is one event
+// and one audit record, in the write's transaction; a refused batch leaves
+// neither.
+func TestWritesAreEventsAndAudit(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e env) {
+		ctx := audit.WithActor(context.Background(), audit.Actor{Principal: "key_test"})
+		if _, _, err := e.svc.Write(ctx, authz.Write{Writes: tuples(t, "org:o#owner@user:u", "org:o#member@user:v")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.svc.Write(ctx, authz.Write{Deletes: tuples(t, "org:o#member@user:v", "org:o#member@user:nobody")}); err == nil {
+			t.Fatal("a delete of a missing tuple succeeded")
+		}
+		if _, _, err := e.svc.Write(ctx, authz.Write{Deletes: tuples(t, "org:o#member@user:v")}); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := e.db.Events().After(ctx, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range evs {
+			got = append(got, r.Type+" "+r.Subject)
+		}
+		want := []string{"atrium.relationship.written org:o", "atrium.relationship.written org:o", "atrium.relationship.deleted org:o"}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("events = %v, want %v", got, want)
+		}
+		recs, err := e.db.Audit().Records(ctx, audit.Query{Type: "atrium.relationship.deleted", Limit: 10})
+		if err != nil || len(recs) != 1 || recs[0].Actor != "key_test" {
+			t.Errorf("audit records of the delete = %+v, %v; want one by key_test", recs, err)
 		}
 	})
 }

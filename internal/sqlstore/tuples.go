@@ -18,8 +18,22 @@ type tupleStore struct{ db *DB }
 func (s tupleStore) Write(ctx context.Context, w authz.Write) (int64, error) {
 	var rev int64
 	err := s.db.update(ctx, func(q queryer) (err error) {
-		rev, err = writeTuples(ctx, q, w)
-		return err
+		if rev, err = writeTuples(ctx, q, w); err != nil {
+			return err
+		}
+		// Events, then audit: the order every transaction takes these
+		// locks in.
+		for _, e := range w.Events {
+			if err := appendEvent(ctx, q, e); err != nil {
+				return err
+			}
+		}
+		for _, a := range w.Audit {
+			if err := appendAudit(ctx, q, a); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return rev, err
 }
