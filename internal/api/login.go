@@ -97,12 +97,17 @@ func clientOf(ctx context.Context) string {
 
 // selfAuthenticated reports whether r authenticates in its handler rather
 // than with an API key: the login flows (no credential, or a session
-// token), and the session routes when they carry a session token. Such
+// token), the wallet routes, and the session routes when they carry a
+// session token. Such
 // requests also skip Idempotency-Key handling, whose stored responses
 // would hold session tokens.
 func selfAuthenticated(r *http.Request) bool {
 	p := r.URL.Path
-	if strings.HasPrefix(p, "/v1/auth/") || strings.HasPrefix(p, "/"+atriumv1connect.AuthServiceName+"/") {
+	if strings.HasPrefix(p, "/v1/auth/") || strings.HasPrefix(p, "/"+atriumv1connect.AuthServiceName+"/") ||
+		strings.HasPrefix(p, "/"+atriumv1connect.WalletServiceName+"/") {
+		return true
+	}
+	if p == "/v1/wallets" || strings.HasPrefix(p, "/v1/wallets/") || strings.HasPrefix(p, "/v1/wallets:") {
 		return true
 	}
 	if p == "/v1/sessions" || strings.HasPrefix(p, "/v1/sessions/") || strings.HasPrefix(p, "/v1/sessions:") || strings.HasPrefix(p, "/"+atriumv1connect.SessionServiceName+"/") {

@@ -190,11 +190,19 @@ func (s *Service) LoginWallet(ctx context.Context, req SignedMessage) (*WalletLo
 	return &WalletLogin{Token: tok, Session: sess, Account: acc, Wallet: key}, nil
 }
 
-// readSigned parses a message and its signature, within their size limits.
+// readSigned parses a message and its signature when wallet sign-in is on.
 func (s *Service) readSigned(op string, req SignedMessage) (*siwe.Message, []byte, error) {
 	if _, err := s.wallets(op); err != nil {
 		return nil, nil, err
 	}
+	return ParseSigned(req)
+}
+
+// ParseSigned parses the message and the signature of req, within their
+// size limits (siwe.MaxMessageLen, chain.MaxWrappedSignatureLen). It does
+// no verification. The error is fault.Invalid.
+func ParseSigned(req SignedMessage) (*siwe.Message, []byte, error) {
+	const op = "credential.ParseSigned"
 	if len(req.Message) > siwe.MaxMessageLen {
 		return nil, nil, fault.Invalidf(op, []fault.Violation{{Field: "message", Reason: "too long"}}, "sign-in message too long")
 	}
