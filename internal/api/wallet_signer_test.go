@@ -2,6 +2,9 @@ package api_test
 
 import (
 	"encoding/hex"
+	"fmt"
+	"os"
+	"testing"
 	"time"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
@@ -39,6 +42,9 @@ func (w devWallet) sign(text string) string {
 	return "0x" + hex.EncodeToString(append(c[1:], c[0]))
 }
 
+// devWalletAddress is the address of newDevWallet("atrium dev wallet").
+const devWalletAddress = "0x0b486661502766E8096b830D3BB816aCc2A5b455"
+
 // testOrigin is the public URL of the servers of the wallet tests.
 const testOrigin = "https://id.atrium.test"
 
@@ -54,4 +60,20 @@ func (w devWallet) message(nonce string, edit ...func(*siwe.Message)) string {
 		f(m)
 	}
 	return m.String()
+}
+
+// TestDevSign is the signer of the wallet walkthrough in README.md: with
+// ATRIUM_DEV_SIGN set to a message, it prints the dev wallet's address and
+// its signature of the message. Without it, it only checks that the dev
+// wallet still has its documented address.
+func TestDevSign(t *testing.T) {
+	w := newDevWallet("atrium dev wallet")
+	if got := w.addr.String(); got != devWalletAddress {
+		t.Fatalf("dev wallet address = %s, want %s", got, devWalletAddress)
+	}
+	msg := os.Getenv("ATRIUM_DEV_SIGN")
+	if msg == "" {
+		return
+	}
+	fmt.Printf("address:   %s\nsignature: %s\n", w.addr, w.sign(msg))
 }

@@ -81,8 +81,8 @@ func TestWalletLogin(t *testing.T) {
 		acc := first.body["account"].(map[string]any)
 		idents, _ := acc["identifiers"].([]any)
 		key := "eip155:0:" + w.addr.String()
-		if acc["kind"] != "user" || len(idents) != 1 || idents[0].(map[string]any)["value"] != key {
-			t.Fatalf("siwe/login account = %v, want a user with identifier %s", acc, key)
+		if acc["kind"] != "user" || len(idents) != 1 || idents[0].(map[string]any)["value"] != key || idents[0].(map[string]any)["verifyTime"] == nil {
+			t.Fatalf("siwe/login account = %v, want a user with the verified identifier %s", acc, key)
 		}
 		sess := first.body["session"].(map[string]any)
 		if sess["aal"] != "aal1" || len(sess["methods"].([]any)) != 1 || sess["methods"].([]any)[0] != "swk" {

@@ -272,14 +272,20 @@ func (s *Service) walletAccount(ctx context.Context, op, key string) (*account.A
 	if err != nil {
 		return nil, err
 	}
-	s.markVerified(ctx, acc.ID, key)
+	now := s.markVerified(ctx, acc.ID, key)
+	for i := range acc.Identifiers {
+		acc.Identifiers[i].VerifyTime = now
+	}
 	return acc, nil
 }
 
-// markVerified records that the signature proved the wallet. Failing to
-// record it loses only the verify time, so the error is dropped.
-func (s *Service) markVerified(ctx context.Context, accountID, key string) {
-	s.c.Store.MarkIdentifierVerified(ctx, accountID, WalletIdentifier, key, s.clock())
+// markVerified records that the signature proved the wallet, and returns
+// the verify time. Failing to record it loses only the verify time, so the
+// error is dropped.
+func (s *Service) markVerified(ctx context.Context, accountID, key string) time.Time {
+	now := s.clock()
+	s.c.Store.MarkIdentifierVerified(ctx, accountID, WalletIdentifier, key, now)
+	return now
 }
 
 // stepUp refuses sessions that are not AAL2 or whose authentication is
@@ -316,8 +322,8 @@ func (s *Service) LinkWallet(ctx context.Context, sess session.Session, req Sign
 	if err != nil {
 		return nil, err
 	}
-	s.markVerified(ctx, sess.AccountID, key)
-	return &WalletRecord{Value: id.Value, CreateTime: id.CreateTime, VerifyTime: s.clock()}, nil
+	verified := s.markVerified(ctx, sess.AccountID, key)
+	return &WalletRecord{Value: id.Value, CreateTime: id.CreateTime, VerifyTime: verified}, nil
 }
 
 // UnlinkWallet removes a wallet from the session's account. It needs a
