@@ -400,4 +400,3 @@ func TestWalletNonceLimit(t *testing.T) {
 	}
 	t.Errorf("40 nonces from one address were all issued, want 429 after 30")
 }
-

@@ -9,7 +9,6 @@ import (
 	"github.com/atriumid/atrium/internal/chain/wallet"
 	"github.com/atriumid/atrium/internal/config"
 	"github.com/atriumid/atrium/internal/credential"
-	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/sqlstore"
 	"github.com/atriumid/atrium/internal/throttle"
 )
@@ -24,11 +23,12 @@ var NoncePolicy = throttle.Policies{
 // walletConfig builds the Sign-In with Ethereum settings: the relying
 // party's origin and URI from the public URL, never from a request; the
 // chains from configuration; and a contract-wallet verifier over the
-// configured JSON-RPC endpoints, if any.
+// configured JSON-RPC endpoints, if any. Without a public URL or chains it
+// returns nil, which leaves wallet sign-in off.
 func walletConfig(cfg config.Config, db *sqlstore.DB) (*credential.WalletConfig, error) {
 	u, err := url.Parse(cfg.PublicURL)
-	if err != nil || u.Host == "" {
-		return nil, fault.E("app.walletConfig", fault.Invalid, "--public-url must be an absolute URL")
+	if err != nil || u.Host == "" || len(cfg.SIWEChains) == 0 {
+		return nil, nil // not validated (config.Validate sets both): wallet sign-in stays off
 	}
 	w := &credential.WalletConfig{
 		Store:    db.Wallets(),
