@@ -41,13 +41,7 @@ func authRoutes(mux *http.ServeMux, log *slog.Logger, c Config, opts ...connect.
 	h := &authHandler{creds: c.Credentials, sessions: c.Sessions, accounts: c.Accounts}
 	mux.Handle(atriumv1connect.NewAuthServiceHandler(h, opts...))
 	mux.Handle(atriumv1connect.NewSessionServiceHandler(h, opts...))
-	handle := func(pattern string, f restFunc) {
-		mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if err := f(w, r); err != nil {
-				writeError(w, r, log, err)
-			}
-		}))
-	}
+	handle := restHandle(mux, log)
 	postRoute(handle, "/v1/auth/register", http.StatusCreated, h.Register)
 	postRoute(handle, "/v1/auth/login", http.StatusOK, h.Login)
 	postRoute(handle, "/v1/auth/login/mfa", http.StatusOK, h.LoginMfa)

@@ -26,13 +26,7 @@ func walletRoutes(mux *http.ServeMux, log *slog.Logger, c Config, opts ...connec
 	}
 	h := walletHandler{&authHandler{creds: c.Credentials, sessions: c.Sessions, accounts: c.Accounts}}
 	mux.Handle(atriumv1connect.NewWalletServiceHandler(h, opts...))
-	handle := func(pattern string, f restFunc) {
-		mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if err := f(w, r); err != nil {
-				writeError(w, r, log, err)
-			}
-		}))
-	}
+	handle := restHandle(mux, log)
 	postRoute(handle, "/v1/auth/siwe/nonce", http.StatusOK, h.CreateSiweNonce)
 	postRoute(handle, "/v1/auth/siwe/login", http.StatusOK, h.SiweLogin)
 	postRoute(handle, "/v1/wallets:link", http.StatusCreated, h.LinkWallet)
