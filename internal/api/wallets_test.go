@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+	atriumv1 "github.com/atriumid/atrium/gen/atrium/v1"
+	"github.com/atriumid/atrium/gen/atrium/v1/atriumv1connect"
 	"github.com/atriumid/atrium/internal/chain"
 	"github.com/atriumid/atrium/internal/config"
 	"github.com/atriumid/atrium/internal/credential/siwe"
@@ -399,4 +403,30 @@ func TestWalletNonceLimit(t *testing.T) {
 		}
 	}
 	t.Errorf("40 nonces from one address were all issued, want 429 after 30")
+}
+
+// WalletService answers over Connect without an API key, as over REST.
+func TestWalletConnect(t *testing.T) {
+	srv := testenv.StartServer(t, testenv.SQLiteURL(t), walletServer(""))
+	wc := atriumv1connect.NewWalletServiceClient(http.DefaultClient, srv.URL)
+	ctx := context.Background()
+	n, err := wc.CreateSiweNonce(ctx, connect.NewRequest(&atriumv1.CreateSiweNonceRequest{}))
+	if err != nil {
+		t.Fatalf("CreateSiweNonce: %v", err)
+	}
+	w := newDevWallet("connect wallet")
+	msg := w.message(n.Msg.Nonce)
+	res, err := wc.SiweLogin(ctx, connect.NewRequest(&atriumv1.SiweLoginRequest{Message: msg, Signature: w.sign(msg)}))
+	if err != nil {
+		t.Fatalf("SiweLogin: %v", err)
+	}
+	if _, err := wc.SiweLogin(ctx, connect.NewRequest(&atriumv1.SiweLoginRequest{Message: msg, Signature: w.sign(msg)})); connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Errorf("replayed SiweLogin = %v, want Unauthenticated", err)
+	}
+	req := connect.NewRequest(&atriumv1.ListWalletsRequest{})
+	req.Header().Set("Authorization", "Bearer "+res.Msg.SessionToken)
+	list, err := wc.ListWallets(ctx, req)
+	if err != nil || len(list.Msg.Wallets) != 1 || list.Msg.Wallets[0].Address != w.addr.String() || list.Msg.Wallets[0].ChainId != 0 {
+		t.Errorf("ListWallets = %v, %v, want the wallet on every chain", list, err)
+	}
 }
