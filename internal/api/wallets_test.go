@@ -430,3 +430,29 @@ func TestWalletConnect(t *testing.T) {
 		t.Errorf("ListWallets = %v, %v, want the wallet on every chain", list, err)
 	}
 }
+
+// failed wallet sign-ins count against the throttle of the other
+// credential paths, keyed by the address and the client; once blocked,
+// even a right signature gets 429.
+func TestWalletLoginThrottled(t *testing.T) {
+	c := client{t: t, srv: testenv.StartServer(t, testenv.SQLiteURL(t), walletServer(""))}
+	w, thief := newDevWallet("throttled"), newDevWallet("thief")
+	for i := range 10 {
+		msg := w.message(c.nonce(t))
+		r := c.anonymous("POST", "/v1/auth/siwe/login", siweLogin(msg, thief.sign(msg)))
+		if r.status == 429 {
+			if i < 5 || r.header.Get("Retry-After") == "" {
+				t.Fatalf("attempt %d = 429 (Retry-After %q), want 5 free failures and a Retry-After", i, r.header.Get("Retry-After"))
+			}
+			msg := w.message(c.nonce(t))
+			if r := c.anonymous("POST", "/v1/auth/siwe/login", siweLogin(msg, w.sign(msg))); r.status != 429 {
+				t.Errorf("right signature while blocked = %d %s, want 429", r.status, r.raw)
+			}
+			return
+		}
+		if r.status != 401 {
+			t.Fatalf("attempt %d = %d %s, want 401", i, r.status, r.raw)
+		}
+	}
+	t.Errorf("10 failed wallet sign-ins were never throttled")
+}
