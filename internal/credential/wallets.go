@@ -146,7 +146,7 @@ type WalletLogin struct {
 	Wallet  string // the identity key the account was found by
 }
 
-var errNonce = fault.E("credential.WalletLogin", fault.Unauthenticated, "sign-in message nonce is not valid")
+var errNonce = fault.E("credential.LoginWallet", fault.Unauthenticated, "sign-in message nonce is not valid")
 
 // LoginWallet signs in with a signed EIP-4361 message. It checks the
 // message against the configured origin, URI and chains, the clock and the
