@@ -90,6 +90,7 @@ func Handler(c Config) http.Handler {
 	mux.Handle(atriumv1connect.NewRelationServiceHandler(rh, opts...))
 	relationRoutes(mux, c.Log, rh)
 	authRoutes(mux, c.Log, c, opts...)
+	walletRoutes(mux, c.Log, c, opts...)
 	eventsRoutes(mux, c, opts)
 
 	// Idempotency keys are honoured on the REST paths, whose responses are

@@ -35,6 +35,7 @@ func FuzzRequests(f *testing.F) {
 		{"POST", "/v1/accounts/" + id + "/identifiers"},
 		{"POST", "/atrium.v1.AccountService/CreateAccount"},
 		{"PUT", "/v1/kinds"},
+		{"POST", "/v1/auth/siwe/login"},
 	}
 	f.Fuzz(func(t *testing.T, body string, target uint8) {
 		tg := targets[int(target)%len(targets)]

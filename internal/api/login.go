@@ -41,13 +41,7 @@ func authRoutes(mux *http.ServeMux, log *slog.Logger, c Config, opts ...connect.
 	h := &authHandler{creds: c.Credentials, sessions: c.Sessions, accounts: c.Accounts}
 	mux.Handle(atriumv1connect.NewAuthServiceHandler(h, opts...))
 	mux.Handle(atriumv1connect.NewSessionServiceHandler(h, opts...))
-	handle := func(pattern string, f restFunc) {
-		mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if err := f(w, r); err != nil {
-				writeError(w, r, log, err)
-			}
-		}))
-	}
+	handle := restHandle(mux, log)
 	postRoute(handle, "/v1/auth/register", http.StatusCreated, h.Register)
 	postRoute(handle, "/v1/auth/login", http.StatusOK, h.Login)
 	postRoute(handle, "/v1/auth/login/mfa", http.StatusOK, h.LoginMfa)
@@ -97,12 +91,17 @@ func clientOf(ctx context.Context) string {
 
 // selfAuthenticated reports whether r authenticates in its handler rather
 // than with an API key: the login flows (no credential, or a session
-// token), and the session routes when they carry a session token. Such
+// token), the wallet routes, and the session routes when they carry a
+// session token. Such
 // requests also skip Idempotency-Key handling, whose stored responses
 // would hold session tokens.
 func selfAuthenticated(r *http.Request) bool {
 	p := r.URL.Path
-	if strings.HasPrefix(p, "/v1/auth/") || strings.HasPrefix(p, "/"+atriumv1connect.AuthServiceName+"/") {
+	if strings.HasPrefix(p, "/v1/auth/") || strings.HasPrefix(p, "/"+atriumv1connect.AuthServiceName+"/") ||
+		strings.HasPrefix(p, "/"+atriumv1connect.WalletServiceName+"/") {
+		return true
+	}
+	if p == "/v1/wallets" || strings.HasPrefix(p, "/v1/wallets/") || strings.HasPrefix(p, "/v1/wallets:") {
 		return true
 	}
 	if p == "/v1/sessions" || strings.HasPrefix(p, "/v1/sessions/") || strings.HasPrefix(p, "/v1/sessions:") || strings.HasPrefix(p, "/"+atriumv1connect.SessionServiceName+"/") {

@@ -34,15 +34,21 @@ var (
 // restFunc is a REST handler that returns its error for one place to write.
 type restFunc func(w http.ResponseWriter, r *http.Request) error
 
-// restRoutes registers the REST mapping of accounts and kinds on mux.
-func restRoutes(mux *http.ServeMux, log *slog.Logger, ah *accountHandler, kh *kindHandler) {
-	handle := func(pattern string, f restFunc) {
+// restHandle returns a function that registers a restFunc on mux under a
+// pattern, answering its error through the one error table.
+func restHandle(mux *http.ServeMux, log *slog.Logger) func(pattern string, f restFunc) {
+	return func(pattern string, f restFunc) {
 		mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if err := f(w, r); err != nil {
 				writeError(w, r, log, err)
 			}
 		}))
 	}
+}
+
+// restRoutes registers the REST mapping of accounts and kinds on mux.
+func restRoutes(mux *http.ServeMux, log *slog.Logger, ah *accountHandler, kh *kindHandler) {
+	handle := restHandle(mux, log)
 	handle("POST /v1/accounts", func(w http.ResponseWriter, r *http.Request) error {
 		msg := &atriumv1.CreateAccountRequest{}
 		if err := readMessage(r, msg); err != nil {

@@ -23,7 +23,6 @@ import (
 	"github.com/atriumid/atrium/internal/apikey"
 	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/authz"
-	"github.com/atriumid/atrium/internal/chain"
 	"github.com/atriumid/atrium/internal/config"
 	"github.com/atriumid/atrium/internal/credential"
 	"github.com/atriumid/atrium/internal/credential/password"
@@ -158,12 +157,17 @@ func credentials(cfg config.Config, accounts *account.Service, kinds *kind.Regis
 	if u, err := url.Parse(cfg.PublicURL); err == nil && u.Hostname() != "" {
 		context = append(context, u.Hostname())
 	}
+	wallets, err := walletConfig(cfg, db)
+	if err != nil {
+		return nil, err
+	}
 	return credential.NewService(credential.Config{
 		Accounts: accounts, Kinds: kinds, Store: db.Credentials(), Sessions: sessions, Keys: keys,
 		Limiter: throttle.New(db.Throttle(), throttle.DefaultPolicies, nil),
 		Hashing: password.Params{Memory: cfg.PasswordHashMemoryKiB, Time: cfg.PasswordHashTime, Threads: 1},
 		Policy:  password.DefaultPolicy, Issuer: "Atrium", ContextWords: context,
 		Mail: mailer(cfg), PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
+		Wallets: wallets,
 	})
 }
 
@@ -175,15 +179,9 @@ func mailer(cfg config.Config) credential.Mailer {
 	return &mail.SMTP{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom}
 }
 
-// normalizeWallet normalizes a CAIP-10 wallet identifier to its canonical,
-// EIP-55 checksummed form.
-func normalizeWallet(v string) (string, error) {
-	id, err := chain.ParseAccountID(v)
-	if err != nil {
-		return "", err
-	}
-	return id.String(), nil
-}
+// normalizeWallet normalizes a wallet identifier to its identity key in
+// canonical, EIP-55 checksummed form (see credential.NormalizeWallet).
+func normalizeWallet(v string) (string, error) { return credential.NormalizeWallet(v) }
 
 // Handler returns the handler that serves every path.
 func (a *App) Handler() http.Handler { return a.handler }
@@ -219,6 +217,7 @@ func (a *App) routes(apiHandler http.Handler) http.Handler {
 	mux.Handle("/atrium.v1.SessionService/", apiHandler)
 	mux.Handle("/atrium.v1.EventService/", apiHandler)
 	mux.Handle("/atrium.v1.AuditService/", apiHandler)
+	mux.Handle("/atrium.v1.WalletService/", apiHandler)
 	return recoverPanics(a.log, mux)
 }
 

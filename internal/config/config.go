@@ -41,6 +41,18 @@ type Config struct {
 	// WebhookAllowPrivate lets webhooks target loopback and private
 	// addresses. For tests and closed networks only.
 	WebhookAllowPrivate bool
+	// SIWEChains are the EIP-155 chain IDs a Sign-In with Ethereum message
+	// may name.
+	SIWEChains []uint64
+	// EthRPC are the JSON-RPC endpoints by chain ID that verify
+	// smart-contract wallet signatures (ERC-1271, ERC-6492).
+	EthRPC []EthRPC
+}
+
+// EthRPC is one chain's JSON-RPC endpoint. The URL may hold an API key.
+type EthRPC struct {
+	ChainID uint64
+	URL     string
 }
 
 // Default returns the defaults: embedded SQLite in the working directory,
@@ -58,6 +70,7 @@ func Default() Config {
 		PasswordHashTime:      2,
 		EventRetention:        7 * 24 * time.Hour,
 		AuditCheckpoints:      time.Minute,
+		SIWEChains:            []uint64{1},
 	}
 }
 
@@ -138,6 +151,20 @@ func (c *Config) FlagSet(name string, out io.Writer, want ...string) *flag.FlagS
 	if def("webhook-allow-private") {
 		fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let webhooks target loopback and private addresses (tests and closed networks only)")
 	}
+	if def("siwe-chains") {
+		fs.Func("siwe-chains", "comma-separated EIP-155 chain IDs Sign-In with Ethereum accepts (default 1)", func(v string) error {
+			ids, err := parseChainIDs(v)
+			c.SIWEChains = ids
+			return err
+		})
+	}
+	if def("eth-rpc") {
+		fs.Func("eth-rpc", "CHAIN=URL: JSON-RPC endpoint that verifies contract wallets on a chain; repeatable", func(v string) error {
+			e, err := parseEthRPC(v)
+			c.EthRPC = append(c.EthRPC, e)
+			return err
+		})
+	}
 	if def("max-body-bytes") {
 		fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body accepted")
 	}
@@ -215,10 +242,56 @@ func (c *Config) Validate() error {
 	if c.AuditCheckpoints < time.Second {
 		return fmt.Errorf("--audit-checkpoints must be at least 1s")
 	}
+	if err := c.validateChains(); err != nil {
+		return err
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("--log-level must be debug, info, warn or error")
+	}
+	return nil
+}
+
+// parseChainIDs reads "1,10,8453".
+func parseChainIDs(v string) ([]uint64, error) {
+	var ids []uint64
+	for f := range strings.SplitSeq(v, ",") {
+		id, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
+		if err != nil || id == 0 {
+			return nil, fmt.Errorf("chain IDs must be positive decimal numbers")
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// parseEthRPC reads "CHAIN=URL".
+func parseEthRPC(v string) (EthRPC, error) {
+	id, u, ok := strings.Cut(v, "=")
+	n, err := strconv.ParseUint(id, 10, 64)
+	if !ok || err != nil || n == 0 {
+		return EthRPC{}, fmt.Errorf("--eth-rpc must be CHAIN=URL with a positive chain ID")
+	}
+	return EthRPC{ChainID: n, URL: u}, nil
+}
+
+// validateChains checks the wallet sign-in settings. Endpoint URLs are
+// never repeated in errors: they often hold API keys.
+func (c *Config) validateChains() error {
+	if len(c.SIWEChains) == 0 {
+		return fmt.Errorf("--siwe-chains must list at least one chain ID")
+	}
+	seen := map[uint64]bool{}
+	for _, e := range c.EthRPC {
+		u, err := url.Parse(e.URL)
+		if e.ChainID == 0 || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--eth-rpc for chain %d must be an http or https URL", e.ChainID)
+		}
+		if seen[e.ChainID] {
+			return fmt.Errorf("--eth-rpc names chain %d twice", e.ChainID)
+		}
+		seen[e.ChainID] = true
 	}
 	return nil
 }

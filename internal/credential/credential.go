@@ -59,7 +59,9 @@ type Config struct {
 	// PublicURL is the externally visible base URL, the only origin of
 	// links in e-mail.
 	PublicURL string
-	Now       func() time.Time
+	// Wallets configures Sign-In with Ethereum; nil disables it.
+	Wallets *WalletConfig
+	Now     func() time.Time
 }
 
 // Service runs the credential flows. It is safe for concurrent use.

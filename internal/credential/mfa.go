@@ -230,10 +230,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, sess session.Session, code, c
 // otherwise).
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, sess session.Session) ([]string, error) {
 	const op = "credential.RegenerateRecoveryCodes"
-	if sess.AAL < session.AAL2 {
-		return nil, fault.E(op, fault.PermissionDenied, "a session with a second factor is required")
-	}
-	if err := s.fresh(op, sess); err != nil {
+	if err := s.stepUp(op, sess); err != nil {
 		return nil, err
 	}
 	return s.newRecoveryCodes(ctx, sess.AccountID)
