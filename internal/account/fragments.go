@@ -57,9 +57,14 @@ func (s *Service) fragmentOf(op string, set *kind.Set, kindName, name string) (*
 	}
 	f, ok := k.Fragment(name)
 	if !ok {
-		return nil, fault.Invalidf(op, []fault.Violation{{Field: "name", Reason: fmt.Sprintf("kind %q has no fragment %q", kindName, name)}}, "unknown fragment")
+		return nil, unknownFragment(op, kindName, name)
 	}
 	return f, nil
+}
+
+// unknownFragment is the error for a fragment name a kind does not declare.
+func unknownFragment(op, kindName, name string) error {
+	return fault.Invalidf(op, []fault.Violation{{Field: "name", Reason: fmt.Sprintf("kind %q has no fragment %q", kindName, name)}}, "unknown fragment")
 }
 
 // FragmentWrite is a write of one fragment. When Expected is not nil the
@@ -103,16 +108,13 @@ func (s *Service) updateFragment(ctx context.Context, op string, w FragmentWrite
 	set := s.document()
 	err = s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		now := s.clock()
-		rec, err := tx.TouchAccount(ctx, id, now)
+		rec, k, err := s.touchLive(ctx, tx, op, set, id, now)
 		if err != nil {
 			return err
 		}
-		if !rec.EraseTime.IsZero() {
-			return fault.E(op, fault.FailedPrecondition, "account is erased")
-		}
-		fk, err := s.fragmentOf(op, set, rec.Kind, w.Name)
-		if err != nil {
-			return err
+		fk, ok := k.Fragment(w.Name)
+		if !ok {
+			return unknownFragment(op, k.Name, w.Name)
 		}
 		dek := func() (envelope.DataKey, error) { return s.dataKey(ctx, tx, &rec) }
 		cur := FragmentRecord{AccountID: id, Name: w.Name}

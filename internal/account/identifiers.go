@@ -24,14 +24,7 @@ func (s *Service) AddIdentifier(ctx context.Context, id string, in IdentifierInp
 	set := s.document()
 	err = s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		now := s.clock()
-		rec, err := tx.TouchAccount(ctx, id, now)
-		if err != nil {
-			return err
-		}
-		if !rec.EraseTime.IsZero() {
-			return fault.E(op, fault.FailedPrecondition, "account is erased")
-		}
-		k, err := s.kindOf(op, set, rec.Kind)
+		rec, k, err := s.touchLive(ctx, tx, op, set, id, now)
 		if err != nil {
 			return err
 		}

@@ -137,6 +137,21 @@ func (s *Service) CheckFreshness(tok string) error {
 	return err
 }
 
+// touchLive touches the live account id (see Tx.TouchAccount) at now and
+// returns it with its kind in set. An erased account is
+// fault.FailedPrecondition.
+func (s *Service) touchLive(ctx context.Context, tx Tx, op string, set *kind.Set, id string, now time.Time) (Record, *kind.Kind, error) {
+	rec, err := tx.TouchAccount(ctx, id, now)
+	if err != nil {
+		return rec, nil, err
+	}
+	if !rec.EraseTime.IsZero() {
+		return rec, nil, fault.E(op, fault.FailedPrecondition, "account is erased")
+	}
+	k, err := s.kindOf(op, set, rec.Kind)
+	return rec, k, err
+}
+
 // dataKey returns the data key of the touched account rec, creating and
 // storing one when the account has none yet.
 func (s *Service) dataKey(ctx context.Context, tx Tx, rec *Record) (envelope.DataKey, error) {
