@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -71,7 +72,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Account, erro
 		return dek, nil
 	}
 	var frags []FragmentRecord
-	for _, name := range sortedKeys(req.Fragments) {
+	for _, name := range slices.Sorted(maps.Keys(req.Fragments)) {
 		f, ok := k.Fragment(name)
 		if !ok {
 			continue // reported above
@@ -180,7 +181,7 @@ func (s *Service) relationships(op, id string, raw [][3]string) ([]relation.Tupl
 // checkFragmentNames refuses fragments that k does not declare.
 func checkFragmentNames(op string, k *kind.Kind, frags map[string]map[string]any) error {
 	var vs []fault.Violation
-	for _, name := range sortedKeys(frags) {
+	for _, name := range slices.Sorted(maps.Keys(frags)) {
 		if _, ok := k.Fragment(name); !ok {
 			vs = append(vs, fault.Violation{Field: "fragments." + name, Reason: fmt.Sprintf("kind %q has no fragment %q", k.Name, name)})
 		}
@@ -391,14 +392,4 @@ func parseID(op, id string) (string, error) {
 		return "", fault.Invalidf(op, []fault.Violation{{Field: "id", Reason: "not an account ID"}}, "malformed account ID")
 	}
 	return c, nil
-}
-
-// sortedKeys returns the keys of m in order, for deterministic processing.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

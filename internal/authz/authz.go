@@ -349,43 +349,37 @@ func listContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // req.Subject has req.Relation, sorted, starting after after, at most limit
 // of them, and whether more follow.
 func (s *Service) ListObjects(ctx context.Context, req relation.ListObjectsRequest, token, after string, limit int) ([]string, bool, int64, error) {
-	const op = "authz.ListObjects"
-	m, _, err := s.Model()
-	if err != nil {
-		return nil, false, 0, err
-	}
-	ctx, cancel := listContext(ctx)
-	defer cancel()
 	req.Limit = MaxListResults + 1
-	var all []string
-	rev, err := s.snapshot(ctx, token, func(ctx context.Context, rev int64, r relation.TupleReader) (err error) {
-		all, err = relation.ListObjects(ctx, m, r, req)
-		return err
-	})
-	if err == nil && len(all) > MaxListResults {
-		err = errTooManyResults(op)
-	}
-	if err != nil {
-		return nil, false, 0, fault.Wrap(op, fault.Internal, err)
-	}
-	page, more := pageAfter(all, after, limit, func(id string) string { return id })
-	return page, more, rev, nil
+	return list(ctx, s, "authz.ListObjects", token, after, limit, func(id string) string { return id },
+		func(ctx context.Context, m *relation.Model, r relation.TupleReader) ([]string, error) {
+			return relation.ListObjects(ctx, m, r, req)
+		})
 }
 
 // ListSubjects returns the subjects of kind req.Filter that have
 // req.Relation to req.Object, sorted, paged like ListObjects.
 func (s *Service) ListSubjects(ctx context.Context, req relation.ListSubjectsRequest, token, after string, limit int) ([]relation.Subject, bool, int64, error) {
-	const op = "authz.ListSubjects"
+	req.Limit = MaxListResults + 1
+	return list(ctx, s, "authz.ListSubjects", token, after, limit, relation.Subject.String,
+		func(ctx context.Context, m *relation.Model, r relation.TupleReader) ([]relation.Subject, error) {
+			return relation.ListSubjects(ctx, m, r, req)
+		})
+}
+
+// list runs a list query on one snapshot at least as fresh as token,
+// refuses an answer longer than MaxListResults (run asks for one more), and
+// returns the page after after.
+func list[T any](ctx context.Context, s *Service, op, token, after string, limit int, key func(T) string,
+	run func(ctx context.Context, m *relation.Model, r relation.TupleReader) ([]T, error)) ([]T, bool, int64, error) {
 	m, _, err := s.Model()
 	if err != nil {
 		return nil, false, 0, err
 	}
 	ctx, cancel := listContext(ctx)
 	defer cancel()
-	req.Limit = MaxListResults + 1
-	var all []relation.Subject
+	var all []T
 	rev, err := s.snapshot(ctx, token, func(ctx context.Context, rev int64, r relation.TupleReader) (err error) {
-		all, err = relation.ListSubjects(ctx, m, r, req)
+		all, err = run(ctx, m, r)
 		return err
 	})
 	if err == nil && len(all) > MaxListResults {
@@ -394,7 +388,7 @@ func (s *Service) ListSubjects(ctx context.Context, req relation.ListSubjectsReq
 	if err != nil {
 		return nil, false, 0, fault.Wrap(op, fault.Internal, err)
 	}
-	page, more := pageAfter(all, after, limit, relation.Subject.String)
+	page, more := pageAfter(all, after, limit, key)
 	return page, more, rev, nil
 }
 
