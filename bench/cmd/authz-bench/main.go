@@ -54,6 +54,7 @@ func main() {
 // options are the command's flags.
 type options struct {
 	atrium, openfga, spicedb string // binaries; empty skips that server (not Atrium)
+	openfgaStore             string // OpenFGA's datastore engine: memory or sqlite
 	n, c, rounds, warmup     int
 	sweep                    []int
 	pool                     int // distinct queries per scenario
@@ -76,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.atrium, "atrium", "", "path of the atrium binary (required)")
 	fs.StringVar(&o.openfga, "openfga", "", "path of the openfga binary; empty leaves OpenFGA out")
+	fs.StringVar(&o.openfgaStore, "openfga-datastore", "sqlite", `OpenFGA's datastore: "sqlite", or "memory" (whose reads and writes scan every tuple: impractical beyond some 10,000 tuples)`)
 	fs.StringVar(&o.spicedb, "spicedb", "", "path of the spicedb binary; empty leaves SpiceDB out")
 	fs.IntVar(&o.n, "n", 2000, "measured checks per scenario, server and round")
 	fs.IntVar(&o.c, "c", 16, "concurrency of the mixed, nested and wide scenarios")
@@ -100,6 +102,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	switch {
 	case fs.NArg() > 0:
 		return o, fault.E(op, fault.Invalid, "unexpected arguments %q", fs.Args())
+	case o.openfgaStore != "memory" && o.openfgaStore != "sqlite":
+		return o, fault.E(op, fault.Invalid, `-openfga-datastore must be "memory" or "sqlite"`)
 	case o.atrium == "":
 		return o, fault.E(op, fault.Invalid, "-atrium is required")
 	case o.n < 1 || o.c < 1 || o.rounds < 1 || o.warmup < 0 || o.pool < 1 || o.loadC < 1:
@@ -160,12 +164,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"wide":   d.Wide(o.pool, 13),
 	}
 	for _, s := range systems {
-		wrong, err := o.verify(ctx, s, pools)
+		answered, wrong, err := o.verify(ctx, s, pools)
 		if err != nil {
 			return err
 		}
-		rep.verified = append(rep.verified, verified{s.name, wrong})
-		logf("%s: %d wrong answers in the verification sample", s.name, wrong)
+		rep.verified = append(rep.verified, verified{s.name, answered, wrong})
+		logf("%s: %d of %d sample checks answered, %d wrong", s.name, answered, 3*verifySample, wrong)
 	}
 	rep.results, err = o.measure(ctx, systems, pools, logf)
 	if err != nil {
@@ -194,7 +198,7 @@ func (o options) startAll(ctx context.Context, dir, kindsFile string, logf func(
 	}
 	out = append(out, atriumSystem(p))
 	if o.openfga != "" {
-		p, err := startOpenFGA(ctx, o.openfga)
+		p, err := startOpenFGA(ctx, o.openfga, dir, o.openfgaStore)
 		if err != nil {
 			return out, err
 		}

@@ -29,6 +29,7 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"-atrium", "a", "-pool", "200001"}, wantErr: true},
 		{args: []string{"-atrium", "a", "-max", "0s"}, wantErr: true},
 		{args: []string{"-atrium", "a", "extra"}, wantErr: true},
+		{args: []string{"-atrium", "a", "-openfga-datastore", "postgres"}, wantErr: true},
 	}
 	for _, tt := range tests {
 		o, err := parseFlags(tt.args, io.Discard)
@@ -133,7 +134,7 @@ func TestMarkdownRatios(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc := o.scenarios()[0]
-	rep := &report{opts: o, tuples: 10, loads: []loaded{{"Atrium", time.Second}}, verified: []verified{{"Atrium", 0}}}
+	rep := &report{opts: o, tuples: 10, loads: []loaded{{"Atrium", time.Second}}, verified: []verified{{"Atrium", 300, 0}}}
 	add := func(name string, rps []int, p99 time.Duration) {
 		r := &result{scenario: sc, system: name}
 		for _, n := range rps {

@@ -36,34 +36,36 @@ func (o options) load(ctx context.Context, s *system, d *relworkload.Dataset) (l
 }
 
 // verifySample is how many queries of each scenario are checked against
-// the oracle before measuring.
-const verifySample = 300
+// the oracle before measuring; verifyBound bounds each pass over them.
+const (
+	verifySample = 100
+	verifyBound  = 3 * time.Minute
+)
 
-// verify asks a sample of every pool's queries and returns how many
-// answers differ from the oracle. A server whose reads lag its writes
-// (SpiceDB serves minimize-latency checks at a revision up to its
-// quantization window old) is asked again, for a bounded time, until it
-// agrees.
-func (o options) verify(ctx context.Context, s *system, pools map[string][]relworkload.Check) (int, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		wrong := 0
+// verify asks a sample of every pool's queries and returns how many were
+// answered and how many answers differ from the oracle. A server whose
+// reads lag its writes (SpiceDB serves minimize-latency checks at a
+// revision up to its quantization window, 5 s, old) is asked once more
+// after that window when it disagrees.
+func (o options) verify(ctx context.Context, s *system, pools map[string][]relworkload.Check) (answered, wrong int, err error) {
+	o.maxDuration = verifyBound
+	for pass := range 2 {
+		answered, wrong = 0, 0
 		for _, name := range []string{"mixed", "nested", "wide"} {
 			pool := pools[name][:min(verifySample, len(pools[name]))]
-			rep, w, err := o.checks(ctx, s, pool, 0, len(pool), 4)
+			rep, w, err := o.checks(ctx, s, pool, 0, len(pool), 8)
 			if err != nil {
-				return 0, err
+				return 0, 0, err
 			}
-			if rep.OK != len(pool) {
-				return 0, fault.E("bench.verify", fault.Unavailable, "%s: %d of %d %s checks failed: %v", s.name, rep.Failed(), len(pool), name, rep.Errors)
-			}
+			answered += rep.OK
 			wrong += w
 		}
-		if wrong == 0 || time.Now().After(deadline) {
-			return wrong, nil
+		if wrong == 0 || pass == 1 {
+			break
 		}
-		time.Sleep(time.Second)
+		time.Sleep(6 * time.Second)
 	}
+	return answered, wrong, nil
 }
 
 // checks runs n checks of pool on s from offset at concurrency c, and

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -187,9 +188,10 @@ func startAtrium(ctx context.Context, bin, dir, kindsFile string) (*process, err
 	return startProcess(ctx, "atrium serve", cmd, addr, "/readyz", true, false)
 }
 
-// startOpenFGA runs `openfga run` with its in-memory datastore, its
-// playground and metrics off, on loopback ports.
-func startOpenFGA(ctx context.Context, bin string) (*process, error) {
+// startOpenFGA runs `openfga run` on loopback ports, its playground and
+// metrics off, with its in-memory datastore or, for engine "sqlite", a
+// SQLite database in dir that it first migrates.
+func startOpenFGA(ctx context.Context, bin, dir, engine string) (*process, error) {
 	httpAddr, err := freePort()
 	if err != nil {
 		return nil, err
@@ -198,14 +200,22 @@ func startOpenFGA(ctx context.Context, bin string) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "run", "--datastore-engine", "memory",
-		"--http-addr", httpAddr, "--grpc-addr", grpcAddr,
+	store := []string{"--datastore-engine", "memory"}
+	if engine == "sqlite" {
+		store = []string{"--datastore-engine", "sqlite", "--datastore-uri", "file:" + filepath.Join(dir, "openfga.db")}
+		mctx, cancel := context.WithTimeout(ctx, startTimeout)
+		defer cancel()
+		if out, err := exec.CommandContext(mctx, bin, append([]string{"migrate"}, store...)...).CombinedOutput(); err != nil {
+			return nil, fault.E("bench.startOpenFGA", fault.Unavailable, "openfga migrate: %v: %.2000s", err, out)
+		}
+	}
+	args := append(append([]string{"run"}, store...), "--http-addr", httpAddr, "--grpc-addr", grpcAddr,
 		"--playground-enabled=false", "--metrics-enabled=false", "--log-level", "warn")
-	return startProcess(ctx, "openfga run", cmd, httpAddr, "/healthz", false, false)
+	return startProcess(ctx, "openfga run", exec.Command(bin, args...), httpAddr, "/healthz", false, false)
 }
 
 // startSpiceDB runs `spicedb serve` with its in-memory datastore and its
-// HTTP gateway, on loopback ports. The preshared key travels in the
+// HTTP gateway, on loopback ports, telemetry off. The preshared key travels in the
 // environment, not on the command line.
 func startSpiceDB(ctx context.Context, bin string) (*process, error) {
 	httpAddr, err := freePort()
@@ -219,7 +229,8 @@ func startSpiceDB(ctx context.Context, bin string) (*process, error) {
 	key := randomKey()
 	cmd := exec.Command(bin, "serve", "--datastore-engine", "memory",
 		"--grpc-addr", grpcAddr, "--http-enabled", "--http-addr", httpAddr,
-		"--metrics-enabled=false", "--dispatch-cluster-enabled=false", "--log-level", "warn")
+		"--metrics-enabled=false", "--dispatch-cluster-enabled=false", "--log-level", "warn",
+		"--telemetry-endpoint=") // no reports leave the machine
 	cmd.Env = append(os.Environ(), "SPICEDB_GRPC_PRESHARED_KEY="+key)
 	p, err := startProcess(ctx, "spicedb serve", cmd, httpAddr, "/", false, true)
 	if p != nil {

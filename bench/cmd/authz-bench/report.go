@@ -11,8 +11,8 @@ import (
 // verified is how many sample answers of a server differed from the
 // oracle.
 type verified struct {
-	system string
-	wrong  int
+	system          string
+	answered, wrong int
 }
 
 // report is everything the markdown shows.
@@ -65,14 +65,16 @@ func (rep *report) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### Relationship checks, %s\n\n", rep.started.UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "%s %s/%s, %d CPUs, load average %s before and %s after the run. "+
+		"Datastores: Atrium SQLite (its default), OpenFGA %s, SpiceDB memory. "+
 		"%d tuples written through each server's HTTP API in batches of %d; every server and the load generator on this machine over loopback. "+
 		"Each scenario: %d warm-up checks, then %d rounds of %d checks, closed loop; rounds interleave every scenario and server. "+
 		"Queries cycle through pools of %d distinct checks, the same sequence for every server. Figures are medians over the rounds.\n\n",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), rep.loadBefore, rep.loadAfter,
-		rep.tuples, batch, o.warmup, o.rounds, o.n, o.pool)
-	b.WriteString("| server | tuples written in | wrong answers in the verification sample |\n|---|---:|---:|\n")
+		o.openfgaStore, rep.tuples, batch, o.warmup, o.rounds, o.n, o.pool)
+	b.WriteString("| server | tuples written in | sample checks answered | wrong answers |\n|---|---:|---:|---:|\n")
 	for i, l := range rep.loads {
-		fmt.Fprintf(&b, "| %s | %.1f s | %d of %d |\n", l.system, l.elapsed.Seconds(), rep.verified[i].wrong, 3*verifySample)
+		v := rep.verified[i]
+		fmt.Fprintf(&b, "| %s | %.1f s | %d of %d | %d |\n", l.system, l.elapsed.Seconds(), v.answered, 3*verifySample, v.wrong)
 	}
 	b.WriteString("\n| scenario | server | checks/s | min–max | p50 | p99 | failed | wrong |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rep.results {
