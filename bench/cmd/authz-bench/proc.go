@@ -53,6 +53,17 @@ func freePort() (string, error) {
 	return ln.Addr().String(), nil
 }
 
+// twoPorts returns two free loopback addresses, for a server's HTTP and
+// gRPC listeners.
+func twoPorts() (string, string, error) {
+	a, err := freePort()
+	if err != nil {
+		return "", "", err
+	}
+	b, err := freePort()
+	return a, b, err
+}
+
 func randomKey() string {
 	b := make([]byte, 24)
 	rand.Read(b)
@@ -192,11 +203,7 @@ func startAtrium(ctx context.Context, bin, dir, kindsFile string) (*process, err
 // metrics off, with its in-memory datastore or, for engine "sqlite", a
 // SQLite database in dir that it first migrates.
 func startOpenFGA(ctx context.Context, bin, dir, engine string) (*process, error) {
-	httpAddr, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	grpcAddr, err := freePort()
+	httpAddr, grpcAddr, err := twoPorts()
 	if err != nil {
 		return nil, err
 	}
@@ -218,11 +225,7 @@ func startOpenFGA(ctx context.Context, bin, dir, engine string) (*process, error
 // HTTP gateway, on loopback ports, telemetry off. The preshared key travels in the
 // environment, not on the command line.
 func startSpiceDB(ctx context.Context, bin string) (*process, error) {
-	httpAddr, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	grpcAddr, err := freePort()
+	httpAddr, grpcAddr, err := twoPorts()
 	if err != nil {
 		return nil, err
 	}
