@@ -5,7 +5,7 @@
 # scratch folder outside the repository (once; nothing of theirs is kept in
 # the repository), then runs authz-bench with your flags, for instance:
 #
-#   bench/authz.sh -n 2000 -c 16 -rounds 3 -out /tmp/authz-results.md
+#   bench/authz.sh -n 1000 -c 16 -rounds 3 -warmup 20 -max 20s -out /tmp/authz-results.md
 #
 # AUTHZ_BENCH_BIN names the scratch folder (default /tmp/authzbench-bin).
 set -eu
