@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -170,4 +171,30 @@ func TestMiddle(t *testing.T) {
 			t.Errorf("middle(%v) = %v, want %v", tt.in, got, tt.want)
 		}
 	}
+}
+
+// FuzzParseFlags feeds arbitrary -sweep lists and sizes to the flag parser:
+// it must never panic, and whatever it accepts must be within the bounds
+// that keep a run finite.
+func FuzzParseFlags(f *testing.F) {
+	f.Add("1,4,16,64", 2000, 3)
+	f.Add("", 1, 1)
+	f.Add(",,7,", 10, 20)
+	f.Add("1,-1", 5, 2)
+	f.Add("99999999999999999999", 1, 1)
+	f.Fuzz(func(t *testing.T, sweep string, n, rounds int) {
+		args := []string{"-atrium", "a", "-sweep", sweep, "-n", strconv.Itoa(n), "-rounds", strconv.Itoa(rounds)}
+		o, err := parseFlags(args, io.Discard)
+		if err != nil {
+			return
+		}
+		if o.n < 1 || o.n > loadgen.MaxRequests || o.rounds < 1 || o.rounds > maxRounds {
+			t.Fatalf("parseFlags(%q) accepted n=%d rounds=%d", args, o.n, o.rounds)
+		}
+		for _, c := range o.sweep {
+			if c < 1 || c > loadgen.MaxConcurrency {
+				t.Fatalf("parseFlags(%q) accepted sweep concurrency %d", args, c)
+			}
+		}
+	})
 }
