@@ -215,6 +215,22 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	return s.afterPassword(ctx, acc.ID, acc.State)
 }
 
+// codesKey names the throttle account of an account's one-time codes
+// (TOTP, recovery and e-mail codes). Their failures are counted apart from
+// the password's, so that a correct password, which resets the password's
+// count, never resets the count of guessed codes.
+func codesKey(accountID string) string { return "otp:" + accountID }
+
+// checkCodes refuses a one-time code attempt while either the account's
+// password or its codes are blocked, so a blocked account is refused on
+// every pathway.
+func (s *Service) checkCodes(ctx context.Context, accountID, client string) error {
+	if err := s.c.Limiter.Check(ctx, throttle.Subject{Account: accountID, Client: client}); err != nil {
+		return err
+	}
+	return s.c.Limiter.Check(ctx, throttle.Subject{Account: codesKey(accountID), Client: client})
+}
+
 // fail counts a failed attempt and returns err, or the error of counting.
 func (s *Service) fail(ctx context.Context, subject throttle.Subject, err error) error {
 	if ferr := s.c.Limiter.Fail(ctx, subject); ferr != nil {

@@ -47,7 +47,7 @@ func (s *Service) StartEmailVerification(ctx context.Context, sess session.Sessi
 	if s.c.Mail == nil {
 		return nil, fault.E(op, fault.FailedPrecondition, "e-mail is not configured")
 	}
-	if err := s.c.Limiter.Check(ctx, throttle.Subject{Account: sess.AccountID, Client: client}); err != nil {
+	if err := s.checkCodes(ctx, sess.AccountID, client); err != nil {
 		return nil, err
 	}
 	acc, err := s.c.Accounts.Get(ctx, sess.AccountID, nil)
@@ -96,8 +96,8 @@ func (s *Service) ConfirmEmailVerification(ctx context.Context, sess session.Ses
 	if len(flow) > maxSecretInput || len(code) > maxSecretInput {
 		return wrong
 	}
-	subject := throttle.Subject{Account: sess.AccountID, Client: client}
-	if err := s.c.Limiter.Check(ctx, subject); err != nil {
+	subject := throttle.Subject{Account: codesKey(sess.AccountID), Client: client}
+	if err := s.checkCodes(ctx, sess.AccountID, client); err != nil {
 		return err
 	}
 	fh := hashSecret(flow)

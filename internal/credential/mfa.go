@@ -52,8 +52,8 @@ func (s *Service) LoginMFA(ctx context.Context, req MFARequest) (*LoginResult, e
 	if err != nil {
 		return nil, err
 	}
-	subject := throttle.Subject{Account: accountID, Client: req.Client}
-	if err := s.c.Limiter.Check(ctx, subject); err != nil {
+	subject := throttle.Subject{Account: codesKey(accountID), Client: req.Client}
+	if err := s.checkCodes(ctx, accountID, req.Client); err != nil {
 		return nil, err
 	}
 	method, ok, err := s.secondFactor(ctx, accountID, req.Code, req.RecoveryCode)
@@ -180,8 +180,8 @@ type Confirmation struct {
 // fault.ResourceExhausted when throttled.
 func (s *Service) ConfirmTOTP(ctx context.Context, sess session.Session, code, client string) (*Confirmation, error) {
 	const op = "credential.ConfirmTOTP"
-	subject := throttle.Subject{Account: sess.AccountID, Client: client}
-	if err := s.c.Limiter.Check(ctx, subject); err != nil {
+	subject := throttle.Subject{Account: codesKey(sess.AccountID), Client: client}
+	if err := s.checkCodes(ctx, sess.AccountID, client); err != nil {
 		return nil, err
 	}
 	rec, err := s.c.Store.TOTP(ctx, sess.AccountID)

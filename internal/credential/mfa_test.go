@@ -197,3 +197,30 @@ func TestSessionTimeouts(t *testing.T) {
 		wantKind(t, "AAL2 after 31 idle minutes", err, fault.Unauthenticated)
 	})
 }
+
+// a correct password does not reset the count of guessed
+// codes, so logging in again between guesses does not buy more guesses.
+func TestPasswordDoesNotResetCodeGuesses(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.register(t)
+		e.enrol(t)
+		blocked := false
+		for round := range 5 {
+			ch := e.mfaLogin(t) // a correct password each round
+			for range 2 {
+				_, err := e.svc.LoginMFA(ctx, credential.MFARequest{Challenge: ch, Code: "000000", Client: ip})
+				if fault.Is(err, fault.ResourceExhausted) {
+					blocked = true
+				}
+			}
+			if blocked {
+				t.Logf("guessing blocked in round %d", round)
+				break
+			}
+		}
+		if !blocked {
+			t.Errorf("10 wrong codes, with a correct password before every 2, were never throttled")
+		}
+	})
+}
