@@ -84,7 +84,7 @@ func (h *authHandler) RevokeOtherSessions(ctx context.Context, req *connect.Requ
 // RevokeAccountSessions is for admins: it needs an API key, which the
 // authenticator has already checked.
 func (h *authHandler) RevokeAccountSessions(ctx context.Context, req *connect.Request[atriumv1.RevokeAccountSessionsRequest]) (*connect.Response[atriumv1.RevokeSessionsResponse], error) {
-	if _, ok := PrincipalFrom(ctx); !ok {
+	if p, ok := PrincipalFrom(ctx); !ok || p.Role != "admin" {
 		return nil, fault.E("api.RevokeAccountSessions", fault.PermissionDenied, "an admin API key is required")
 	}
 	if _, err := h.accounts.Get(ctx, req.Msg.AccountId, []string{}); err != nil {

@@ -184,9 +184,16 @@ func (t accountTx) Erase(ctx context.Context, id string, now time.Time) error {
 	if err := deleteTuplesOf(ctx, t.q, rec.Kind, id); err != nil {
 		return err
 	}
+	// Credentials go too: a password hash, codes that may hold an e-mail
+	// address, TOTP secrets and recovery codes are the account's data.
 	for _, q := range []string{
 		`DELETE FROM fragments WHERE account_id = $1`,
 		`DELETE FROM identifiers WHERE account_id = $1`,
+		`DELETE FROM passwords WHERE account_id = $1`,
+		`DELETE FROM totp_secrets WHERE account_id = $1`,
+		`DELETE FROM recovery_codes WHERE account_id = $1`,
+		`DELETE FROM mfa_challenges WHERE account_id = $1`,
+		`DELETE FROM email_codes WHERE account_id = $1`,
 	} {
 		if _, err := t.q.ExecContext(ctx, q, id); err != nil {
 			return classify(op, err)

@@ -96,11 +96,26 @@ func openSQLite(ctx context.Context, rawURL string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(8)
 	db := &DB{engine: SQLite, w: w, r: r}
-	if err := db.Ping(ctx); err != nil {
+	// Switching a new file to WAL needs it to itself for a moment: a
+	// process opening the same new file at that moment waits and retries.
+
+	for range 50 {
+		if err = db.Ping(ctx); err == nil || !isBusy(err) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	se, ok := errors.AsType[*sqlite.Error](err)
+	return ok && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 func openPostgres(ctx context.Context, rawURL string) (*DB, error) {

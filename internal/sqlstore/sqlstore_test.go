@@ -13,6 +13,7 @@ func TestConformance(t *testing.T) {
 		t.Run(e.Name, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T) *sqlstore.DB { return testenv.OpenDB(t, e.URL(t)) })
 			storetest.RunFresh(t, func(t *testing.T) string { return e.URL(t) })
+			t.Run("EraseCredentials", func(t *testing.T) { storetest.RunEraseCredentials(t, testenv.OpenDB(t, e.URL(t))) })
 		})
 	}
 }

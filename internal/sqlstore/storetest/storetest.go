@@ -497,3 +497,26 @@ func RunFresh(t *testing.T, newURL func(t *testing.T) string) {
 		}
 	})
 }
+
+// RunEraseCredentials checks that erasing an account deletes its password
+// hash, a credential the account's data includes.
+func RunEraseCredentials(t *testing.T, db *sqlstore.DB) {
+	ctx := context.Background()
+	r := newRecord("user", "usr")
+	insert(t, db, r)
+	if err := db.Credentials().PutPassword(ctx, r.ID, "$argon2id$stored", t0); err != nil {
+		t.Fatal(err)
+	}
+	err := db.Accounts().Update(ctx, func(ctx context.Context, tx account.Tx) error {
+		if _, err := tx.TouchAccount(ctx, r.ID, t0); err != nil {
+			return err
+		}
+		return tx.Erase(ctx, r.ID, t0)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Credentials().PasswordHash(ctx, r.ID); !fault.Is(err, fault.NotFound) {
+		t.Errorf("password hash after erasure: %v, want NotFound", err)
+	}
+}
