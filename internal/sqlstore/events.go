@@ -76,8 +76,9 @@ func (l *EventLog) After(ctx context.Context, after int64, limit int) ([]outbox.
 	return out, err
 }
 
-// Bounds returns the first retained and the last position of the outbox
-// (0, 0 when it is empty).
+// Bounds returns the first retained and the last position of the outbox:
+// (0, 0) when no event was ever appended, (last+1, last) when every event
+// was pruned, so a reader's cursor below last is known to have missed some.
 func (l *EventLog) Bounds(ctx context.Context) (first, last int64, err error) {
 	var lo sql.NullInt64
 	err = l.db.view(ctx, func(q queryer) error {
@@ -86,6 +87,10 @@ func (l *EventLog) Bounds(ctx context.Context) (first, last int64, err error) {
 		}
 		return q.QueryRowContext(ctx, `SELECT min(pos) FROM events`).Scan(&lo)
 	})
+	if !lo.Valid && last > 0 {
+		// Every event was pruned: the first one retained would be the next.
+		lo.Int64 = last + 1
+	}
 	return lo.Int64, last, classify("sqlstore.EventBounds", err)
 }
 

@@ -332,4 +332,13 @@ func testPruneEvents(t *testing.T, db *sqlstore.DB) {
 	if err != nil || first != 4 || last != 5 {
 		t.Errorf("Bounds = %d, %d, %v; want 4, 5", first, last, err)
 	}
+	// Once every event is pruned, the bounds still show that cursors below
+	// the last position have missed events.
+	l.Advance(ctx, "nats", "a", 5, t0, t0.Add(time.Second))
+	if n, _ := l.Prune(ctx, t0.Add(time.Hour), 100); n != 2 {
+		t.Errorf("Prune of the rest deleted %d, want 2", n)
+	}
+	if first, last, err := l.Bounds(ctx); err != nil || first != 6 || last != 5 {
+		t.Errorf("Bounds after pruning everything = %d, %d, %v; want 6, 5", first, last, err)
+	}
 }
