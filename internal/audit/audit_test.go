@@ -87,6 +87,7 @@ func TestVerify(t *testing.T) {
 		{"edited actor", func(m *memChain) { m.recs[0].Actor = "key:k2" }, 1, "edited"},
 		{"edited time", func(m *memChain) { m.recs[5].Time = m.recs[5].Time.Add(time.Microsecond) }, 6, "edited"},
 		{"edited IP", func(m *memChain) { m.recs[1].IP = "198.51.100.1" }, 2, "client address"},
+		{"forged IP behind a removed salt", func(m *memChain) { m.recs[1].IP, m.recs[1].ClientSalt = "198.51.100.1", nil }, 2, "forgotten record"},
 		{"deleted in the middle", func(m *memChain) { m.recs = append(m.recs[:4], m.recs[5:]...) }, 5, "missing"},
 		{"deleted and renumbered", func(m *memChain) {
 			m.recs = append(m.recs[:4], m.recs[5:]...)

@@ -94,6 +94,10 @@ func (v *Verifier) Add(r Record) *Problem {
 		return &Problem{r.Seq, "hash does not match the record's contents: the record was edited"}
 	case !r.Forgotten() && !hmac.Equal(clientDigest(r.ClientSalt, r.IP, r.UserAgent), r.ClientDigest):
 		return &Problem{r.Seq, "client address or user agent was edited"}
+	case r.Forgotten() && (r.IP != "" || r.UserAgent != ""):
+		// Forgetting removes the salt and the client data together; client
+		// data without its salt was put there afterwards.
+		return &Problem{r.Seq, "client address or user agent was added to a forgotten record"}
 	}
 	if h, ok := v.want[r.Seq]; ok && !bytes.Equal(h, r.Hash) {
 		return &Problem{r.Seq, "differs from a signed checkpoint: the chain was rewritten"}
