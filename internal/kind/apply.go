@@ -203,6 +203,9 @@ func inUse(ctx context.Context, u Usage, next *Set, c Change, open func(StoredFr
 		return n, "cannot remove: " + c.Kind + " accounts hold " + c.Name + " identifiers", err
 	case NeedFragments:
 		n, err := u.CountFragmentHolders(ctx, c.Kind, c.Name)
+		if c.What == "sensitivity" {
+			return n, "cannot make it encrypted: " + c.Kind + " accounts hold it unencrypted", err
+		}
 		return n, "cannot remove: " + c.Kind + " accounts hold this fragment", err
 	case NeedSchema:
 		k, _ := next.Kind(c.Kind)

@@ -154,6 +154,29 @@ func TestCompatible(t *testing.T) {
 	}
 }
 
+// TestSensitivityRaise: declaring a fragment encrypted is refused while
+// accounts hold it in the clear; lowering it is accepted.
+func TestSensitivityRaise(t *testing.T) {
+	old := loadBuiltin(t)
+	for _, tc := range []struct {
+		to      Sensitivity
+		refused bool
+	}{{PII, true}, {Secret, true}, {Public, false}} {
+		d := old.Document()
+		user := d.Kinds["user"]
+		p := user.Fragments["profile"]
+		p.Sensitivity = tc.to
+		user.Fragments["profile"] = p
+		d.Kinds["user"] = user
+		next := mustCompile(t, d)
+		err := Compatible(context.Background(), &fakeUsage{live: old}, next, Diff(old, next), nil)
+		_, vs := fault.PublicOf(err)
+		if got := err != nil; got != tc.refused || (tc.refused && (len(vs) != 1 || !strings.Contains(vs[0].Reason, "unencrypted"))) {
+			t.Errorf("profile internal -> %s: Compatible = %v %v; want refused %v", tc.to, err, vs, tc.refused)
+		}
+	}
+}
+
 // additive draws one change that adds something to d: a kind, a fragment,
 // an identifier type, a state and a transition, an optional schema
 // property, or a guard.

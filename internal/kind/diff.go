@@ -129,7 +129,13 @@ func diffKind(o, n *Kind, os, ns KindSpec) []Change {
 			add(Removed, "fragment", name, "", NeedFragments)
 		default:
 			if of.Sensitivity != nf.Sensitivity {
-				add(Changed, "sensitivity", name, string(of.Sensitivity)+" -> "+string(nf.Sensitivity), NeedNothing)
+				// Stored copies are not re-sealed: data written in the clear
+				// must not be declared encrypted while it exists.
+				need := NeedNothing
+				if nf.Sensitivity.Encrypted() && !of.Sensitivity.Encrypted() {
+					need = NeedFragments
+				}
+				add(Changed, "sensitivity", name, string(of.Sensitivity)+" -> "+string(nf.Sensitivity), need)
 			}
 			if !reflect.DeepEqual(of.source, nf.source) {
 				add(Changed, "schema", name, "", NeedSchema)
