@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -80,8 +81,20 @@ func withClient(next http.Handler) http.Handler {
 		if err != nil {
 			host = r.RemoteAddr
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, host)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, clientKeyOf(host))))
 	})
+}
+
+// clientKeyOf is the throttling key of a client address: the address for
+// IPv4, its /64 for IPv6, since one subscriber commonly holds a whole /64
+// and could otherwise spread guesses over 2^64 keys.
+func clientKeyOf(host string) string {
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !ip.Unmap().Is6() {
+		return host
+	}
+	p, _ := ip.Prefix(64)
+	return p.String()
 }
 
 func clientOf(ctx context.Context) string {

@@ -39,12 +39,21 @@ var internal = []netip.Prefix{
 	netip.MustParsePrefix("::ffff:0:0:0/96"), // IPv4-translated
 }
 
+// globalUnicast6 is the IPv6 global unicast block (RFC 4291).
+var globalUnicast6 = netip.MustParsePrefix("2000::/3")
+
 // Allowed reports whether a webhook may connect to ip.
 func (g Guard) Allowed(ip netip.Addr) bool {
 	if g.AllowPrivate {
 		return ip.IsValid()
 	}
 	ip = ip.Unmap()
+	// IPv6 outside the global unicast block 2000::/3 (IPv4-compatible
+	// ::a.b.c.d, site-local fec0::/10 and other reserved ranges) is refused
+	// outright rather than listed range by range.
+	if ip.Is6() && !globalUnicast6.Contains(ip) {
+		return false
+	}
 	if !ip.IsValid() || !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() ||
 		ip.IsMulticast() || ip.IsUnspecified() || ip.IsInterfaceLocalMulticast() {
 		return false
