@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/atriumid/atrium/bench/childproc"
 	"net"
 	"net/http"
 	"os"
@@ -28,13 +29,13 @@ const (
 
 // startBaseline starts the baseline server serving body, and returns once it
 // answers.
-func startBaseline(ctx context.Context, dir string, body []byte) (*server, error) {
+func startBaseline(ctx context.Context, dir string, body []byte) (*childproc.Process, error) {
 	const op = "bench.startBaseline"
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fault.Wrap(op, fault.FailedPrecondition, err)
 	}
-	addr, err := freeLoopbackAddr()
+	addr, err := childproc.FreeLoopbackAddr()
 	if err != nil {
 		return nil, fault.Wrap(op, fault.Unavailable, err)
 	}
@@ -44,7 +45,7 @@ func startBaseline(ctx context.Context, dir string, body []byte) (*server, error
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), baselineAddrEnv+"="+addr, baselineBodyEnv+"="+file)
-	return start(ctx, "the baseline server", cmd, addr, "/", false)
+	return childproc.Start(ctx, "the baseline server", cmd, addr, "/", childproc.Options{})
 }
 
 // baselineRole reports whether this process was started as the baseline

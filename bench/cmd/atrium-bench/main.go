@@ -21,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/atriumid/atrium/bench/childproc"
 	"io"
 	"net/http"
 	"os"
@@ -135,16 +136,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // stopped stops srv, reporting an unclean exit on stderr: the figures stand,
 // but the server's shutdown deserves a look.
-func stopped(srv *server, stderr io.Writer) {
-	if err := srv.stop(); err != nil {
-		fmt.Fprintf(stderr, "atrium-bench: %s did not exit cleanly: %v\n", srv.name, err)
+func stopped(srv *childproc.Process, stderr io.Writer) {
+	if err := srv.Stop(); err != nil {
+		fmt.Fprintf(stderr, "atrium-bench: %s did not exit cleanly: %v\n", srv.Name, err)
 	}
 }
 
 // measureAll prepares the account pool and the baseline, then measures every
 // scenario, the baseline first.
-func (o options) measureAll(ctx context.Context, srv *server, dir string, stderr io.Writer) ([]result, error) {
-	atrium := newAPI(srv.base, srv.key)
+func (o options) measureAll(ctx context.Context, srv *childproc.Process, dir string, stderr io.Writer) ([]result, error) {
+	atrium := newAPI(srv.Base, srv.Key)
 	ids, err := atrium.createPool(ctx, o.accounts, o.c)
 	if err != nil {
 		return nil, err
@@ -162,7 +163,7 @@ func (o options) measureAll(ctx context.Context, srv *server, dir string, stderr
 	// The baseline gets the same paths and headers as GetAccount, so that
 	// requests and responses have the same size on the wire.
 	scenarios := []scenario{
-		{fmt.Sprintf("baseline: bare net/http, %d-byte JSON", len(body)), http.StatusOK, newAPI(baseline.base, srv.key).get(ids)},
+		{fmt.Sprintf("baseline: bare net/http, %d-byte JSON", len(body)), http.StatusOK, newAPI(baseline.Base, srv.Key).get(ids)},
 		{"GetAccount (random id from the pool)", http.StatusOK, atrium.get(ids)},
 		{"CreateAccount (unique username)", http.StatusCreated, atrium.create("load")},
 	}

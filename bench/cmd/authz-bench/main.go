@@ -140,7 +140,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	systems, err := o.startAll(ctx, dir, kindsFile, logf)
 	defer func() {
 		for _, s := range systems {
-			if err := s.proc.stop(); err != nil {
+			if err := s.proc.Stop(); err != nil {
 				logf("%v", err)
 			}
 		}
@@ -215,7 +215,7 @@ func (o options) startAll(ctx context.Context, dir, kindsFile string, logf func(
 		if err := s.setupWithRetry(ctx); err != nil {
 			return out, err
 		}
-		logf("%s: ready at %s", s.name, s.proc.base)
+		logf("%s: ready at %s", s.name, s.proc.Base)
 	}
 	return out, nil
 }

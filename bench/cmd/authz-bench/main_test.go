@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/atriumid/atrium/bench/childproc"
 	"io"
 	"strconv"
 	"strings"
@@ -47,7 +48,7 @@ func TestParseFlags(t *testing.T) {
 }
 
 func TestAllowed(t *testing.T) {
-	p := &process{base: "http://127.0.0.1:1"}
+	p := &childproc.Process{Base: "http://127.0.0.1:1"}
 	tests := []struct {
 		s       *system
 		body    string
@@ -74,7 +75,7 @@ func TestAllowed(t *testing.T) {
 // TestRequests checks the bodies sent to each server for one tuple and one
 // check, field by field.
 func TestRequests(t *testing.T) {
-	p := &process{base: "http://127.0.0.1:1", key: "k"}
+	p := &childproc.Process{Base: "http://127.0.0.1:1", Key: "k"}
 	tuple := relworkload.Tuple{Object: "org:o1", Relation: "member", Subject: "group:g2#member"}
 	check := relworkload.Check{Subject: "user:u3", Relation: "viewer", Object: "org:o1"}
 	tests := []struct {
@@ -99,7 +100,7 @@ func TestRequests(t *testing.T) {
 			req       loadgen.Request
 			url, body string
 		}{{w, tt.writeURL, tt.wantWrite}, {c, tt.checkURL, tt.wantCheck}} {
-			if got := strings.TrimPrefix(x.req.URL, p.base); got != x.url {
+			if got := strings.TrimPrefix(x.req.URL, p.Base); got != x.url {
 				t.Errorf("%s: URL = %q, want %q", tt.s.name, got, x.url)
 			}
 			if diff := cmp.Diff(decode(t, x.body), decode(t, string(x.req.Body))); diff != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/atriumid/atrium/bench/childproc"
 	"net/http"
 	"strings"
 
@@ -16,7 +17,7 @@ import (
 // JSON API.
 type system struct {
 	name string
-	proc *process
+	proc *childproc.Process
 	// setup installs the model; it runs once, before the tuples are
 	// written.
 	setup func(ctx context.Context) error
@@ -61,8 +62,8 @@ func call(ctx context.Context, req loadgen.Request) ([]byte, error) {
 }
 
 // atriumSystem speaks Atrium's REST API (DESIGN §1.4).
-func atriumSystem(p *process) *system {
-	h := jsonHeader(p.key)
+func atriumSystem(p *childproc.Process) *system {
+	h := jsonHeader(p.Key)
 	return &system{
 		name: "Atrium", proc: p,
 		setup: func(context.Context) error { return nil }, // the model comes with --kinds
@@ -71,11 +72,11 @@ func atriumSystem(p *process) *system {
 			for i, t := range ts {
 				ws[i] = map[string]string{"object": t.Object, "relation": t.Relation, "subject": t.Subject}
 			}
-			return loadgen.Request{Method: http.MethodPost, URL: p.base + "/v1/relationships:write", Header: h,
+			return loadgen.Request{Method: http.MethodPost, URL: p.Base + "/v1/relationships:write", Header: h,
 				Body: mustJSON(map[string]any{"writes": ws})}
 		},
 		check: func(c relworkload.Check) loadgen.Request {
-			return loadgen.Request{Method: http.MethodPost, URL: p.base + "/v1/check", Header: h,
+			return loadgen.Request{Method: http.MethodPost, URL: p.Base + "/v1/check", Header: h,
 				Body: mustJSON(map[string]string{"subject": c.Subject, "relation": c.Relation, "object": c.Object})}
 		},
 		allowed: func(body []byte) (bool, error) {
@@ -89,12 +90,12 @@ func atriumSystem(p *process) *system {
 
 // openfgaSystem speaks OpenFGA's HTTP API: a store, an authorization
 // model, then writes and checks against both.
-func openfgaSystem(p *process) *system {
+func openfgaSystem(p *childproc.Process) *system {
 	h := jsonHeader("")
 	var store, model string
 	s := &system{name: "OpenFGA", proc: p}
 	s.setup = func(ctx context.Context) error {
-		body, err := call(ctx, loadgen.Request{Method: http.MethodPost, URL: p.base + "/stores", Header: h, Body: []byte(`{"name":"bench"}`)})
+		body, err := call(ctx, loadgen.Request{Method: http.MethodPost, URL: p.Base + "/stores", Header: h, Body: []byte(`{"name":"bench"}`)})
 		if err != nil {
 			return err
 		}
@@ -105,7 +106,7 @@ func openfgaSystem(p *process) *system {
 			return fault.E("bench.openfga", fault.Unavailable, "create store: unexpected answer %.200q", body)
 		}
 		store = st.ID
-		body, err = call(ctx, loadgen.Request{Method: http.MethodPost, URL: p.base + "/stores/" + store + "/authorization-models", Header: h,
+		body, err = call(ctx, loadgen.Request{Method: http.MethodPost, URL: p.Base + "/stores/" + store + "/authorization-models", Header: h,
 			Body: []byte(relworkload.OpenFGAModel)})
 		if err != nil {
 			return err
@@ -124,11 +125,11 @@ func openfgaSystem(p *process) *system {
 		for i, t := range ts {
 			keys[i] = map[string]string{"user": t.Subject, "relation": t.Relation, "object": t.Object}
 		}
-		return loadgen.Request{Method: http.MethodPost, URL: p.base + "/stores/" + store + "/write", Header: h,
+		return loadgen.Request{Method: http.MethodPost, URL: p.Base + "/stores/" + store + "/write", Header: h,
 			Body: mustJSON(map[string]any{"writes": map[string]any{"tuple_keys": keys}, "authorization_model_id": model})}
 	}
 	s.check = func(c relworkload.Check) loadgen.Request {
-		return loadgen.Request{Method: http.MethodPost, URL: p.base + "/stores/" + store + "/check", Header: h,
+		return loadgen.Request{Method: http.MethodPost, URL: p.Base + "/stores/" + store + "/check", Header: h,
 			Body: mustJSON(map[string]any{
 				"tuple_key":              map[string]string{"user": c.Subject, "relation": c.Relation, "object": c.Object},
 				"authorization_model_id": model,
@@ -145,12 +146,12 @@ func openfgaSystem(p *process) *system {
 
 // spicedbSystem speaks SpiceDB's HTTP gateway, authenticated by the
 // preshared key.
-func spicedbSystem(p *process) *system {
-	h := jsonHeader(p.key)
+func spicedbSystem(p *childproc.Process) *system {
+	h := jsonHeader(p.Key)
 	return &system{
 		name: "SpiceDB", proc: p,
 		setup: func(ctx context.Context) error {
-			_, err := call(ctx, loadgen.Request{Method: http.MethodPost, URL: p.base + "/v1/schema/write", Header: h,
+			_, err := call(ctx, loadgen.Request{Method: http.MethodPost, URL: p.Base + "/v1/schema/write", Header: h,
 				Body: mustJSON(map[string]string{"schema": relworkload.SpiceDBSchema})})
 			return err
 		},
@@ -162,11 +163,11 @@ func spicedbSystem(p *process) *system {
 					"resource": ref(t.Object), "relation": relworkload.SpiceDBRelation(typ, t.Relation), "subject": subject(t.Subject),
 				}}
 			}
-			return loadgen.Request{Method: http.MethodPost, URL: p.base + "/v1/relationships/write", Header: h,
+			return loadgen.Request{Method: http.MethodPost, URL: p.Base + "/v1/relationships/write", Header: h,
 				Body: mustJSON(map[string]any{"updates": ups})}
 		},
 		check: func(c relworkload.Check) loadgen.Request {
-			return loadgen.Request{Method: http.MethodPost, URL: p.base + "/v1/permissions/check", Header: h,
+			return loadgen.Request{Method: http.MethodPost, URL: p.Base + "/v1/permissions/check", Header: h,
 				Body: mustJSON(map[string]any{
 					"consistency": map[string]bool{"minimizeLatency": true},
 					"resource":    ref(c.Object), "permission": c.Relation, "subject": subject(c.Subject),
