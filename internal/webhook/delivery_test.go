@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/envelope"
+	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/ids"
 	"github.com/atriumid/atrium/internal/outbox"
 	"github.com/atriumid/atrium/internal/sqlstore"
@@ -71,7 +73,7 @@ func TestDelivery(t *testing.T) {
 				if sub.Secret, err = sealer.Seal(sub.ID, secret); err != nil {
 					t.Fatal(err)
 				}
-				if err := store.CreateWebhook(ctx, sub); err != nil {
+				if err := store.CreateWebhook(ctx, sub, testAudit("created")); err != nil {
 					t.Fatal(err)
 				}
 				sub.Secret = secret
@@ -123,7 +125,7 @@ func TestDelivery(t *testing.T) {
 			}
 			// Redelivery of a dead letter starts its attempts again.
 			dead := events[0].Pos
-			if err := store.Redeliver(ctx, subs["broken"].ID, dead, now); err != nil {
+			if err := store.Redeliver(ctx, subs["broken"].ID, dead, now, testAudit("redelivered")); err != nil {
 				t.Fatal(err)
 			}
 			before := len(broken.got)
@@ -139,11 +141,27 @@ func TestDelivery(t *testing.T) {
 			if n, err := store.PruneDeliveries(ctx, now.Add(time.Hour), 100); err != nil || n != 5 {
 				t.Errorf("PruneDeliveries = %d, %v; want the 3 delivered and the 2 dead", n, err)
 			}
-			if err := store.DeleteWebhook(ctx, subs["broken"].ID, now); err != nil {
+			if err := store.DeleteWebhook(ctx, subs["broken"].ID, now, testAudit("deleted")); err != nil {
 				t.Fatal(err)
 			}
 			if n, err := store.PruneDeliveries(ctx, t0, 100); err != nil || n != 1 {
 				t.Errorf("PruneDeliveries after deleting the webhook = %d, %v; want its pending one", n, err)
+			}
+			// Each change above committed its audit record; refused ones none.
+			if err := store.Redeliver(ctx, subs["broken"].ID, 1<<40, now, testAudit("redelivered")); !fault.Is(err, fault.NotFound) {
+				t.Errorf("Redeliver of an unknown delivery = %v, want NotFound", err)
+			}
+			if err := store.DeleteWebhook(ctx, subs["broken"].ID, now, testAudit("deleted")); !fault.Is(err, fault.NotFound) {
+				t.Errorf("DeleteWebhook twice = %v, want NotFound", err)
+			}
+			var types []string
+			recs, _ := db.Audit().Records(ctx, audit.Query{Limit: 100})
+			for _, r := range recs {
+				types = append(types, r.Type)
+			}
+			want := "atrium.webhook.created,atrium.webhook.created,atrium.webhook.created,atrium.webhook.redelivered,atrium.webhook.deleted"
+			if strings.Join(types, ",") != want {
+				t.Errorf("audit records %v; want %s", types, want)
 			}
 		})
 	}
@@ -180,4 +198,9 @@ func writeEvents(t *testing.T, db *sqlstore.DB, n int) []outbox.Record {
 		t.Fatalf("After = %d events, %v", len(recs), err)
 	}
 	return recs
+}
+
+// testAudit returns an audit record of a webhook change, as the API makes.
+func testAudit(what string) audit.Entry {
+	return audit.Entry{ID: ids.New("aud"), Type: "atrium.webhook." + what, Time: t0, Data: []byte(`{}`)}
 }
