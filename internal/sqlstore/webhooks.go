@@ -156,12 +156,17 @@ func (s *WebhookStore) Claim(ctx context.Context, d webhook.Delivery, until time
 	return n == 1, nil
 }
 
-// Finish stores the outcome of an attempt.
-func (s *WebhookStore) Finish(ctx context.Context, d webhook.Delivery) error {
-	_, err := s.db.w.ExecContext(ctx, `UPDATE webhook_deliveries SET state = $3, attempts = $4, next_attempt = $5, last_status = $6,
-		last_error = $7, update_time = $8 WHERE webhook_id = $1 AND event_pos = $2`,
-		d.WebhookID, d.EventPos, d.State, d.Attempts, d.NextAttempt.UnixMicro(), d.LastStatus, d.LastError, d.UpdateTime.UnixMicro())
-	return classify("sqlstore.FinishDelivery", err)
+// Finish stores the outcome of an attempt if the claim ending at claimed
+// still holds, and reports whether it did.
+func (s *WebhookStore) Finish(ctx context.Context, d webhook.Delivery, claimed time.Time) (bool, error) {
+	res, err := s.db.w.ExecContext(ctx, `UPDATE webhook_deliveries SET state = $3, attempts = $4, next_attempt = $5, last_status = $6,
+		last_error = $7, update_time = $8 WHERE webhook_id = $1 AND event_pos = $2 AND state = 'pending' AND next_attempt = $9`,
+		d.WebhookID, d.EventPos, d.State, d.Attempts, d.NextAttempt.UnixMicro(), d.LastStatus, d.LastError, d.UpdateTime.UnixMicro(), claimed.UnixMicro())
+	if err != nil {
+		return false, classify("sqlstore.FinishDelivery", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // Deliveries returns up to limit deliveries of webhook id after event

@@ -204,3 +204,161 @@ func writeEvents(t *testing.T, db *sqlstore.DB, n int) []outbox.Record {
 func testAudit(what string) audit.Entry {
 	return audit.Entry{ID: ids.New("aud"), Type: "atrium.webhook." + what, Time: t0, Data: []byte(`{}`)}
 }
+
+// blockingReceiver holds every request until release is closed, and
+// reports each arrival on arrived.
+type blockingReceiver struct {
+	*httptest.Server
+	arrived chan struct{}
+	release chan struct{}
+}
+
+func newBlockingReceiver(t *testing.T) *blockingReceiver {
+	r := &blockingReceiver{arrived: make(chan struct{}, 100), release: make(chan struct{})}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.arrived <- struct{}{}
+		select {
+		case <-r.release:
+		case <-req.Context().Done():
+		}
+	}))
+	t.Cleanup(func() {
+		select {
+		case <-r.release:
+		default:
+			close(r.release)
+		}
+		r.Close()
+	})
+	return r
+}
+
+// subscribe creates a subscription of every type to url, with its secret
+// in the clear, and fans the given events out to it.
+func subscribe(t *testing.T, store *sqlstore.WebhookStore, url string, events []outbox.Record, now time.Time) webhook.Subscription {
+	t.Helper()
+	ctx := context.Background()
+	sub := webhook.Subscription{ID: ids.New("whk"), URL: url, Secret: []byte("secret"), CreateTime: t0}
+	if err := store.CreateWebhook(ctx, sub, testAudit("created")); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		if err := (&webhook.FanOut{Store: store, Now: func() time.Time { return now }}).Publish(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sub
+}
+
+// TestSenderClaimsWhenASlotIsFree shows that a Sender claims a delivery
+// only once it can attempt it: while its slots are busy, the rest of the
+// batch stays due for other senders, so no claim runs out while waiting
+// (T-F2: a lapsed claim lets a second sender deliver the same event
+// concurrently).
+func TestSenderClaimsWhenASlotIsFree(t *testing.T) {
+	for _, e := range testenv.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := testenv.OpenDB(t, e.URL(t))
+			store := db.Webhooks()
+			recv := newBlockingReceiver(t)
+			now := t0.Add(time.Minute)
+			subscribe(t, store, recv.URL, writeEvents(t, db, 8), now)
+			sender := &webhook.Sender{Store: store, Client: webhook.Guard{AllowPrivate: true}.Client(), Batch: 8,
+				Now: func() time.Time { return now }}
+			done := make(chan int)
+			go func() {
+				n, _ := sender.Step(ctx)
+				done <- n
+			}()
+			for range 4 { // every slot is busy
+				<-recv.arrived
+			}
+			due, err := store.Due(ctx, now, 100)
+			if err != nil || len(due) != 4 {
+				t.Errorf("while 4 attempts run, %d deliveries are due (%v); want the 4 not yet attempted", len(due), err)
+			}
+			close(recv.release)
+			if n := <-done; n != 8 {
+				t.Errorf("Step made %d attempts, want 8", n)
+			}
+			assertStates(t, store, due[0].WebhookID, webhook.Delivered, 8, 1)
+		})
+	}
+}
+
+// TestFinishNeedsTheClaim shows that the outcome of an attempt whose claim
+// ran out, and was taken by another sender, does not overwrite that
+// sender's outcome.
+func TestFinishNeedsTheClaim(t *testing.T) {
+	for _, e := range testenv.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := testenv.OpenDB(t, e.URL(t))
+			store := db.Webhooks()
+			now := t0.Add(time.Minute)
+			sub := subscribe(t, store, "http://192.0.2.1/", writeEvents(t, db, 1), now)
+			due, err := store.Due(ctx, now, 1)
+			if err != nil || len(due) != 1 {
+				t.Fatalf("Due = %v, %v", due, err)
+			}
+			first, second := now.Add(20*time.Second), now.Add(50*time.Second)
+			if ok, err := store.Claim(ctx, due[0].Delivery, first); !ok || err != nil {
+				t.Fatalf("first Claim = %v, %v", ok, err)
+			}
+			// The first claim ran out; another sender claims and delivers.
+			lapsed := due[0].Delivery
+			lapsed.NextAttempt = first
+			if ok, err := store.Claim(ctx, lapsed, second); !ok || err != nil {
+				t.Fatalf("second Claim = %v, %v", ok, err)
+			}
+			won := lapsed
+			won.State, won.Attempts, won.LastStatus = webhook.Delivered, 1, 204
+			if ok, err := store.Finish(ctx, won, second); !ok || err != nil {
+				t.Fatalf("Finish by the holder = %v, %v; want stored", ok, err)
+			}
+			late := due[0].Delivery
+			late.State, late.Attempts, late.LastStatus, late.LastError = webhook.Pending, 1, 500, "HTTP 500"
+			if ok, err := store.Finish(ctx, late, first); ok || err != nil {
+				t.Errorf("Finish after the claim ran out = %v, %v; want not stored", ok, err)
+			}
+			assertStates(t, store, sub.ID, webhook.Delivered, 1, 1)
+		})
+	}
+}
+
+// TestSenderStopIsNotAFailure shows that an attempt cut short by shutdown
+// counts for nothing: the delivery keeps its attempts and no error, and is
+// due again at once.
+func TestSenderStopIsNotAFailure(t *testing.T) {
+	for _, e := range testenv.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			db := testenv.OpenDB(t, e.URL(t))
+			store := db.Webhooks()
+			recv := newBlockingReceiver(t)
+			now := t0.Add(time.Minute)
+			sub := subscribe(t, store, recv.URL, writeEvents(t, db, 1), now)
+			sender := &webhook.Sender{Store: store, Client: webhook.Guard{AllowPrivate: true}.Client(),
+				Now: func() time.Time { return now }}
+			ctx, stop := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() {
+				sender.Step(ctx)
+				close(done)
+			}()
+			<-recv.arrived
+			stop()
+			<-done
+			ds, err := store.Deliveries(context.Background(), sub.ID, "", 0, 10)
+			if err != nil || len(ds) != 1 {
+				t.Fatalf("Deliveries = %v, %v", ds, err)
+			}
+			if d := ds[0]; d.State != webhook.Pending || d.Attempts != 0 || d.LastError != "" || d.NextAttempt.After(now) {
+				t.Errorf("after a stop mid-attempt: %+v; want pending, no attempt counted, due now", d)
+			}
+		})
+	}
+}
