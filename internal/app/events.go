@@ -92,7 +92,7 @@ func (a *App) startEvents(cfg config.Config, key ed25519.PrivateKey, keys *envel
 		Publisher: &webhook.FanOut{Store: hooks, Source: cfg.PublicURL}}
 	a.background(func(ctx context.Context) { fanOut.Run(ctx) })
 	sender := &webhook.Sender{Store: hooks, Client: webhookGuard(cfg).Client(), Secrets: &webhook.Sealer{Keys: keys},
-		Logger: a.log, Poll: 250 * time.Millisecond}
+		Logger: a.log, Poll: 250 * time.Millisecond, Attempted: a.metrics.attempted}
 	a.background(sender.Run)
 	a.background(func(ctx context.Context) {
 		every(ctx, time.Minute, func(ctx context.Context) {

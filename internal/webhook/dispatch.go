@@ -95,6 +95,10 @@ type Sender struct {
 	Logger  *slog.Logger     // default slog.Default()
 	// Jitter returns a random duration in [0, n); default math/rand.
 	Jitter func(n int64) int64
+	// Attempted, when set, is told the outcome of every attempt that
+	// counts: the delivery as stored after it (Delivered, Pending for a
+	// failure to be retried, or Dead). Metrics count failures with it.
+	Attempted func(d Delivery)
 }
 
 func (s *Sender) defaults() {
@@ -171,6 +175,8 @@ func (s *Sender) Step(ctx context.Context) (int, error) {
 			if !counted {
 				d = j.Delivery // stopped: as it was, due now
 				d.NextAttempt = s.Now()
+			} else if s.Attempted != nil {
+				s.Attempted(d)
 			}
 			stored, err := s.Store.Finish(context.WithoutCancel(ctx), d, claimed)
 			switch {
