@@ -142,13 +142,13 @@ func TestScriptedScenario(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := documentedScenario(t)
-			var outbox []delivered
+			var written []delivered
 			ours := map[string]bool{}
 			for _, ce := range page.Events {
-				outbox = append(outbox, delivered{ce.ID, ce.Type, ce.Subject})
+				written = append(written, delivered{ce.ID, ce.Type, ce.Subject})
 				ours[ce.ID] = true
 			}
-			if got := types(outbox); !slices.Equal(got, want) {
+			if got := types(written); !slices.Equal(got, want) {
 				t.Fatalf("outbox events = %v\nwant (docs/events.md) %v", got, want)
 			}
 
@@ -184,17 +184,17 @@ func TestScriptedScenario(t *testing.T) {
 			}
 
 			// JetStream keeps the outbox order, so each account's order.
-			if got := jsEvents.only(ours); !slices.Equal(got, outbox) {
-				t.Errorf("JetStream consumer got %v\nwant %v", got, outbox)
+			if got := jsEvents.only(ours); !slices.Equal(got, written) {
+				t.Errorf("JetStream consumer got %v\nwant %v", got, written)
 			}
 			// Webhook attempts run concurrently, so deliveries of different
 			// events may arrive in any order; each subject's events,
 			// ordered by their time-ordered IDs, are its outbox order.
 			got := hooks.only(ours)
-			if len(got) != len(outbox) {
-				t.Errorf("webhook receiver got %d of the %d events: %v", len(got), len(outbox), got)
+			if len(got) != len(written) {
+				t.Errorf("webhook receiver got %d of the %d events: %v", len(got), len(written), got)
 			}
-			for subject, seq := range bySubject(outbox) {
+			for subject, seq := range bySubject(written) {
 				hs := bySubject(got)[subject]
 				slices.SortFunc(hs, func(a, b delivered) int { return strings.Compare(a.id, b.id) })
 				if !slices.Equal(hs, seq) {
