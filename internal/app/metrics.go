@@ -144,56 +144,70 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect implements prometheus.Collector. A failing database makes
-// atrium_metrics_store_up 0 and leaves the other series out.
+// atrium_metrics_store_up 0 and leaves out the series it could not read.
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	up := 1.0
-	defer func() { gauge(scrapeErrorDesc, up) }()
-	events := c.db.Events()
-	first, last, err := events.Bounds(ctx)
-	if err != nil {
-		up = 0
-		return
+	var last int64
+	reads := []func() error{
+		func() error { // the outbox
+			first, l, err := c.db.Events().Bounds(ctx)
+			if err != nil {
+				return err
+			}
+			retained := int64(0)
+			if first > 0 { // (0, 0): no event yet; (last+1, last): all pruned
+				retained = l - first + 1
+			}
+			last = l
+			gauge(outboxLastDesc, float64(last))
+			gauge(outboxRetainedDesc, float64(retained))
+			return nil
+		},
+		func() error { // the relays
+			cursors, err := c.db.Events().Cursors(ctx)
+			if err != nil {
+				return err
+			}
+			for _, cur := range cursors {
+				gauge(relayLagDesc, float64(max(last-cur.Pos, 0)), cur.Name)
+				gauge(relayLeaseDesc, float64(cur.LeaseUntil.UnixMicro())/1e6, cur.Name)
+			}
+			return nil
+		},
+		func() error { // webhook deliveries
+			counts, err := c.db.Webhooks().DeliveryCounts(ctx)
+			if err != nil {
+				return err
+			}
+			for _, st := range []string{webhook.Pending, webhook.Delivered, webhook.Dead} {
+				gauge(deliveriesDesc, float64(counts[st]), st)
+			}
+			return nil
+		},
+		func() error { // the audit chain
+			head, err := c.db.Audit().AuditHead(ctx)
+			if err == nil {
+				gauge(auditRecordsDesc, float64(head.Seq))
+			}
+			return err
+		},
+		func() error { // its checkpoints
+			cp, ok, err := c.db.Audit().LatestCheckpoint(ctx)
+			if ok {
+				gauge(checkpointAgeDesc, time.Since(cp.Time).Seconds())
+			}
+			return err
+		},
 	}
-	gauge(outboxLastDesc, float64(last))
-	retained := int64(0)
-	if first > 0 { // (0, 0): no event yet; (last+1, last): all pruned
-		retained = last - first + 1
+	for _, read := range reads {
+		if err := read(); err != nil {
+			gauge(scrapeErrorDesc, 0)
+			return
+		}
 	}
-	gauge(outboxRetainedDesc, float64(retained))
-	cursors, err := events.Cursors(ctx)
-	if err != nil {
-		up = 0
-		return
-	}
-	for _, cur := range cursors {
-		gauge(relayLagDesc, float64(max(last-cur.Pos, 0)), cur.Name)
-		gauge(relayLeaseDesc, float64(cur.LeaseUntil.UnixMicro())/1e6, cur.Name)
-	}
-	counts, err := c.db.Webhooks().DeliveryCounts(ctx)
-	if err != nil {
-		up = 0
-		return
-	}
-	for _, st := range []string{webhook.Pending, webhook.Delivered, webhook.Dead} {
-		gauge(deliveriesDesc, float64(counts[st]), st)
-	}
-	head, err := c.db.Audit().AuditHead(ctx)
-	if err != nil {
-		up = 0
-		return
-	}
-	gauge(auditRecordsDesc, float64(head.Seq))
-	cp, ok, err := c.db.Audit().LatestCheckpoint(ctx)
-	if err != nil {
-		up = 0
-		return
-	}
-	if ok {
-		gauge(checkpointAgeDesc, time.Since(cp.Time).Seconds())
-	}
+	gauge(scrapeErrorDesc, 1)
 }

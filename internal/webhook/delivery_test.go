@@ -250,6 +250,18 @@ func subscribe(t *testing.T, store *sqlstore.WebhookStore, url string, events []
 	return sub
 }
 
+// senderFixture subscribes url to n new events in a new database of
+// engine e and returns the store, the subscription and a Sender of it
+// whose clock stands at now.
+func senderFixture(t *testing.T, e testenv.Engine, url string, n int, now time.Time) (*sqlstore.WebhookStore, webhook.Subscription, *webhook.Sender) {
+	t.Helper()
+	db := testenv.OpenDB(t, e.URL(t))
+	store := db.Webhooks()
+	sub := subscribe(t, store, url, writeEvents(t, db, n), now)
+	sender := &webhook.Sender{Store: store, Client: webhook.Guard{AllowPrivate: true}.Client(), Now: func() time.Time { return now }}
+	return store, sub, sender
+}
+
 // TestSenderClaimsWhenASlotIsFree shows that a Sender claims a delivery
 // only once it can attempt it: while its slots are busy, the rest of the
 // batch stays due for other senders, so no claim runs out while waiting
@@ -260,13 +272,10 @@ func TestSenderClaimsWhenASlotIsFree(t *testing.T) {
 		t.Run(e.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			db := testenv.OpenDB(t, e.URL(t))
-			store := db.Webhooks()
 			recv := newBlockingReceiver(t)
 			now := t0.Add(time.Minute)
-			subscribe(t, store, recv.URL, writeEvents(t, db, 8), now)
-			sender := &webhook.Sender{Store: store, Client: webhook.Guard{AllowPrivate: true}.Client(), Batch: 8,
-				Now: func() time.Time { return now }}
+			store, sub, sender := senderFixture(t, e, recv.URL, 8, now)
+			sender.Batch = 8
 			done := make(chan int)
 			go func() {
 				n, _ := sender.Step(ctx)
@@ -283,7 +292,7 @@ func TestSenderClaimsWhenASlotIsFree(t *testing.T) {
 			if n := <-done; n != 8 {
 				t.Errorf("Step made %d attempts, want 8", n)
 			}
-			assertStates(t, store, due[0].WebhookID, webhook.Delivered, 8, 1)
+			assertStates(t, store, sub.ID, webhook.Delivered, 8, 1)
 		})
 	}
 }
@@ -296,10 +305,8 @@ func TestFinishNeedsTheClaim(t *testing.T) {
 		t.Run(e.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			db := testenv.OpenDB(t, e.URL(t))
-			store := db.Webhooks()
 			now := t0.Add(time.Minute)
-			sub := subscribe(t, store, "http://192.0.2.1/", writeEvents(t, db, 1), now)
+			store, sub, _ := senderFixture(t, e, "http://192.0.2.1/", 1, now)
 			due, err := store.Due(ctx, now, 1)
 			if err != nil || len(due) != 1 {
 				t.Fatalf("Due = %v, %v", due, err)
@@ -336,13 +343,9 @@ func TestSenderStopIsNotAFailure(t *testing.T) {
 	for _, e := range testenv.Engines() {
 		t.Run(e.Name, func(t *testing.T) {
 			t.Parallel()
-			db := testenv.OpenDB(t, e.URL(t))
-			store := db.Webhooks()
 			recv := newBlockingReceiver(t)
 			now := t0.Add(time.Minute)
-			sub := subscribe(t, store, recv.URL, writeEvents(t, db, 1), now)
-			sender := &webhook.Sender{Store: store, Client: webhook.Guard{AllowPrivate: true}.Client(),
-				Now: func() time.Time { return now }}
+			store, sub, sender := senderFixture(t, e, recv.URL, 1, now)
 			ctx, stop := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			go func() {
