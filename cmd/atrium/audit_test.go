@@ -106,6 +106,16 @@ func TestAuditVerifyWritesNothing(t *testing.T) {
 			if out, err := verify(dbURL); err != nil || !strings.Contains(out, "intact: 0 records, no signed checkpoints") {
 				t.Errorf("verify of a new database = %q, %v", out, err)
 			}
+			// The read-only connection refuses writes outright.
+			ro, err := sqlstore.OpenReadOnly(context.Background(), dbURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = ro.Setting(context.Background(), "probe", func() ([]byte, error) { return []byte("x"), nil })
+			ro.Close()
+			if err == nil {
+				t.Error("a write through OpenReadOnly succeeded")
+			}
 			var keys int
 			testenv.RawDB(t, dbURL).QueryRow(`SELECT count(*) FROM settings`).Scan(&keys)
 			if keys != 0 {
