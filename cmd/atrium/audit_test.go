@@ -6,12 +6,14 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/atriumid/atrium/internal/app"
 	"github.com/atriumid/atrium/internal/audit"
+	"github.com/atriumid/atrium/internal/sqlstore"
 	"github.com/atriumid/atrium/internal/testenv"
 )
 
@@ -64,4 +66,67 @@ func TestAuditVerify(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAuditVerifyWritesNothing shows that audit verify opens the database
+// read-only: on an unmigrated database it fails clearly and creates no
+// table, on a missing SQLite file it creates none, and on a migrated
+// database that never signed a checkpoint it verifies without creating a
+// signing key.
+func TestAuditVerifyWritesNothing(t *testing.T) {
+	verify := func(dbURL string) (string, error) {
+		var stdout bytes.Buffer
+		err := run(context.Background(), []string{"audit", "verify", "--database", dbURL}, func(string) string { return "" }, nil, &stdout, &bytes.Buffer{})
+		return stdout.String(), err
+	}
+	for _, e := range testenv.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			dbURL := e.URL(t)
+			if e.Name == "sqlite" {
+				path, _ := sqlstore.SQLitePath(dbURL)
+				if _, err := verify(dbURL); err == nil || !strings.Contains(err.Error(), "no SQLite database") {
+					t.Errorf("verify of a missing file = %v; want it named missing", err)
+				}
+				if _, err := os.Stat(path); !os.IsNotExist(err) {
+					t.Fatalf("verify created %s", path)
+				}
+				if err := os.WriteFile(path, nil, 0o600); err != nil { // an empty SQLite database
+					t.Fatal(err)
+				}
+			}
+			if _, err := verify(dbURL); err == nil || !strings.Contains(err.Error(), "not migrated") {
+				t.Errorf("verify of an unmigrated database = %v; want it named unmigrated", err)
+			}
+			var tables int
+			testenv.RawDB(t, dbURL).QueryRow(tablesQuery[e.Name]).Scan(&tables)
+			if tables != 0 {
+				t.Fatalf("verify of an unmigrated database left %d tables", tables)
+			}
+			testenv.OpenDB(t, dbURL) // migrated, no server ever ran
+			if out, err := verify(dbURL); err != nil || !strings.Contains(out, "intact: 0 records, no signed checkpoints") {
+				t.Errorf("verify of a new database = %q, %v", out, err)
+			}
+			// The read-only connection refuses writes outright.
+			ro, err := sqlstore.OpenReadOnly(context.Background(), dbURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = ro.Setting(context.Background(), "probe", func() ([]byte, error) { return []byte("x"), nil })
+			ro.Close()
+			if err == nil {
+				t.Error("a write through OpenReadOnly succeeded")
+			}
+			var keys int
+			testenv.RawDB(t, dbURL).QueryRow(`SELECT count(*) FROM settings`).Scan(&keys)
+			if keys != 0 {
+				t.Errorf("verify stored %d settings; want none (no signing key made)", keys)
+			}
+		})
+	}
+}
+
+// tablesQuery counts the tables of a test database, per engine.
+var tablesQuery = map[string]string{
+	"sqlite":   `SELECT count(*) FROM sqlite_master WHERE type = 'table'`,
+	"postgres": `SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()`,
 }

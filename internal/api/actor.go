@@ -54,38 +54,65 @@ type SecurityLog interface {
 	Append(ctx context.Context, e audit.Entry) error
 }
 
-// failureLog records refused credentials in the audit log, at most once a
-// minute per client address, so that a flood of bad requests cannot turn
-// into a flood of writes.
+// failureLog records refused credentials in the audit log, so that a
+// flood of bad requests cannot turn into a flood of writes: at most once
+// a minute per client (per /64 for IPv6, which one subscriber can rotate
+// through freely; see clientKeyOf), and at most maxFailureRecords a minute
+// from all clients together, which caps what a botnet spread over many
+// networks can add to the chain. The first record after a minute in which
+// the global cap dropped some counts them in "suppressed".
 type failureLog struct {
 	log SecurityLog
 	now func() time.Time
 
-	mu   sync.Mutex
-	last map[string]time.Time // guarded by mu; bounded by maxCachedKeys
+	mu         sync.Mutex
+	last       map[string]time.Time // guarded by mu; bounded by maxCachedKeys
+	window     time.Time            // start of the global minute; guarded by mu
+	recorded   int                  // records in the global minute; guarded by mu
+	suppressed int                  // dropped by the global cap, not yet reported; guarded by mu
 }
 
-const failureEvery = time.Minute
+const (
+	failureEvery      = time.Minute
+	maxFailureRecords = 60 // per failureEvery, from every client together
+)
 
 // record appends an authentication failure of the request's client, unless
-// one was recorded for its address within the last minute.
+// one was recorded for its client key within the last minute or the
+// global cap is reached.
 func (f *failureLog) record(w http.ResponseWriter, r *http.Request, reason string) {
 	if f == nil || f.log == nil {
 		return
 	}
 	a := requestActor(w, r, "anonymous")
+	key := clientKeyOf(a.IP)
 	now := f.now().UTC().Truncate(time.Microsecond)
 	f.mu.Lock()
-	if now.Sub(f.last[a.IP]) < failureEvery {
+	if now.Sub(f.last[key]) < failureEvery {
+		f.mu.Unlock()
+		return
+	}
+	if now.Sub(f.window) >= failureEvery {
+		f.window, f.recorded = now, 0
+	}
+	if f.recorded >= maxFailureRecords {
+		f.suppressed++
 		f.mu.Unlock()
 		return
 	}
 	if len(f.last) >= maxCachedKeys {
 		clear(f.last)
 	}
-	f.last[a.IP] = now
+	f.last[key] = now
+	f.recorded++
+	suppressed := f.suppressed
+	f.suppressed = 0
 	f.mu.Unlock()
-	data, _ := json.Marshal(map[string]string{"reason": reason, "path": truncatePath(r.URL.Path)})
+	d := map[string]any{"reason": reason, "path": truncatePath(r.URL.Path)}
+	if suppressed > 0 {
+		d["suppressed"] = suppressed
+	}
+	data, _ := json.Marshal(d)
 	e := audit.Entry{ID: ids.New("aud"), Type: "atrium.security.authentication_failed", Account: "", Time: now, Data: data, Actor: a}
 	// A failure to record is not the caller's business; the request is
 	// refused either way.

@@ -59,6 +59,9 @@ type Config struct {
 	Webhooks       WebhookStore
 	WebhookGuard   webhook.Guard
 	WebhookSecrets *webhook.Sealer // seals signing secrets; nil stores them in the clear
+	// Metrics serves GET /metrics (Prometheus text) to admin API keys;
+	// without it the route is absent.
+	Metrics http.Handler
 }
 
 // Handler returns the API handler for the paths under /v1/ and the Connect
@@ -83,6 +86,7 @@ func Handler(c Config) http.Handler {
 		connect.WithReadMaxBytes(int(c.MaxBodyBytes)),
 	}
 	mux := http.NewServeMux()
+	routed := recordRoute(mux)
 	mux.Handle(atriumv1connect.NewAccountServiceHandler(ah, opts...))
 	mux.Handle(atriumv1connect.NewKindServiceHandler(kh, opts...))
 	restRoutes(mux, c.Log, ah, kh)
@@ -92,6 +96,9 @@ func Handler(c Config) http.Handler {
 	authRoutes(mux, c.Log, c, opts...)
 	walletRoutes(mux, c.Log, c, opts...)
 	eventsRoutes(mux, c, opts)
+	if c.Metrics != nil {
+		mux.Handle("GET /metrics", adminOnly(c.Metrics, writeErr))
+	}
 
 	// Idempotency keys are honoured on the REST paths, whose responses are
 	// plain JSON that can be stored and replayed as written. Connect and
@@ -100,13 +107,13 @@ func Handler(c Config) http.Handler {
 	idem := idempotency.Middleware(c.Idempotency, func(r *http.Request) string {
 		p, _ := PrincipalFrom(r.Context())
 		return p.KeyID
-	}, c.IdempotencyTTL, c.Now, writeErr, c.Log)(mux)
+	}, c.IdempotencyTTL, c.Now, writeErr, c.Log)(routed)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/v1/") {
 			idem.ServeHTTP(w, r)
 			return
 		}
-		mux.ServeHTTP(w, r)
+		routed.ServeHTTP(w, r)
 	})
 	auth := &authenticator{keys: c.Keys, now: c.Now, cache: map[[32]byte]cachedKey{},
 		failures: &failureLog{log: c.Security, now: c.Now, last: map[string]time.Time{}}}

@@ -253,6 +253,20 @@ func TestWebhooksAPI(t *testing.T) {
 		if res := c.do("GET", "/v1/webhooks/"+id+"/deliveries", nil); res.status != 404 {
 			t.Errorf("deliveries of a deleted webhook = %d, want 404", res.status)
 		}
+		// The creation and the deletion are audited, by the admin key; the
+		// refused redelivery is not, and no record holds the URL's path.
+		aud := c.do("GET", "/v1/audit?account=webhook:"+id, nil)
+		var types []string
+		for _, r := range aud.body["records"].([]any) {
+			r := r.(map[string]any)
+			types = append(types, r["type"].(string))
+			if !strings.HasPrefix(r["actor"].(string), "key:") {
+				t.Errorf("audit record by %v, want the admin key", r["actor"])
+			}
+		}
+		if strings.Join(types, ",") != "atrium.webhook.created,atrium.webhook.deleted" || strings.Contains(aud.raw, "/hook") || !strings.Contains(aud.raw, "192.0.2.10") {
+			t.Errorf("audit of the webhook = %s; want its creation (naming the host only) and deletion", aud.raw)
+		}
 	})
 }
 

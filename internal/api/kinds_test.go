@@ -49,4 +49,20 @@ func TestPutKinds(t *testing.T) {
 	if want := fmt.Sprintf(`"appliedBy":%q,"changes":["+ kinds.team"]`, keyID); !strings.Contains(r.raw, want) {
 		t.Errorf("GET /v1/kinds?version=2 = %s, want %s", r.raw, want)
 	}
+	// Version 2 has its event and audit record; the initial version 1 has
+	// neither, nor have the dry run, the refused and the identical applies.
+	r = c.do("GET", "/v1/events", nil)
+	var kindsEvents []any
+	for _, e := range r.body["events"].([]any) {
+		if e := e.(map[string]any); e["type"] == "atrium.kinds.applied" {
+			kindsEvents = append(kindsEvents, e)
+		}
+	}
+	if len(kindsEvents) != 1 || !strings.Contains(fmt.Sprint(kindsEvents[0]), "subject:kinds") || !strings.Contains(fmt.Sprint(kindsEvents[0]), "version:2") {
+		t.Errorf("kinds events = %v; want one, about kinds, version 2", kindsEvents)
+	}
+	r = c.do("GET", "/v1/audit?type=atrium.kinds.applied", nil)
+	if recs, _ := r.body["records"].([]any); len(recs) != 1 || recs[0].(map[string]any)["actor"] != "key:"+keyID {
+		t.Errorf("GET /v1/audit?type=atrium.kinds.applied = %s; want one record by the admin key", r.raw)
+	}
 }

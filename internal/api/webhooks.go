@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/ids"
 	"github.com/atriumid/atrium/internal/outbox"
@@ -19,10 +20,10 @@ import (
 // fault.NotFound for an unknown webhook or delivery and fault.Unavailable
 // when the database fails.
 type WebhookStore interface {
-	// CreateWebhook stores a new subscription.
-	CreateWebhook(ctx context.Context, w webhook.Subscription) error
-	// DeleteWebhook ends a live subscription.
-	DeleteWebhook(ctx context.Context, id string, now time.Time) error
+	// CreateWebhook stores a new subscription and its audit record.
+	CreateWebhook(ctx context.Context, w webhook.Subscription, e audit.Entry) error
+	// DeleteWebhook ends a live subscription and appends its audit record.
+	DeleteWebhook(ctx context.Context, id string, now time.Time, e audit.Entry) error
 	// Webhooks returns the live subscriptions.
 	Webhooks(ctx context.Context) ([]webhook.Subscription, error)
 	// Webhook returns one live subscription.
@@ -30,8 +31,9 @@ type WebhookStore interface {
 	// Deliveries pages through a subscription's deliveries by event
 	// position, in one state when state is not empty.
 	Deliveries(ctx context.Context, id, state string, after int64, limit int) ([]webhook.Delivery, error)
-	// Redeliver makes a delivery pending again, due at now.
-	Redeliver(ctx context.Context, id string, pos int64, now time.Time) error
+	// Redeliver makes a delivery pending again, due at now, and appends
+	// its audit record.
+	Redeliver(ctx context.Context, id string, pos int64, now time.Time, e audit.Entry) error
 	// DeliveryCounts returns how many deliveries are in each state.
 	DeliveryCounts(ctx context.Context) (map[string]int64, error)
 }
@@ -54,6 +56,20 @@ type webhookHandler struct {
 	guard   webhook.Guard
 	secrets *webhook.Sealer // nil: secrets stored in the clear
 	now     func() time.Time
+}
+
+// webhookAudit returns the audit record of a change to webhook id, of type
+// "atrium.webhook."+what, by the actor in ctx.
+//
+// Subscriptions are the deployment's configuration, not account state, so
+// their changes are audited but raise no events (an event of a new
+// subscription would also be delivered to that subscription).
+func webhookAudit(ctx context.Context, what, id string, now time.Time, data map[string]any) audit.Entry {
+	if data == nil {
+		data = map[string]any{}
+	}
+	b, _ := json.Marshal(data) // strings only
+	return audit.Entry{ID: ids.New("aud"), Type: "atrium.webhook." + what, Account: "webhook:" + id, Time: now, Data: b, Actor: audit.ActorFrom(ctx)}
 }
 
 // webhookJSON is a subscription as the API shows it; the secret appears
@@ -106,7 +122,9 @@ func (h *webhookHandler) create(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if err := h.store.CreateWebhook(r.Context(), sub); err != nil {
+	host := u.Hostname() // the URL's path and query may hold a token of the receiver's
+	if err := h.store.CreateWebhook(r.Context(), sub, webhookAudit(r.Context(), "created", sub.ID, sub.CreateTime,
+		map[string]any{"host": host, "types": sub.Types})); err != nil {
 		return err
 	}
 	out := toWebhookJSON(sub)
@@ -131,7 +149,8 @@ func (h *webhookHandler) list(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *webhookHandler) delete(w http.ResponseWriter, r *http.Request) error {
-	if err := h.store.DeleteWebhook(r.Context(), r.PathValue("id"), h.now()); err != nil {
+	id, now := r.PathValue("id"), h.now().UTC().Truncate(time.Microsecond)
+	if err := h.store.DeleteWebhook(r.Context(), id, now, webhookAudit(r.Context(), "deleted", id, now, nil)); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
@@ -204,7 +223,9 @@ func (h *webhookHandler) redeliver(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if err := h.store.Redeliver(r.Context(), r.PathValue("id"), pos, h.now()); err != nil {
+	id, now := r.PathValue("id"), h.now().UTC().Truncate(time.Microsecond)
+	e := webhookAudit(r.Context(), "redelivered", id, now, map[string]any{"eventCursor": strconv.FormatInt(pos, 10)})
+	if err := h.store.Redeliver(r.Context(), id, pos, now, e); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, struct{}{})

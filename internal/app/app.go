@@ -55,6 +55,8 @@ type App struct {
 
 	streams     chan struct{} // closed by StopStreams
 	stopStreams sync.Once
+
+	metrics *metrics
 }
 
 // Open opens the database named in cfg, migrates it, installs the kinds
@@ -65,7 +67,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, notices io.W
 	if err != nil {
 		return nil, err
 	}
-	a := &App{db: db, log: log, streams: make(chan struct{})}
+	a := &App{db: db, log: log, streams: make(chan struct{}), metrics: newMetrics(db)}
 	a.ctx, a.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if err := a.init(ctx, cfg, notices); err != nil {
 		a.Close()
@@ -117,7 +119,7 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 		IdempotencyTTL: cfg.IdempotencyTTL, MaxBodyBytes: cfg.MaxBodyBytes, Log: a.log,
 		Events: a.db.Events(), EventSource: cfg.PublicURL, Audit: a.db.Audit(), AuditKey: auditKey.Public().(ed25519.PublicKey),
 		Webhooks: a.db.Webhooks(), WebhookGuard: webhookGuard(cfg), Security: a.db.Audit(), Stop: a.streams,
-		WebhookSecrets: &webhook.Sealer{Keys: keys},
+		WebhookSecrets: &webhook.Sealer{Keys: keys}, Metrics: a.metrics.handler(),
 	})
 	if err := a.startEvents(cfg, auditKey, keys); err != nil {
 		return err
@@ -201,7 +203,8 @@ func (a *App) Close() error {
 	return a.db.Close()
 }
 
-// routes lists the whole surface: health, readiness and the API.
+// routes lists the whole surface: health, readiness, the API and its
+// metrics, every request counted by route.
 func (a *App) routes(apiHandler http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -218,7 +221,8 @@ func (a *App) routes(apiHandler http.Handler) http.Handler {
 	mux.Handle("/atrium.v1.EventService/", apiHandler)
 	mux.Handle("/atrium.v1.AuditService/", apiHandler)
 	mux.Handle("/atrium.v1.WalletService/", apiHandler)
-	return recoverPanics(a.log, mux)
+	mux.Handle("GET /metrics", apiHandler)
+	return a.metrics.instrument(recoverPanics(a.log, mux))
 }
 
 // recoverPanics answers a request whose handler panicked with a plain 500,

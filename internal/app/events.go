@@ -19,23 +19,53 @@ import (
 	"github.com/atriumid/atrium/internal/webhook"
 )
 
+// auditKeySetting is the setting that keeps the audit signing key's seed
+// when none is configured.
+const auditKeySetting = "audit_signing_key"
+
 // AuditKey returns the Ed25519 key that signs audit checkpoints: the
 // configured seed, or else one generated once and kept in the settings
 // table. A key kept in the database proves nothing against someone who can
 // write the database; production deployments configure their own and keep
 // it elsewhere.
 func AuditKey(ctx context.Context, db *sqlstore.DB, seed string) (ed25519.PrivateKey, error) {
-	const op = "app.AuditKey"
 	if seed != "" {
-		b, err := base64.StdEncoding.DecodeString(seed)
-		if err != nil || len(b) != ed25519.SeedSize {
-			return nil, fault.E(op, fault.Invalid, "--audit-key must be a base64 Ed25519 seed of %d bytes", ed25519.SeedSize)
-		}
-		return ed25519.NewKeyFromSeed(b), nil
+		return parseAuditSeed(seed)
 	}
-	b, err := db.Setting(ctx, "audit_signing_key", randomBytes(ed25519.SeedSize))
+	b, err := db.Setting(ctx, auditKeySetting, randomBytes(ed25519.SeedSize))
 	if err != nil {
 		return nil, err
+	}
+	return ed25519.NewKeyFromSeed(b), nil
+}
+
+// AuditPublicKey returns the public key that checks audit checkpoints,
+// without writing anything: that of the configured seed, or else that of
+// the key kept in the database, or nil when the database keeps none (no
+// server has signed a checkpoint with a kept key).
+func AuditPublicKey(ctx context.Context, db *sqlstore.DB, seed string) (ed25519.PublicKey, error) {
+	if seed != "" {
+		key, err := parseAuditSeed(seed)
+		if err != nil {
+			return nil, err
+		}
+		return key.Public().(ed25519.PublicKey), nil
+	}
+	b, err := db.StoredSetting(ctx, auditKeySetting)
+	if fault.Is(err, fault.NotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ed25519.NewKeyFromSeed(b).Public().(ed25519.PublicKey), nil
+}
+
+// parseAuditSeed decodes a configured audit signing key.
+func parseAuditSeed(seed string) (ed25519.PrivateKey, error) {
+	b, err := base64.StdEncoding.DecodeString(seed)
+	if err != nil || len(b) != ed25519.SeedSize {
+		return nil, fault.E("app.AuditKey", fault.Invalid, "--audit-key must be a base64 Ed25519 seed of %d bytes", ed25519.SeedSize)
 	}
 	return ed25519.NewKeyFromSeed(b), nil
 }
@@ -62,7 +92,7 @@ func (a *App) startEvents(cfg config.Config, key ed25519.PrivateKey, keys *envel
 		Publisher: &webhook.FanOut{Store: hooks, Source: cfg.PublicURL}}
 	a.background(func(ctx context.Context) { fanOut.Run(ctx) })
 	sender := &webhook.Sender{Store: hooks, Client: webhookGuard(cfg).Client(), Secrets: &webhook.Sealer{Keys: keys},
-		Logger: a.log, Poll: 250 * time.Millisecond}
+		Logger: a.log, Poll: 250 * time.Millisecond, Attempted: a.metrics.attempted}
 	a.background(sender.Run)
 	a.background(func(ctx context.Context) {
 		every(ctx, time.Minute, func(ctx context.Context) {

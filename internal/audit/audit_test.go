@@ -33,6 +33,12 @@ func (m *memChain) AuditHead(context.Context) (audit.Head, error) { return m.hea
 func (m *memChain) AuditCheckpoints(context.Context) ([]audit.Checkpoint, error) {
 	return m.cps, nil
 }
+func (m *memChain) LatestCheckpoint(context.Context) (audit.Checkpoint, bool, error) {
+	if len(m.cps) == 0 {
+		return audit.Checkpoint{}, false, nil
+	}
+	return m.cps[len(m.cps)-1], true, nil
+}
 func (m *memChain) AppendCheckpoint(_ context.Context, c audit.Checkpoint) error {
 	m.cps = append(m.cps, c)
 	return nil

@@ -33,8 +33,9 @@ func KeyID(pub ed25519.PublicKey) string {
 type CheckpointStore interface {
 	// AuditHead returns the chain's head.
 	AuditHead(ctx context.Context) (Head, error)
-	// AuditCheckpoints returns every checkpoint in Seq order.
-	AuditCheckpoints(ctx context.Context) ([]Checkpoint, error)
+	// LatestCheckpoint returns the checkpoint of the highest Seq, and false
+	// when there is none. It reads one row, however long the chain.
+	LatestCheckpoint(ctx context.Context) (Checkpoint, bool, error)
 	// AppendCheckpoint stores a checkpoint; fault.AlreadyExists when its
 	// position has one.
 	AppendCheckpoint(ctx context.Context, c Checkpoint) error
@@ -49,11 +50,11 @@ func WriteCheckpoint(ctx context.Context, s CheckpointStore, key ed25519.Private
 	if err != nil || head.Seq == 0 {
 		return false, err
 	}
-	cps, err := s.AuditCheckpoints(ctx)
+	last, ok, err := s.LatestCheckpoint(ctx)
 	if err != nil {
 		return false, err
 	}
-	if n := len(cps); n > 0 && cps[n-1].Seq >= head.Seq {
+	if ok && last.Seq >= head.Seq {
 		return false, nil
 	}
 	pub := key.Public().(ed25519.PublicKey)

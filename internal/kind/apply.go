@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/fault"
+	"github.com/atriumid/atrium/internal/ids"
+	"github.com/atriumid/atrium/internal/outbox"
 )
 
 // StoredFragment is one stored fragment, as the compatibility check reads
@@ -134,8 +137,8 @@ func (a *Applier) Apply(ctx context.Context, req ApplyRequest) (ApplyResult, err
 	if req.DryRun || bytes.Equal(req.Source, live.Source) {
 		return res, nil
 	}
-	v := Version{Number: live.Number + 1, Source: req.Source, AppliedBy: req.AppliedBy, ApplyTime: a.now().UTC(), Diff: DiffText(res.Changes)}
-	if err := a.store.AppendKinds(ctx, v); err != nil {
+	v := Version{Number: live.Number + 1, Source: req.Source, AppliedBy: req.AppliedBy, ApplyTime: a.now().UTC().Truncate(time.Microsecond), Diff: DiffText(res.Changes)}
+	if err := a.store.AppendKinds(ctx, v, trail(ctx, live.Number, v, res.Changes)); err != nil {
 		if fault.Is(err, fault.AlreadyExists) {
 			return res, fault.E(op, fault.Aborted, "the kinds document changed while this one was checked (now version %d or later); retry", v.Number)
 		}
@@ -144,6 +147,27 @@ func (a *Applier) Apply(ctx context.Context, req ApplyRequest) (ApplyResult, err
 	a.reg.Advance(next, v.Number)
 	res.Version, res.Applied = v.Number, true
 	return res, nil
+}
+
+// trail returns the event and audit record of applying v over version
+// prev, attributed to the actor in ctx; nil for the first version (see
+// Trail). They name the version and the changed fields, nothing else of
+// the document.
+func trail(ctx context.Context, prev int64, v Version, changes []Change) *Trail {
+	if prev == 0 {
+		return nil
+	}
+	fields := make([]string, 0, len(changes))
+	for _, c := range changes {
+		fields = append(fields, c.Field())
+	}
+	e := outbox.New("atrium.kinds.applied", KindsSubject, v.ApplyTime,
+		map[string]any{"version": v.Number, "previous": prev, "changes": fields})
+	data, err := json.Marshal(map[string]any{"version": v.Number, "previous": prev, "changes": fields, "event": e.ID})
+	if err != nil {
+		panic("kind: audit data: " + err.Error()) // strings and numbers always encode
+	}
+	return &Trail{Event: e, Audit: audit.Entry{ID: ids.New("aud"), Type: e.Type, Time: v.ApplyTime, Data: data, Actor: audit.ActorFrom(ctx)}}
 }
 
 // liveSet returns the compiled Set of the stored version v, from the

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"pgregory.net/rapid"
 
+	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/fault"
 )
 
@@ -325,6 +326,7 @@ func TestDecodeStored(t *testing.T) {
 type memStore struct {
 	fakeUsage
 	versions []Version
+	trails   []*Trail
 }
 
 func (m *memStore) LatestKinds(context.Context) (Version, error) {
@@ -345,7 +347,8 @@ func (m *memStore) KindsVersion(_ context.Context, n int64) (Version, error) {
 	return m.versions[n-1], nil
 }
 
-func (m *memStore) AppendKinds(_ context.Context, v Version) error {
+func (m *memStore) AppendKinds(_ context.Context, v Version, trail *Trail) error {
+	m.trails = append(m.trails, trail)
 	if int(v.Number) != len(m.versions)+1 {
 		return fault.E("test", fault.AlreadyExists, "taken")
 	}
@@ -384,11 +387,46 @@ func TestApplier(t *testing.T) {
 	}
 }
 
+// TestApplierTrail checks that every apply after the first hands the store
+// its event and audit record, attributed to the caller, and that the
+// first (the database's initial document) has none.
+func TestApplierTrail(t *testing.T) {
+	st := &memStore{fakeUsage: fakeUsage{live: &Set{kinds: map[string]*Kind{}, doc: &Document{}}}}
+	a := NewApplier(ApplierConfig{Store: st, Registry: NewRegistry(nil, 0)})
+	ctx := audit.WithActor(context.Background(), audit.Actor{Principal: "key:k1", IP: "192.0.2.1", RequestID: "req_1"})
+	if _, err := a.Apply(ctx, ApplyRequest{Source: Builtin()}); err != nil {
+		t.Fatal(err)
+	}
+	team := append(Builtin(), "\n  team:\n    id_prefix: team\n    lifecycle: {initial: active}\n"...)
+	if _, err := a.Apply(ctx, ApplyRequest{Source: team}); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.trails) != 2 || st.trails[0] != nil || st.trails[1] == nil {
+		t.Fatalf("trails = %v; want none for version 1, one for version 2", st.trails)
+	}
+	tr := st.trails[1]
+	var data struct {
+		Version, Previous int64
+		Changes           []string
+	}
+	if err := json.Unmarshal(tr.Event.Data, &data); err != nil {
+		t.Fatal(err)
+	}
+	if tr.Event.Type != "atrium.kinds.applied" || tr.Event.Subject != KindsSubject || data.Version != 2 || data.Previous != 1 ||
+		len(data.Changes) != 1 || data.Changes[0] != "kinds.team" {
+		t.Errorf("event = %s %s %s; want atrium.kinds.applied about kinds, version 2 after 1 adding kinds.team", tr.Event.Type, tr.Event.Subject, tr.Event.Data)
+	}
+	if tr.Audit.Type != tr.Event.Type || tr.Audit.Actor.Principal != "key:k1" || tr.Audit.Actor.RequestID != "req_1" ||
+		!strings.Contains(string(tr.Audit.Data), tr.Event.ID) {
+		t.Errorf("audit entry = %+v; want the event's type, the caller and the event's ID", tr.Audit)
+	}
+}
+
 // racingStore lets another apply store the next version between a read of
 // the latest version and the append.
 type racingStore struct{ *memStore }
 
-func (r *racingStore) AppendKinds(ctx context.Context, v Version) error {
-	r.memStore.AppendKinds(ctx, Version{Number: v.Number, Source: []byte("x")})
-	return r.memStore.AppendKinds(ctx, v)
+func (r *racingStore) AppendKinds(ctx context.Context, v Version, trail *Trail) error {
+	r.memStore.AppendKinds(ctx, Version{Number: v.Number, Source: []byte("x")}, nil)
+	return r.memStore.AppendKinds(ctx, v, trail)
 }

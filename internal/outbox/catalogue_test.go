@@ -145,6 +145,33 @@ Where events go:
 | NATS JetStream (` + "`--nats-url`" + `) | stream ` + "`ATRIUM`" + `, subject = the type (` + "`atrium.<kind>.<event>`" + `), header ` + "`Nats-Msg-Id`" + ` = the event id |
 | webhooks (` + "`POST /v1/webhooks`" + `) | POST of the event, signed per Standard Webhooks (` + "`webhook-id`" + ` = the event id) |
 
+## A worked example
+
+What every consumer sees when a client runs these requests, one after the
+other, on a new server (` + "`TestScriptedScenario`" + ` in ` + "`internal/app`" + ` runs them and
+checks the outbox, a JetStream consumer and a webhook receiver against this
+table). The subject of account events is the account; of relationship
+events, the object (` + "`org:<id>`" + `); of kinds events, ` + "`kinds`" + `. Each
+subject's events arrive in this order on ` + "`GET /v1/events`" + ` and NATS; webhook
+deliveries run concurrently and may arrive out of order.
+
+| step | request | events, in order |
+|---|---|---|
+| 1 | ` + "`POST /v1/accounts`" + ` a user with an e-mail address and a profile | ` + "`atrium.account.created`" + ` |
+| 2 | ` + "`POST /v1/accounts`" + ` an org with a profile | ` + "`atrium.account.created`" + ` |
+| 3 | ` + "`POST /v1/relationships:write`" + ` the user owns the org | ` + "`atrium.relationship.written`" + ` |
+| 4 | ` + "`PATCH /v1/accounts/{org}/fragments/profile`" + ` | ` + "`atrium.account.fragment_updated`" + ` |
+| 5 | ` + "`POST /v1/accounts/{user}/identifiers`" + ` a username | ` + "`atrium.account.identifier_added`" + ` |
+| 6 | ` + "`POST /v1/accounts/{org}:transition`" + ` suspend | ` + "`atrium.account.transitioned`" + ` |
+| 7 | ` + "`POST /v1/relationships:write`" + ` delete the ownership | ` + "`atrium.relationship.deleted`" + ` |
+| 8 | ` + "`PUT /v1/kinds`" + ` a document adding a kind | ` + "`atrium.kinds.applied`" + ` |
+
+The first kinds document of a database, installed by ` + "`atrium serve`" + ` at its
+first start, is the database's initial state: it raises no event (its stored
+version records it). Every later apply raises ` + "`atrium.kinds.applied`" + `.
+Webhook subscriptions are configuration, not account state: their creation,
+deletion and redeliveries are audited but raise no events.
+
 ## Types
 
 | type | data fields | emitted in |

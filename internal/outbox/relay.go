@@ -150,6 +150,12 @@ func (r *Relay) Step(ctx context.Context) (int, error) {
 	if err != nil || len(batch) == 0 {
 		return 0, err
 	}
+	if gap := batch[0].Pos - r.pos - 1; gap > 0 {
+		// Positions have no gaps, so these were pruned before this cursor
+		// delivered them: it was retired for longer than the retention.
+		r.Logger.Error("event relay resumed after pruned events; they are not delivered", "relay", r.Name,
+			"from", r.pos+1, "to", batch[0].Pos-1, "missed", gap)
+	}
 	delivered := 0
 	for _, e := range batch {
 		if err := r.Publisher.Publish(ctx, e); err != nil {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -185,4 +187,48 @@ func versionOf(t *testing.T, r outbox.Record) float64 {
 		t.Fatalf("event data %s: %v", r.Data, err)
 	}
 	return d.Version
+}
+
+// TestRetiredCursorDoesNotBlockPruning shows that a relay cursor nobody
+// touched for the retention period holds no events back from pruning, and
+// that a relay resuming on it delivers what is left and reports, as an
+// error, the events pruned before it delivered them.
+func TestRetiredCursorDoesNotBlockPruning(t *testing.T) {
+	for _, e := range testenv.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := testenv.OpenDB(t, e.URL(t))
+			log := db.Events()
+			long := time.Now().Add(-30 * 24 * time.Hour)
+			if _, held, err := log.Claim(ctx, "retired", "gone", long, long.Add(time.Second)); !held || err != nil {
+				t.Fatalf("Claim = %v, %v", held, err)
+			}
+			acct := testenv.Accounts(t, db, 1)[0]
+			for range 3 {
+				if err := testenv.Touch(ctx, db, acct); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, before, _ := log.Bounds(ctx)
+			if n, err := log.Prune(ctx, time.Now().Add(time.Hour), 100); err != nil || n != before {
+				t.Fatalf("Prune past a retired cursor = %d, %v; want all %d events", n, err, before)
+			}
+			for range 2 {
+				if err := testenv.Touch(ctx, db, acct); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var logged strings.Builder
+			out := &sink{}
+			r := &outbox.Relay{Name: "retired", Holder: "back", Log: log, Publisher: out,
+				Logger: slog.New(slog.NewTextHandler(&logged, nil))}
+			if n, err := r.Step(ctx); n != 2 || err != nil {
+				t.Fatalf("Step = %d, %v; want the 2 events left", n, err)
+			}
+			if want := fmt.Sprintf("missed=%d", before); !strings.Contains(logged.String(), "level=ERROR") || !strings.Contains(logged.String(), want) {
+				t.Errorf("relay logged %q; want an error with %s", logged.String(), want)
+			}
+		})
+	}
 }

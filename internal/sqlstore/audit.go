@@ -132,9 +132,25 @@ func (l *AuditLog) AuditHead(ctx context.Context) (audit.Head, error) {
 
 // AuditCheckpoints returns every checkpoint in Seq order.
 func (l *AuditLog) AuditCheckpoints(ctx context.Context) ([]audit.Checkpoint, error) {
+	return l.checkpoints(ctx, `SELECT `+checkpointColumns+` FROM audit_checkpoints ORDER BY seq`)
+}
+
+// LatestCheckpoint returns the checkpoint of the highest Seq, and false
+// when there is none, reading one row by the primary key.
+func (l *AuditLog) LatestCheckpoint(ctx context.Context) (audit.Checkpoint, bool, error) {
+	cps, err := l.checkpoints(ctx, `SELECT `+checkpointColumns+` FROM audit_checkpoints ORDER BY seq DESC LIMIT 1`)
+	if err != nil || len(cps) == 0 {
+		return audit.Checkpoint{}, false, err
+	}
+	return cps[0], true, nil
+}
+
+const checkpointColumns = `seq, hash, time, key_id, signature`
+
+func (l *AuditLog) checkpoints(ctx context.Context, query string) ([]audit.Checkpoint, error) {
 	var out []audit.Checkpoint
 	err := l.db.view(ctx, func(q queryer) error {
-		rows, err := q.QueryContext(ctx, `SELECT seq, hash, time, key_id, signature FROM audit_checkpoints ORDER BY seq`)
+		rows, err := q.QueryContext(ctx, query)
 		if err != nil {
 			return err
 		}

@@ -165,13 +165,21 @@ func (l *EventLog) Cursors(ctx context.Context) ([]outbox.Cursor, error) {
 	return out, classify(op, err)
 }
 
-// Prune deletes up to limit events that every relay cursor has passed and
-// that are older than before, oldest first, and returns how many it
-// deleted. Without any cursor, age alone decides.
+// Prune deletes up to limit events that are older than before and that
+// every live relay cursor has passed, oldest first, and returns how many
+// it deleted. Without any live cursor, age alone decides.
+//
+// A cursor is live when a relay has claimed, renewed or advanced it since
+// before: a running relay does so every half lease, even when idle or
+// when its broker is down, so its backlog is kept however long the broker
+// stays away. A cursor untouched for the whole retention period is
+// retired (such as that of a NATS relay no longer configured) and does
+// not hold pruning back; a relay that returns after longer than that
+// resumes at the first event retained.
 func (l *EventLog) Prune(ctx context.Context, before time.Time, limit int) (int64, error) {
 	res, err := l.db.w.ExecContext(ctx, `DELETE FROM events WHERE pos IN (
 		SELECT pos FROM events WHERE time < $1
-		AND pos <= coalesce((SELECT min(pos) FROM relay_cursors), (SELECT max(pos) FROM events))
+		AND pos <= coalesce((SELECT min(pos) FROM relay_cursors WHERE update_time >= $1), (SELECT max(pos) FROM events))
 		ORDER BY pos LIMIT $2)`, before.UnixMicro(), limit)
 	if err != nil {
 		return 0, classify("sqlstore.PruneEvents", err)

@@ -40,18 +40,30 @@ func (db *DB) kindsVersion(ctx context.Context, query string, args ...any) (kind
 	return v, classify("sqlstore.KindsVersion", err)
 }
 
-// AppendKinds implements kind.History. On PostgreSQL it also notifies
-// the replicas that listen (ListenKinds), in the same transaction, so the
-// notification goes out exactly when the version is committed.
-func (db *DB) AppendKinds(ctx context.Context, v kind.Version) error {
+// AppendKinds implements kind.History: the version, then its event and
+// audit record when trail is not nil, in one transaction. On PostgreSQL
+// it also notifies the replicas that listen (ListenKinds), in the same
+// transaction, so the notification goes out exactly when the version is
+// committed.
+func (db *DB) AppendKinds(ctx context.Context, v kind.Version, trail *kind.Trail) error {
 	const op = "sqlstore.AppendKinds"
 	return db.update(ctx, func(q queryer) error {
 		_, err := q.ExecContext(ctx, `INSERT INTO kinds_documents (`+kindsColumns+`) VALUES ($1, $2, $3, $4, $5)`,
 			v.Number, string(v.Source), v.AppliedBy, v.ApplyTime.UnixMicro(), v.Diff)
-		if err != nil || db.engine != Postgres {
+		if err != nil {
 			return classify(op, err)
 		}
-		_, err = q.ExecContext(ctx, `SELECT pg_notify($1, $2)`, kindsChannel, strconv.FormatInt(v.Number, 10))
-		return classify(op, err)
+		if db.engine == Postgres {
+			if _, err := q.ExecContext(ctx, `SELECT pg_notify($1, $2)`, kindsChannel, strconv.FormatInt(v.Number, 10)); err != nil {
+				return classify(op, err)
+			}
+		}
+		if trail == nil {
+			return nil
+		}
+		if err := appendEvent(ctx, q, trail.Event); err != nil {
+			return err
+		}
+		return appendAudit(ctx, q, trail.Audit)
 	})
 }

@@ -2,6 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+
+	"github.com/atriumid/atrium/internal/fault"
 )
 
 // Setting returns the value of the named setting, storing make()'s result
@@ -26,4 +29,16 @@ func (db *DB) Setting(ctx context.Context, name string, make func() ([]byte, err
 		return nil, classify(op, err)
 	}
 	return v, nil
+}
+
+// StoredSetting returns the value of the named setting, or fault.NotFound
+// when none was ever stored. Unlike Setting it never writes, so it works
+// on a database opened with OpenReadOnly.
+func (db *DB) StoredSetting(ctx context.Context, name string) ([]byte, error) {
+	var v []byte
+	err := db.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = $1`, name).Scan(&v)
+	if err == sql.ErrNoRows {
+		return nil, fault.E("sqlstore.StoredSetting", fault.NotFound, "setting %s is not stored", name)
+	}
+	return v, classify("sqlstore.StoredSetting", err)
 }

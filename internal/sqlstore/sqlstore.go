@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -59,6 +60,55 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		return openPostgres(ctx, rawURL)
 	}
 	return nil, fault.E(op, fault.Invalid, "database URL must start with sqlite:// or postgres://")
+}
+
+// OpenReadOnly opens the database named by rawURL for reading only, for
+// commands that must not change it (such as `atrium audit verify`): a
+// SQLite file is opened read-only and must exist, and every PostgreSQL
+// transaction is read-only (default_transaction_read_only), so any write
+// fails. Migrate and Setting's creation fail on it; nothing is created.
+func OpenReadOnly(ctx context.Context, rawURL string) (*DB, error) {
+	const op = "sqlstore.OpenReadOnly"
+	switch {
+	case strings.HasPrefix(rawURL, "sqlite:"):
+		path, err := SQLitePath(rawURL)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(path); err != nil {
+			return nil, fault.E(op, fault.NotFound, "no SQLite database at %s", path)
+		}
+		r, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+		if err != nil {
+			return nil, fault.Wrap(op, fault.Unavailable, err)
+		}
+		r.SetMaxOpenConns(4)
+		return pinged(ctx, &DB{engine: SQLite, w: r, r: r})
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		u, err := url.Parse(rawURL)
+		if err != nil {
+			return nil, fault.E(op, fault.Invalid, "malformed database URL")
+		}
+		q := u.Query()
+		q.Set("default_transaction_read_only", "on")
+		u.RawQuery = q.Encode()
+		p, err := sql.Open("pgx", u.String())
+		if err != nil {
+			return nil, fault.Wrap(op, fault.Invalid, err)
+		}
+		p.SetMaxOpenConns(4)
+		return pinged(ctx, &DB{engine: Postgres, w: p, r: p})
+	}
+	return nil, fault.E(op, fault.Invalid, "database URL must start with sqlite:// or postgres://")
+}
+
+// pinged returns db once it answers, or closes it.
+func pinged(ctx context.Context, db *DB) (*DB, error) {
+	if err := db.Ping(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // SQLitePath returns the file path named by a sqlite: URL.

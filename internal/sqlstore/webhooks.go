@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/webhook"
 )
@@ -16,24 +17,39 @@ func (db *DB) Webhooks() *WebhookStore { return &WebhookStore{db} }
 // WebhookStore keeps webhook subscriptions and their deliveries.
 type WebhookStore struct{ db *DB }
 
-// CreateWebhook stores a new subscription.
-func (s *WebhookStore) CreateWebhook(ctx context.Context, w webhook.Subscription) error {
-	_, err := s.db.w.ExecContext(ctx, `INSERT INTO webhooks (id, url, types, secret, create_time) VALUES ($1, $2, $3, $4, $5)`,
-		w.ID, w.URL, strings.Join(w.Types, " "), w.Secret, w.CreateTime.UnixMicro())
-	return classify("sqlstore.CreateWebhook", err)
+// CreateWebhook stores a new subscription and the audit record of its
+// creation, in one transaction.
+func (s *WebhookStore) CreateWebhook(ctx context.Context, w webhook.Subscription, e audit.Entry) error {
+	return s.db.update(ctx, func(q queryer) error {
+		if _, err := q.ExecContext(ctx, `INSERT INTO webhooks (id, url, types, secret, create_time) VALUES ($1, $2, $3, $4, $5)`,
+			w.ID, w.URL, strings.Join(w.Types, " "), w.Secret, w.CreateTime.UnixMicro()); err != nil {
+			return classify("sqlstore.CreateWebhook", err)
+		}
+		return appendAudit(ctx, q, e)
+	})
 }
 
-// DeleteWebhook ends a subscription; its pending deliveries stop. It
-// returns fault.NotFound for an unknown or deleted one.
-func (s *WebhookStore) DeleteWebhook(ctx context.Context, id string, now time.Time) error {
-	res, err := s.db.w.ExecContext(ctx, `UPDATE webhooks SET delete_time = $2 WHERE id = $1 AND delete_time IS NULL`, id, now.UnixMicro())
+// DeleteWebhook ends a subscription, with the audit record of its end, in
+// one transaction; its pending deliveries stop. It returns fault.NotFound
+// for an unknown or deleted one.
+func (s *WebhookStore) DeleteWebhook(ctx context.Context, id string, now time.Time, e audit.Entry) error {
+	return s.db.update(ctx, func(q queryer) error {
+		return s.changeOne(ctx, q, "sqlstore.DeleteWebhook", "webhook not found", e,
+			`UPDATE webhooks SET delete_time = $2 WHERE id = $1 AND delete_time IS NULL`, id, now.UnixMicro())
+	})
+}
+
+// changeOne runs an UPDATE that must change exactly one row, then appends
+// e; fault.NotFound (with msg) when it changes none.
+func (s *WebhookStore) changeOne(ctx context.Context, q queryer, op, msg string, e audit.Entry, query string, args ...any) error {
+	res, err := q.ExecContext(ctx, query, args...)
 	if err != nil {
-		return classify("sqlstore.DeleteWebhook", err)
+		return classify(op, err)
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return fault.E("sqlstore.DeleteWebhook", fault.NotFound, "webhook not found")
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fault.E(op, fault.NotFound, "%s", msg)
 	}
-	return nil
+	return appendAudit(ctx, q, e)
 }
 
 const webhookColumns = `id, url, types, secret, create_time`
@@ -140,12 +156,17 @@ func (s *WebhookStore) Claim(ctx context.Context, d webhook.Delivery, until time
 	return n == 1, nil
 }
 
-// Finish stores the outcome of an attempt.
-func (s *WebhookStore) Finish(ctx context.Context, d webhook.Delivery) error {
-	_, err := s.db.w.ExecContext(ctx, `UPDATE webhook_deliveries SET state = $3, attempts = $4, next_attempt = $5, last_status = $6,
-		last_error = $7, update_time = $8 WHERE webhook_id = $1 AND event_pos = $2`,
-		d.WebhookID, d.EventPos, d.State, d.Attempts, d.NextAttempt.UnixMicro(), d.LastStatus, d.LastError, d.UpdateTime.UnixMicro())
-	return classify("sqlstore.FinishDelivery", err)
+// Finish stores the outcome of an attempt if the claim ending at claimed
+// still holds, and reports whether it did.
+func (s *WebhookStore) Finish(ctx context.Context, d webhook.Delivery, claimed time.Time) (bool, error) {
+	res, err := s.db.w.ExecContext(ctx, `UPDATE webhook_deliveries SET state = $3, attempts = $4, next_attempt = $5, last_status = $6,
+		last_error = $7, update_time = $8 WHERE webhook_id = $1 AND event_pos = $2 AND state = 'pending' AND next_attempt = $9`,
+		d.WebhookID, d.EventPos, d.State, d.Attempts, d.NextAttempt.UnixMicro(), d.LastStatus, d.LastError, d.UpdateTime.UnixMicro(), claimed.UnixMicro())
+	if err != nil {
+		return false, classify("sqlstore.FinishDelivery", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // Deliveries returns up to limit deliveries of webhook id after event
@@ -173,18 +194,14 @@ func (s *WebhookStore) Deliveries(ctx context.Context, id, state string, after i
 }
 
 // Redeliver makes a delivery pending again, due at now, with its attempts
-// counted from zero. It returns fault.NotFound when there is no such
-// delivery.
-func (s *WebhookStore) Redeliver(ctx context.Context, id string, pos int64, now time.Time) error {
-	res, err := s.db.w.ExecContext(ctx, `UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt = $3, update_time = $3
-		WHERE webhook_id = $1 AND event_pos = $2`, id, pos, now.UnixMicro())
-	if err != nil {
-		return classify("sqlstore.Redeliver", err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return fault.E("sqlstore.Redeliver", fault.NotFound, "delivery not found")
-	}
-	return nil
+// counted from zero, and appends the audit record e, in one transaction.
+// It returns fault.NotFound when there is no such delivery.
+func (s *WebhookStore) Redeliver(ctx context.Context, id string, pos int64, now time.Time, e audit.Entry) error {
+	return s.db.update(ctx, func(q queryer) error {
+		return s.changeOne(ctx, q, "sqlstore.Redeliver", "delivery not found", e,
+			`UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt = $3, update_time = $3
+			WHERE webhook_id = $1 AND event_pos = $2`, id, pos, now.UnixMicro())
+	})
 }
 
 // DeliveryCounts returns how many deliveries are in each state.

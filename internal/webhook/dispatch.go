@@ -31,8 +31,11 @@ type Store interface {
 	// Claim moves d's next attempt to until if nobody else has since d was
 	// read, and reports whether it did: the claimant makes the attempt.
 	Claim(ctx context.Context, d Delivery, until time.Time) (bool, error)
-	// Finish stores the outcome of an attempt.
-	Finish(ctx context.Context, d Delivery) error
+	// Finish stores d, the outcome of an attempt, if the claim that ends
+	// at claimed still holds (the delivery is pending and due at claimed),
+	// and reports whether it did. A claim that ran out may have been taken
+	// by another sender, whose outcome stands.
+	Finish(ctx context.Context, d Delivery, claimed time.Time) (bool, error)
 }
 
 // Job is a due delivery with its subscription.
@@ -92,6 +95,10 @@ type Sender struct {
 	Logger  *slog.Logger     // default slog.Default()
 	// Jitter returns a random duration in [0, n); default math/rand.
 	Jitter func(n int64) int64
+	// Attempted, when set, is told the outcome of every attempt that
+	// counts: the delivery as stored after it (Delivered, Pending for a
+	// failure to be retried, or Dead). Metrics count failures with it.
+	Attempted func(d Delivery)
 }
 
 func (s *Sender) defaults() {
@@ -131,45 +138,72 @@ func (s *Sender) Run(ctx context.Context) {
 
 // Step makes the attempts due now, a few at a time, and returns how many
 // it made.
+//
+// A delivery is claimed only once a slot to attempt it is free, so its
+// claim (twice the longest attempt) cannot run out while it waits. An
+// attempt cut short because ctx ended is not counted: the delivery is
+// left as it was, due again at once.
 func (s *Sender) Step(ctx context.Context) (int, error) {
 	s.defaults()
-	now := s.Now()
-	jobs, err := s.Store.Due(ctx, now, s.Batch)
+	jobs, err := s.Store.Due(ctx, s.Now(), s.Batch)
 	if err != nil {
 		return 0, err
 	}
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
+	defer wg.Wait()
+	sem := make(chan struct{}, maxConcurrent)
 	made := 0
 	for _, j := range jobs {
-		ok, err := s.Store.Claim(ctx, j.Delivery, now.Add(2*deliverTimeout))
-		if err != nil {
-			return made, err
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return made, nil
 		}
-		if !ok {
+		claimed := s.Now().Add(2 * deliverTimeout)
+		ok, err := s.Store.Claim(ctx, j.Delivery, claimed)
+		if err != nil || !ok {
+			<-sem
+			if err != nil {
+				return made, err
+			}
 			continue
 		}
 		made++
-		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			d := s.attempt(ctx, j)
-			if err := s.Store.Finish(context.WithoutCancel(ctx), d); err != nil {
+			d, counted := s.attempt(ctx, j)
+			if !counted {
+				d = j.Delivery // stopped: as it was, due now
+				d.NextAttempt = s.Now()
+			} else if s.Attempted != nil {
+				s.Attempted(d)
+			}
+			stored, err := s.Store.Finish(context.WithoutCancel(ctx), d, claimed)
+			switch {
+			case err != nil:
 				s.Logger.Warn("storing a webhook attempt failed", "webhook", d.WebhookID, "event", d.EventID, "err", err)
+			case !stored:
+				s.Logger.Warn("a webhook attempt outlived its claim; its outcome is dropped", "webhook", d.WebhookID, "event", d.EventID)
 			}
 		})
 	}
-	wg.Wait()
 	return made, nil
 }
 
-// attempt posts j's payload once and returns the delivery's next state.
-func (s *Sender) attempt(ctx context.Context, j Job) Delivery {
+// maxConcurrent is how many attempts one Sender makes at once.
+const maxConcurrent = 4
+
+// attempt posts j's payload once and returns the delivery's next state,
+// and false when ctx ended during the attempt, which then does not count.
+func (s *Sender) attempt(ctx context.Context, j Job) (Delivery, bool) {
 	d := j.Delivery
 	now := s.Now()
+	status, reason := s.post(ctx, j, now)
+	if reason != "" && ctx.Err() != nil {
+		return d, false
+	}
 	d.Attempts++
 	d.UpdateTime = now
-	status, reason := s.post(ctx, j, now)
 	d.LastStatus, d.LastError = status, reason
 	switch {
 	case reason == "":
@@ -179,7 +213,7 @@ func (s *Sender) attempt(ctx context.Context, j Job) Delivery {
 	default:
 		d.State, d.NextAttempt = Pending, now.Add(Backoff(d.Attempts, s.Jitter))
 	}
-	return d
+	return d, true
 }
 
 // post sends one signed request and returns the response status and, on
@@ -204,9 +238,6 @@ func (s *Sender) post(ctx context.Context, j Job, now time.Time) (int, string) {
 	req.Header.Set("webhook-signature", Sign(secret, j.EventID, now, j.Payload))
 	res, err := s.Client.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return 0, "stopped"
-		}
 		return 0, "no response: " + errorClass(err)
 	}
 	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))

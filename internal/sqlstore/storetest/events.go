@@ -30,6 +30,7 @@ var eventTests = []struct {
 	{"AuditQuery", testAuditQuery},
 	{"RelayCursorLease", testRelayCursorLease},
 	{"PruneEvents", testPruneEvents},
+	{"LatestCheckpoint", testLatestCheckpoint},
 }
 
 // change appends an event and an audit record about account id, as every
@@ -320,13 +321,16 @@ func testPruneEvents(t *testing.T, db *sqlstore.DB) {
 	if n, err := l.Prune(ctx, t0, 100); err != nil || n != 0 {
 		t.Errorf("Prune of events not older than the cut = %d, %v; want 0", n, err)
 	}
-	l.Claim(ctx, "nats", "a", t0, t0.Add(time.Second))
-	l.Advance(ctx, "nats", "a", 3, t0, t0.Add(time.Second))
-	if n, err := l.Prune(ctx, t0.Add(time.Hour), 2); err != nil || n != 2 {
+	cut := t0.Add(time.Hour) // events are older; the cursors below are touched after it, so live
+	l.Claim(ctx, "nats", "a", cut, cut.Add(time.Second))
+	l.Advance(ctx, "nats", "a", 3, cut, cut.Add(time.Second))
+	// A retired cursor, untouched since before the cut, holds nothing back.
+	l.Claim(ctx, "retired", "b", t0, t0.Add(time.Second))
+	if n, err := l.Prune(ctx, cut, 2); err != nil || n != 2 {
 		t.Errorf("Prune(limit 2) = %d, %v; want 2", n, err)
 	}
-	if n, _ := l.Prune(ctx, t0.Add(time.Hour), 100); n != 1 {
-		t.Errorf("Prune beyond the relay cursor deleted %d, want 1 (up to position 3)", n)
+	if n, _ := l.Prune(ctx, cut, 100); n != 1 {
+		t.Errorf("Prune beyond the live relay cursor deleted %d, want 1 (up to position 3)", n)
 	}
 	first, last, err := l.Bounds(ctx)
 	if err != nil || first != 4 || last != 5 {
@@ -334,11 +338,29 @@ func testPruneEvents(t *testing.T, db *sqlstore.DB) {
 	}
 	// Once every event is pruned, the bounds still show that cursors below
 	// the last position have missed events.
-	l.Advance(ctx, "nats", "a", 5, t0, t0.Add(time.Second))
-	if n, _ := l.Prune(ctx, t0.Add(time.Hour), 100); n != 2 {
+	l.Advance(ctx, "nats", "a", 5, cut, cut.Add(time.Second))
+	if n, _ := l.Prune(ctx, cut, 100); n != 2 {
 		t.Errorf("Prune of the rest deleted %d, want 2", n)
 	}
 	if first, last, err := l.Bounds(ctx); err != nil || first != 6 || last != 5 {
 		t.Errorf("Bounds after pruning everything = %d, %d, %v; want 6, 5", first, last, err)
+	}
+}
+
+// testLatestCheckpoint checks that the latest checkpoint is the one of the
+// highest position, read alone.
+func testLatestCheckpoint(t *testing.T, db *sqlstore.DB) {
+	ctx := context.Background()
+	l := db.Audit()
+	if _, ok, err := l.LatestCheckpoint(ctx); ok || err != nil {
+		t.Errorf("LatestCheckpoint with none = %v, %v; want false", ok, err)
+	}
+	for _, seq := range []int64{3, 9, 5} {
+		if err := l.AppendCheckpoint(ctx, audit.Checkpoint{Seq: seq, Hash: []byte{byte(seq)}, Time: t0, KeyID: "k", Signature: []byte("s")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, ok, err := l.LatestCheckpoint(ctx); !ok || err != nil || c.Seq != 9 || c.Hash[0] != 9 || !c.Time.Equal(t0) {
+		t.Errorf("LatestCheckpoint = %+v, %v, %v; want the one at 9", c, ok, err)
 	}
 }

@@ -81,7 +81,7 @@ func testKindUsage(t *testing.T, db *sqlstore.DB) {
 	if n, err := db.LatestKindsNumber(ctx); n != 0 || err != nil {
 		t.Errorf("LatestKindsNumber on empty = %d, %v; want 0", n, err)
 	}
-	db.AppendKinds(ctx, kind.Version{Number: 1, Source: []byte("x"), AppliedBy: "test", ApplyTime: t0, Diff: "+ kinds.x\n"})
+	db.AppendKinds(ctx, kind.Version{Number: 1, Source: []byte("x"), AppliedBy: "test", ApplyTime: t0, Diff: "+ kinds.x\n"}, nil)
 	if n, err := db.LatestKindsNumber(ctx); n != 1 || err != nil {
 		t.Errorf("LatestKindsNumber = %d, %v; want 1", n, err)
 	}
@@ -117,7 +117,7 @@ func testKindsNotify(t *testing.T, db *sqlstore.DB) {
 	// The listener may not be listening yet: append until it is woken.
 	deadline := time.After(10 * time.Second)
 	for n := int64(1); ; n++ {
-		if err := db.AppendKinds(ctx, kind.Version{Number: n, Source: []byte("x"), AppliedBy: "test", ApplyTime: t0}); err != nil {
+		if err := db.AppendKinds(ctx, kind.Version{Number: n, Source: []byte("x"), AppliedBy: "test", ApplyTime: t0}, nil); err != nil {
 			t.Fatal(err)
 		}
 		select {

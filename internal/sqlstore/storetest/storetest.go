@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/atriumid/atrium/internal/account"
+	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/ids"
 	"github.com/atriumid/atrium/internal/kind"
@@ -402,14 +403,14 @@ func testKindsHistory(t *testing.T, db *sqlstore.DB) {
 		t.Fatalf("LatestKinds on empty = %v, want NotFound", err)
 	}
 	v1 := kind.Version{Number: 1, Source: []byte("kinds: {}"), AppliedBy: "test", ApplyTime: t0}
-	if err := db.AppendKinds(ctx, v1); err != nil {
+	if err := db.AppendKinds(ctx, v1, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.AppendKinds(ctx, v1); !fault.Is(err, fault.AlreadyExists) {
+	if err := db.AppendKinds(ctx, v1, nil); !fault.Is(err, fault.AlreadyExists) {
 		t.Errorf("AppendKinds(same number) = %v, want AlreadyExists", err)
 	}
 	v2 := kind.Version{Number: 2, Source: []byte("kinds: {x: {}}"), AppliedBy: "test", ApplyTime: t0}
-	if err := db.AppendKinds(ctx, v2); err != nil {
+	if err := db.AppendKinds(ctx, v2, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := db.LatestKinds(ctx)
@@ -418,6 +419,26 @@ func testKindsHistory(t *testing.T, db *sqlstore.DB) {
 	}
 	if got, err := db.KindsVersion(ctx, 1); err != nil || !cmp.Equal(got, v1) {
 		t.Errorf("KindsVersion(1) = %+v, %v; want %+v", got, err, v1)
+	}
+	// A version with a trail commits its event and audit record with it;
+	// one that loses the race for its number commits neither.
+	trail := func() *kind.Trail {
+		e := outbox.New("atrium.kinds.applied", kind.KindsSubject, t0, map[string]any{"version": 3})
+		return &kind.Trail{Event: e, Audit: audit.Entry{ID: ids.New("aud"), Type: e.Type, Time: t0, Data: []byte(`{}`)}}
+	}
+	v3 := kind.Version{Number: 3, Source: []byte("kinds: {y: {}}"), AppliedBy: "test", ApplyTime: t0}
+	if err := db.AppendKinds(ctx, v3, trail()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AppendKinds(ctx, v3, trail()); !fault.Is(err, fault.AlreadyExists) {
+		t.Errorf("AppendKinds(same number, trail) = %v, want AlreadyExists", err)
+	}
+	evs, err := db.Events().After(ctx, 0, 10)
+	if err != nil || len(evs) != 1 || evs[0].Type != "atrium.kinds.applied" {
+		t.Errorf("events after AppendKinds = %v, %v; want one atrium.kinds.applied", evs, err)
+	}
+	if head, err := db.Audit().AuditHead(ctx); err != nil || head.Seq != 1 {
+		t.Errorf("audit head after AppendKinds = %+v, %v; want one record", head, err)
 	}
 }
 
