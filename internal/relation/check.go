@@ -3,6 +3,7 @@ package relation
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/atriumid/atrium/internal/fault"
 )
@@ -133,14 +134,25 @@ type checker struct {
 	maxDepth int
 	memo     map[objRel]tri
 	active   map[objRel]bool
-	queries  map[relKey][]SubjectQuery // direct-read queries per relation
+	queries  map[relKey]*directRead // direct-read queries per relation
+	// read holds direct reads made ahead of need (see prefetch): the
+	// subjects of object#relation that its directRead selects.
+	read map[objRel][]Subject
+}
+
+// directRead is what a direct read of one relation selects for the
+// checker's subject: the subject itself and its type's wildcard (self, at
+// most one query), and the usersets that may contain it.
+type directRead struct {
+	self, usersets, all []SubjectQuery // all = self then usersets
 }
 
 func newChecker(op string, m *Model, r TupleReader, s Subject, maxDepth int) *checker {
 	return &checker{
 		op: op, m: m, r: r, subject: s, kind: SubjectType{s.Type, s.Relation},
 		maxDepth: depthLimit(maxDepth),
-		memo:     map[objRel]tri{}, active: map[objRel]bool{}, queries: map[relKey][]SubjectQuery{},
+		memo:     map[objRel]tri{}, active: map[objRel]bool{}, queries: map[relKey]*directRead{},
+		read: map[objRel][]Subject{},
 	}
 }
 
@@ -273,55 +285,151 @@ func (a *anyOf) result() (tri, error) {
 // directQueries returns the reads that find, among the tuples of typ#rel,
 // the subject itself, its type's wildcard, and the usersets that may
 // contain it.
-func (c *checker) directQueries(typ, rel string) []SubjectQuery {
+func (c *checker) directQueries(typ, rel string) *directRead {
 	k := relKey{typ, rel}
 	if q, ok := c.queries[k]; ok {
 		return q
 	}
-	var qs []SubjectQuery
+	d := &directRead{}
 	var ids []string
 	s := c.subject
-	for _, d := range c.m.relation(typ, rel).direct {
+	for _, t := range c.m.relation(typ, rel).direct {
 		switch {
-		case d.Relation != "":
-			if c.m.index.canContain(d.Type, d.Relation, c.kind) {
-				qs = append(qs, SubjectQuery{Type: d.Type, Relation: d.Relation})
+		case t.Relation != "":
+			if c.m.index.canContain(t.Type, t.Relation, c.kind) {
+				d.usersets = append(d.usersets, SubjectQuery{Type: t.Type, Relation: t.Relation})
 			}
-		case d.Type != s.Type || s.Relation != "":
-		case d.Wildcard:
+		case t.Type != s.Type || s.Relation != "":
+		case t.Wildcard:
 			ids = append(ids, Wildcard)
 		case !s.IsWildcard():
 			ids = append(ids, s.ID)
 		}
 	}
 	if len(ids) > 0 {
-		qs = append(qs, SubjectQuery{Type: s.Type, IDs: ids})
+		d.self = []SubjectQuery{{Type: s.Type, IDs: ids}}
 	}
-	c.queries[k] = qs
-	return qs
+	d.all = append(slices.Clip(d.self), d.usersets...)
+	c.queries[k] = d
+	return d
+}
+
+// hit reports whether subs, read by a directRead, hold the subject itself:
+// the read asked only for the subject and its wildcard among plain
+// subjects, and a userset subject is found as itself.
+func (c *checker) hit(subs []Subject) bool {
+	for _, s := range subs {
+		if s.Relation == "" || s == c.subject {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *checker) direct(ctx context.Context, obj Object, rel string, depth int) (tri, error) {
-	qs := c.directQueries(obj.Type, rel)
-	if len(qs) == 0 {
-		return no, nil
+	d := c.directQueries(obj.Type, rel)
+	subs, ok := c.read[objRel{obj, rel}]
+	if !ok {
+		// The subject itself first: when it is there, the usersets need
+		// not be read.
+		if len(d.self) > 0 {
+			self, err := readSubjects(ctx, c.r, obj, rel, d.self)
+			if err != nil {
+				return no, readError(c.op, err)
+			}
+			if len(self) > 0 {
+				return yes, nil
+			}
+		}
+		if len(d.usersets) == 0 {
+			return no, nil
+		}
+		var err error
+		if subs, err = readSubjects(ctx, c.r, obj, rel, d.usersets); err != nil {
+			return no, readError(c.op, err)
+		}
 	}
-	subs, err := c.r.ReadSubjects(ctx, obj, rel, qs)
-	if err != nil {
-		return no, readError(c.op, err)
+	if c.hit(subs) {
+		return yes, nil
 	}
-	for _, s := range subs {
-		if s.Relation == "" || s == c.subject {
-			return yes, nil // the read asked only for the subject and its wildcard
+	next := make([]objRel, len(subs))
+	for i, s := range subs {
+		next[i] = objRel{s.Object(), s.Relation}
+	}
+	return c.anyOf(ctx, next, depth)
+}
+
+// anyOf answers whether the subject is in any of the usersets next. It
+// reads ahead, in one read per relation, what the direct parts of the
+// usersets hold, and looks first at those that hold the subject itself:
+// the order of a union does not change its answer.
+func (c *checker) anyOf(ctx context.Context, next []objRel, depth int) (tri, error) {
+	if err := c.prefetch(ctx, next); err != nil {
+		return no, err
+	}
+	first := 0
+	for i, k := range next {
+		if c.hit(c.read[k]) {
+			next[first], next[i] = next[i], next[first]
+			first++
 		}
 	}
 	var acc anyOf
-	for _, s := range subs {
-		if acc.add(c.check(ctx, s.Object(), s.Relation, depth+1)) {
+	for _, k := range next {
+		if acc.add(c.check(ctx, k.obj, k.rel, depth+1)) {
 			break
 		}
 	}
 	return acc.result()
+}
+
+// prefetch reads, for the usersets in next that are neither answered nor
+// read yet, what their direct parts select: one read for all the objects
+// of each relation met at least twice (one object alone is read when it is
+// checked, subject first).
+func (c *checker) prefetch(ctx context.Context, next []objRel) error {
+	if len(next) < 2 {
+		return nil
+	}
+	groups := map[relKey][]string{}
+	var order []relKey
+	for _, k := range next {
+		if _, done := c.memo[k]; done {
+			continue
+		}
+		if _, done := c.read[k]; done {
+			continue
+		}
+		rk := relKey{k.obj.Type, k.rel}
+		if _, seen := groups[rk]; !seen {
+			order = append(order, rk)
+		}
+		if !slices.Contains(groups[rk], k.obj.ID) {
+			groups[rk] = append(groups[rk], k.obj.ID)
+		}
+	}
+	for _, rk := range order {
+		ids := groups[rk]
+		if len(ids) < 2 || !c.m.index.canContain(rk.typ, rk.rel, c.kind) {
+			continue
+		}
+		d := c.directQueries(rk.typ, rk.rel)
+		if len(d.all) == 0 {
+			continue
+		}
+		ts, err := c.r.ReadSubjects(ctx, rk.typ, ids, rk.rel, d.all)
+		if err != nil {
+			return readError(c.op, err)
+		}
+		for _, id := range ids {
+			c.read[objRel{Object{rk.typ, id}, rk.rel}] = []Subject{}
+		}
+		for _, t := range ts {
+			k := objRel{t.Object, t.Relation}
+			c.read[k] = append(c.read[k], t.Subject)
+		}
+	}
+	return nil
 }
 
 func (c *checker) tupleToUserset(ctx context.Context, obj Object, w *Rewrite, depth int) (tri, error) {
@@ -329,13 +437,11 @@ func (c *checker) tupleToUserset(ctx context.Context, obj Object, w *Rewrite, de
 	if err != nil {
 		return no, err
 	}
-	var acc anyOf
-	for _, p := range parents {
-		if acc.add(c.check(ctx, p, w.Relation, depth+1)) {
-			break
-		}
+	next := make([]objRel, len(parents))
+	for i, p := range parents {
+		next[i] = objRel{p, w.Relation}
 	}
-	return acc.result()
+	return c.anyOf(ctx, next, depth)
 }
 
 // readParents returns the objects in obj's tupleset w.Tupleset whose
@@ -350,7 +456,7 @@ func readParents(ctx context.Context, op string, m *Model, r TupleReader, obj Ob
 	if len(qs) == 0 {
 		return nil, nil
 	}
-	subs, err := r.ReadSubjects(ctx, obj, w.Tupleset, qs)
+	subs, err := readSubjects(ctx, r, obj, w.Tupleset, qs)
 	if err != nil {
 		return nil, readError(op, err)
 	}

@@ -131,7 +131,7 @@ func TestDepthLimit(t *testing.T) {
 // failingReader fails every read with err.
 type failingReader struct{ err error }
 
-func (f failingReader) ReadSubjects(context.Context, Object, string, []SubjectQuery) ([]Subject, error) {
+func (f failingReader) ReadSubjects(context.Context, string, []string, string, []SubjectQuery) ([]Tuple, error) {
 	return nil, f.err
 }
 
