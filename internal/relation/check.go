@@ -134,24 +134,17 @@ type checker struct {
 	maxDepth int
 	memo     map[objRel]tri
 	active   map[objRel]bool
-	queries  map[relKey]*directRead // direct-read queries per relation
+	queries  map[relKey][]SubjectQuery // direct-read queries per relation
 	// read holds direct reads made ahead of need (see prefetch): the
 	// subjects of object#relation that its directRead selects.
 	read map[objRel][]Subject
-}
-
-// directRead is what a direct read of one relation selects for the
-// checker's subject: the subject itself and its type's wildcard (self, at
-// most one query), and the usersets that may contain it.
-type directRead struct {
-	self, usersets, all []SubjectQuery // all = self then usersets
 }
 
 func newChecker(op string, m *Model, r TupleReader, s Subject, maxDepth int) *checker {
 	return &checker{
 		op: op, m: m, r: r, subject: s, kind: SubjectType{s.Type, s.Relation},
 		maxDepth: depthLimit(maxDepth),
-		memo:     map[objRel]tri{}, active: map[objRel]bool{}, queries: map[relKey]*directRead{},
+		memo:     map[objRel]tri{}, active: map[objRel]bool{}, queries: map[relKey][]SubjectQuery{},
 		read: map[objRel][]Subject{},
 	}
 }
@@ -285,36 +278,35 @@ func (a *anyOf) result() (tri, error) {
 // directQueries returns the reads that find, among the tuples of typ#rel,
 // the subject itself, its type's wildcard, and the usersets that may
 // contain it.
-func (c *checker) directQueries(typ, rel string) *directRead {
+func (c *checker) directQueries(typ, rel string) []SubjectQuery {
 	k := relKey{typ, rel}
 	if q, ok := c.queries[k]; ok {
 		return q
 	}
-	d := &directRead{}
+	var qs []SubjectQuery
 	var ids []string
 	s := c.subject
-	for _, t := range c.m.relation(typ, rel).direct {
+	for _, d := range c.m.relation(typ, rel).direct {
 		switch {
-		case t.Relation != "":
-			if c.m.index.canContain(t.Type, t.Relation, c.kind) {
-				d.usersets = append(d.usersets, SubjectQuery{Type: t.Type, Relation: t.Relation})
+		case d.Relation != "":
+			if c.m.index.canContain(d.Type, d.Relation, c.kind) {
+				qs = append(qs, SubjectQuery{Type: d.Type, Relation: d.Relation})
 			}
-		case t.Type != s.Type || s.Relation != "":
-		case t.Wildcard:
+		case d.Type != s.Type || s.Relation != "":
+		case d.Wildcard:
 			ids = append(ids, Wildcard)
 		case !s.IsWildcard():
 			ids = append(ids, s.ID)
 		}
 	}
 	if len(ids) > 0 {
-		d.self = []SubjectQuery{{Type: s.Type, IDs: ids}}
+		qs = append(qs, SubjectQuery{Type: s.Type, IDs: ids})
 	}
-	d.all = append(slices.Clip(d.self), d.usersets...)
-	c.queries[k] = d
-	return d
+	c.queries[k] = qs
+	return qs
 }
 
-// hit reports whether subs, read by a directRead, hold the subject itself:
+// hit reports whether subs, read with directQueries, hold the subject itself:
 // the read asked only for the subject and its wildcard among plain
 // subjects, and a userset subject is found as itself.
 func (c *checker) hit(subs []Subject) bool {
@@ -327,25 +319,14 @@ func (c *checker) hit(subs []Subject) bool {
 }
 
 func (c *checker) direct(ctx context.Context, obj Object, rel string, depth int) (tri, error) {
-	d := c.directQueries(obj.Type, rel)
 	subs, ok := c.read[objRel{obj, rel}]
 	if !ok {
-		// The subject itself first: when it is there, the usersets need
-		// not be read.
-		if len(d.self) > 0 {
-			self, err := readSubjects(ctx, c.r, obj, rel, d.self)
-			if err != nil {
-				return no, readError(c.op, err)
-			}
-			if len(self) > 0 {
-				return yes, nil
-			}
-		}
-		if len(d.usersets) == 0 {
+		qs := c.directQueries(obj.Type, rel)
+		if len(qs) == 0 {
 			return no, nil
 		}
 		var err error
-		if subs, err = readSubjects(ctx, c.r, obj, rel, d.usersets); err != nil {
+		if subs, err = readSubjects(ctx, c.r, obj, rel, qs); err != nil {
 			return no, readError(c.op, err)
 		}
 	}
@@ -386,7 +367,7 @@ func (c *checker) anyOf(ctx context.Context, next []objRel, depth int) (tri, err
 // prefetch reads, for the usersets in next that are neither answered nor
 // read yet, what their direct parts select: one read for all the objects
 // of each relation met at least twice (one object alone is read when it is
-// checked, subject first).
+// checked).
 func (c *checker) prefetch(ctx context.Context, next []objRel) error {
 	if len(next) < 2 {
 		return nil
@@ -413,11 +394,11 @@ func (c *checker) prefetch(ctx context.Context, next []objRel) error {
 		if len(ids) < 2 || !c.m.index.canContain(rk.typ, rk.rel, c.kind) {
 			continue
 		}
-		d := c.directQueries(rk.typ, rk.rel)
-		if len(d.all) == 0 {
+		qs := c.directQueries(rk.typ, rk.rel)
+		if len(qs) == 0 {
 			continue
 		}
-		ts, err := c.r.ReadSubjects(ctx, rk.typ, ids, rk.rel, d.all)
+		ts, err := c.r.ReadSubjects(ctx, rk.typ, ids, rk.rel, qs)
 		if err != nil {
 			return readError(c.op, err)
 		}
