@@ -12,18 +12,21 @@ const fgaModel = `model
 
 type user
 
-type team
+type group
   relations
-    define member: [user, team#member]
+    define member: [user, group#member]
 
-type org
+type folder
   relations
-    define owner: [user]
-    define admin: [user, team#member] or owner
-    define member: [user, user:*, team#member] or admin
-    define blocked: [user]
-    define parent: [org]
-    define viewer: (member or admin from parent) but not blocked
+    define editor: [user, group#member]
+    define viewer: [user, user:*, group#member] or editor
+
+type doc
+  relations
+    define parent: [folder]
+    define banned: [user]
+    define writer: [user] or editor from parent
+    define reader: (writer or viewer from parent) but not banned
 `
 
 // TestCheckWithModelFile evaluates checks offline against a .fga model
@@ -34,25 +37,25 @@ func TestCheckWithModelFile(t *testing.T) {
 	model := filepath.Join(dir, "model.fga")
 	writeFile(t, model, fgaModel)
 	tuples := filepath.Join(dir, "tuples.txt")
-	writeFile(t, tuples, `# teams
-team:core#member@user:ann
-team:all#member@team:core#member
+	writeFile(t, tuples, `# groups
+group:eng#member@user:ann
+group:all#member@group:eng#member
 
-org:acme#admin@team:all#member
-org:beta#parent@org:acme
-org:beta#blocked@user:bob
+folder:specs#editor@group:all#member
+doc:plan#parent@folder:specs
+doc:plan#banned@user:bob
 `)
 	tests := []struct {
 		args []string
 		want string
 	}{
-		{[]string{"user:ann", "admin", "org:acme"}, "allowed"},
-		{[]string{"user:ann", "viewer", "org:beta"}, "allowed"},
-		{[]string{"user:ann", "member", "org:beta"}, "denied"},
-		{[]string{"user:bob", "viewer", "org:acme"}, "denied"},
-		{[]string{"user:bob", "viewer", "org:beta", "--tuple", "org:beta#member@user:*"}, "denied"},
-		{[]string{"user:cy", "viewer", "org:beta", "--tuple", "org:beta#member@user:*"}, "allowed"},
-		{[]string{"team:core#member", "admin", "org:acme"}, "allowed"},
+		{[]string{"user:ann", "writer", "doc:plan"}, "allowed"},
+		{[]string{"user:ann", "reader", "doc:plan"}, "allowed"},
+		{[]string{"user:ann", "writer", "doc:memo"}, "denied"},
+		{[]string{"user:bob", "reader", "doc:plan"}, "denied"},
+		{[]string{"user:bob", "reader", "doc:plan", "--tuple", "folder:specs#viewer@user:*"}, "denied"},
+		{[]string{"user:cy", "reader", "doc:plan", "--tuple", "folder:specs#viewer@user:*"}, "allowed"},
+		{[]string{"group:eng#member", "editor", "folder:specs"}, "allowed"},
 	}
 	for _, tc := range tests {
 		args := append([]string{"check", "--model", model, "--tuples", tuples}, tc.args...)
@@ -65,7 +68,7 @@ org:beta#blocked@user:bob
 	badModel := filepath.Join(dir, "bad.fga")
 	writeFile(t, badModel, "model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define viewer: [user] or editor\n")
 	badTuples := filepath.Join(dir, "bad.txt")
-	writeFile(t, badTuples, "org:acme#owner@user:ann\norg:acme#owner\n")
+	writeFile(t, badTuples, "doc:plan#banned@user:ann\ndoc:plan#banned\n")
 	refused := []struct {
 		name string
 		args []string
@@ -73,18 +76,18 @@ org:beta#blocked@user:bob
 	}{
 		{"model that does not type-check", []string{"--model", badModel}, "editor"},
 		{"malformed tuple line", []string{"--model", model, "--tuples", badTuples}, "line 2"},
-		{"tuple the model does not allow", []string{"--model", model, "--tuple", "org:acme#owner@team:core#member"}, "org:acme#owner@team:core#member"},
-		{"unknown relation", []string{"--model", model, "--tuple", "org:acme#nope@user:ann"}, "nope"},
+		{"tuple the model does not allow", []string{"--model", model, "--tuple", "doc:plan#banned@group:eng#member"}, "doc:plan#banned@group:eng#member"},
+		{"unknown relation", []string{"--model", model, "--tuple", "doc:plan#nope@user:ann"}, "nope"},
 		{"missing model file", []string{"--model", filepath.Join(dir, "none.fga")}, "none.fga"},
 	}
 	for _, tc := range refused {
-		args := append(append([]string{"check"}, tc.args...), "user:ann", "member", "org:acme")
+		args := append(append([]string{"check"}, tc.args...), "user:ann", "reader", "doc:plan")
 		out, err := atrium(t, args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: atrium %s = %q, %v; want an error naming %q", tc.name, strings.Join(args, " "), out, err, tc.want)
 		}
 	}
-	if _, err := atrium(t, "check", "--tuples", tuples, "user:ann", "member", "org:acme"); err != errUsage {
+	if _, err := atrium(t, "check", "--tuples", tuples, "user:ann", "reader", "doc:plan"); err != errUsage {
 		t.Errorf("--tuples without --model = %v, want a usage error", err)
 	}
 }
