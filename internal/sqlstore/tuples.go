@@ -255,7 +255,7 @@ func arity(arities []int, n int) int {
 // by shape. A read whose shape is not prepared yet sends its SQL text and
 // asks for it to be prepared before the next snapshot begins. database/sql
 // prepares each statement again, once, on every connection that runs it
-// (Tx.StmtContext), and keeps it there.
+// (Tx.Stmt), and keeps it there.
 type tupleStatements struct {
 	mu       sync.RWMutex
 	prepared map[readShape]*sql.Stmt // guarded by mu
@@ -282,27 +282,32 @@ func (t *tupleStatements) get(sh readShape) *sql.Stmt {
 }
 
 // prepareWanted prepares the wanted shapes on pool. It must be called
-// while holding no connection of pool. A shape that fails to prepare stays
-// wanted, for the next snapshot.
+// while holding no connection of pool, and prepares without holding mu:
+// a snapshot that holds a connection may be waiting for mu. A shape that
+// fails to prepare stays wanted, for the next snapshot.
 func (t *tupleStatements) prepareWanted(ctx context.Context, pool *sql.DB) {
 	t.mu.RLock()
-	n := len(t.wanted)
-	t.mu.RUnlock()
-	if n == 0 {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	var todo []readShape
 	for sh := range t.wanted {
+		todo = append(todo, sh)
+	}
+	t.mu.RUnlock()
+	for _, sh := range todo {
 		st, err := pool.PrepareContext(ctx, sh.text())
 		if err != nil {
 			continue
 		}
-		if t.prepared == nil {
-			t.prepared = map[readShape]*sql.Stmt{}
+		t.mu.Lock()
+		if _, dup := t.prepared[sh]; dup { // prepared meanwhile by another snapshot
+			st.Close()
+		} else {
+			if t.prepared == nil {
+				t.prepared = map[readShape]*sql.Stmt{}
+			}
+			t.prepared[sh] = st
 		}
-		t.prepared[sh] = st
 		delete(t.wanted, sh)
+		t.mu.Unlock()
 	}
 }
 
