@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/atriumid/atrium/internal/authz"
@@ -80,6 +81,55 @@ func TestReadSubjectsShapes(t *testing.T) {
 							t.Errorf("%d objects, %s, %s:\n got %v\nwant %v", n, name, rel, g, w)
 						}
 					}
+				}
+			}
+		})
+	}
+}
+
+// TestReadSubjectsConcurrent runs more snapshots at once than the read
+// pool has connections, each needing statements not prepared yet: a
+// snapshot that holds a connection must never wait for one that prepares.
+func TestReadSubjectsConcurrent(t *testing.T) {
+	ctx := context.Background()
+	for _, e := range testenv.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			store := testenv.OpenDB(t, e.URL(t)).Tuples()
+			tp := relation.Tuple{Object: relation.Object{Type: "group", ID: "g1"}, Relation: "member", Subject: relation.Subject{Type: "user", ID: "u1"}}
+			if _, err := store.Write(ctx, authz.Write{Writes: []relation.Tuple{tp}}); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, 64)
+			for i := range 64 {
+				wg.Go(func() {
+					ids := []string{"g1"}
+					for k := range i % 40 {
+						ids = append(ids, fmt.Sprintf("x%d", k))
+					}
+					qs := []relation.SubjectQuery{{Type: "user", IDs: []string{"u1", "*"}}}
+					for range i % 4 {
+						qs = append(qs, relation.SubjectQuery{Type: "group", Relation: fmt.Sprintf("r%d", len(qs))})
+					}
+					errs <- store.Snapshot(ctx, func(ctx context.Context, _ int64, r relation.TupleReader) error {
+						for range 3 {
+							got, err := r.ReadSubjects(ctx, "group", ids, "member", qs)
+							if err != nil {
+								return err
+							}
+							if len(got) != 1 || got[0] != tp {
+								return fmt.Errorf("%d ids, %d queries: got %v, want %v", len(ids), len(qs), got, tp)
+							}
+						}
+						return nil
+					})
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Error(err)
 				}
 			}
 		})
