@@ -3,7 +3,6 @@ package relation
 import (
 	"context"
 	"errors"
-	"slices"
 
 	"github.com/atriumid/atrium/internal/fault"
 )
@@ -136,7 +135,7 @@ type checker struct {
 	active   map[objRel]bool
 	queries  map[relKey][]SubjectQuery // direct-read queries per relation
 	// read holds direct reads made ahead of need (see prefetch): the
-	// subjects of object#relation that its directRead selects.
+	// subjects of object#relation that directQueries selects.
 	read map[objRel][]Subject
 }
 
@@ -340,24 +339,32 @@ func (c *checker) direct(ctx context.Context, obj Object, rel string, depth int)
 	return c.anyOf(ctx, next, depth)
 }
 
+// readAhead is how many usersets anyOf reads ahead at a time: enough for
+// one read to serve a whole level of a wide graph, few enough that a
+// subject found early does not pay for reading thousands of siblings.
+const readAhead = 32
+
 // anyOf answers whether the subject is in any of the usersets next. It
-// reads ahead, in one read per relation, what the direct parts of the
-// usersets hold, and looks first at those that hold the subject itself:
-// the order of a union does not change its answer.
+// reads ahead, readAhead usersets at a time and in one read per relation,
+// what their direct parts hold, and looks first at those that hold the
+// subject itself: the order of a union does not change its answer.
 func (c *checker) anyOf(ctx context.Context, next []objRel, depth int) (tri, error) {
-	if err := c.prefetch(ctx, next); err != nil {
-		return no, err
-	}
-	first := 0
-	for i, k := range next {
-		if c.hit(c.read[k]) {
-			next[first], next[i] = next[i], next[first]
-			first++
-		}
-	}
 	var acc anyOf
-	for _, k := range next {
-		if acc.add(c.check(ctx, k.obj, k.rel, depth+1)) {
+	for i := range next {
+		if i%readAhead == 0 {
+			batch := next[i:min(i+readAhead, len(next))]
+			if err := c.prefetch(ctx, batch); err != nil {
+				return no, err
+			}
+			first := 0
+			for j, k := range batch {
+				if c.hit(c.read[k]) {
+					batch[first], batch[j] = batch[j], batch[first]
+					first++
+				}
+			}
+		}
+		if acc.add(c.check(ctx, next[i].obj, next[i].rel, depth+1)) {
 			break
 		}
 	}
@@ -374,20 +381,20 @@ func (c *checker) prefetch(ctx context.Context, next []objRel) error {
 	}
 	groups := map[relKey][]string{}
 	var order []relKey
+	seen := map[objRel]bool{}
 	for _, k := range next {
-		if _, done := c.memo[k]; done {
+		if _, done := c.memo[k]; done || seen[k] {
 			continue
 		}
 		if _, done := c.read[k]; done {
 			continue
 		}
+		seen[k] = true
 		rk := relKey{k.obj.Type, k.rel}
-		if _, seen := groups[rk]; !seen {
+		if _, ok := groups[rk]; !ok {
 			order = append(order, rk)
 		}
-		if !slices.Contains(groups[rk], k.obj.ID) {
-			groups[rk] = append(groups[rk], k.obj.ID)
-		}
+		groups[rk] = append(groups[rk], k.obj.ID)
 	}
 	for _, rk := range order {
 		ids := groups[rk]
