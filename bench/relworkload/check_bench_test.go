@@ -27,8 +27,9 @@ const loadBatch = 5000
 // cross-request check cache off (every check evaluated against the
 // database) and on (the query pools repeat, so after the first pass the
 // cache answers: the hot path). Each sub-benchmark reports the median and
-// 99th percentile of the single-check latencies, and fails on any answer
-// that differs from the dataset's oracle.
+// 99th percentile of the single-check latencies and the process's CPU time
+// per check, and fails on any answer that differs from the dataset's
+// oracle.
 func BenchmarkCheck(b *testing.B) {
 	d := relworkload.Generate(relworkload.DefaultConfig())
 	sets := []struct {
@@ -123,6 +124,7 @@ func measure(b *testing.B, svc *authz.Service, reqs []relation.CheckRequest, che
 	}
 	var lat []time.Duration
 	i := 0
+	cpu0, cpuOK := processCPU()
 	for b.Loop() {
 		k := i % len(reqs)
 		start := time.Now()
@@ -136,9 +138,16 @@ func measure(b *testing.B, svc *authz.Service, reqs []relation.CheckRequest, che
 		}
 		i++
 	}
+	cpu1, _ := processCPU()
 	slices.Sort(lat)
 	b.ReportMetric(micros(loadgen.Percentile(lat, 50)), "p50-µs")
 	b.ReportMetric(micros(loadgen.Percentile(lat, 99)), "p99-µs")
+	if cpuOK {
+		// CPU time of the whole process (garbage collector included) per
+		// check: unlike latencies, it hardly grows when other processes
+		// compete for the cores.
+		b.ReportMetric(micros(cpu1-cpu0)/float64(len(lat)), "cpu-µs/op")
+	}
 }
 
 // measureParallel runs the checks from GOMAXPROCS goroutines at once: its

@@ -31,6 +31,8 @@ Server:
   admin-key create           create an admin API key and print it
   kinds validate FILE        check a kinds document and list every problem
   audit verify               check the audit chain and its signed checkpoints
+  check --model FILE.fga [--tuples FILE] [--tuple T]... SUBJECT RELATION OBJECT
+                             evaluate a check offline against an OpenFGA model and tuples
 
 Client (talks to --server, default http://localhost:8080, with --key or ATRIUM_API_KEY):
   accounts create --kind KIND [--fragment NAME=JSON]... [--identifier TYPE=VALUE]...

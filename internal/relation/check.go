@@ -134,6 +134,9 @@ type checker struct {
 	memo     map[objRel]tri
 	active   map[objRel]bool
 	queries  map[relKey][]SubjectQuery // direct-read queries per relation
+	// read holds direct reads made ahead of need (see prefetch): the
+	// subjects of object#relation that directQueries selects.
+	read map[objRel][]Subject
 }
 
 func newChecker(op string, m *Model, r TupleReader, s Subject, maxDepth int) *checker {
@@ -141,6 +144,7 @@ func newChecker(op string, m *Model, r TupleReader, s Subject, maxDepth int) *ch
 		op: op, m: m, r: r, subject: s, kind: SubjectType{s.Type, s.Relation},
 		maxDepth: depthLimit(maxDepth),
 		memo:     map[objRel]tri{}, active: map[objRel]bool{}, queries: map[relKey][]SubjectQuery{},
+		read: map[objRel][]Subject{},
 	}
 }
 
@@ -301,27 +305,119 @@ func (c *checker) directQueries(typ, rel string) []SubjectQuery {
 	return qs
 }
 
-func (c *checker) direct(ctx context.Context, obj Object, rel string, depth int) (tri, error) {
-	qs := c.directQueries(obj.Type, rel)
-	if len(qs) == 0 {
-		return no, nil
-	}
-	subs, err := c.r.ReadSubjects(ctx, obj, rel, qs)
-	if err != nil {
-		return no, readError(c.op, err)
-	}
+// hit reports whether subs, read with directQueries, hold the subject itself:
+// the read asked only for the subject and its wildcard among plain
+// subjects, and a userset subject is found as itself.
+func (c *checker) hit(subs []Subject) bool {
 	for _, s := range subs {
 		if s.Relation == "" || s == c.subject {
-			return yes, nil // the read asked only for the subject and its wildcard
+			return true
 		}
 	}
+	return false
+}
+
+func (c *checker) direct(ctx context.Context, obj Object, rel string, depth int) (tri, error) {
+	subs, ok := c.read[objRel{obj, rel}]
+	if !ok {
+		qs := c.directQueries(obj.Type, rel)
+		if len(qs) == 0 {
+			return no, nil
+		}
+		var err error
+		if subs, err = readSubjects(ctx, c.r, obj, rel, qs); err != nil {
+			return no, readError(c.op, err)
+		}
+	}
+	if c.hit(subs) {
+		return yes, nil
+	}
+	next := make([]objRel, len(subs))
+	for i, s := range subs {
+		next[i] = objRel{s.Object(), s.Relation}
+	}
+	return c.anyOf(ctx, next, depth)
+}
+
+// readAhead is how many usersets anyOf reads ahead at a time: enough for
+// one read to serve a whole level of a wide graph, few enough that a
+// subject found early does not pay for reading thousands of siblings.
+const readAhead = 32
+
+// anyOf answers whether the subject is in any of the usersets next. It
+// reads ahead, readAhead usersets at a time and in one read per relation,
+// what their direct parts hold, and looks first at those that hold the
+// subject itself: the order of a union does not change its answer.
+func (c *checker) anyOf(ctx context.Context, next []objRel, depth int) (tri, error) {
 	var acc anyOf
-	for _, s := range subs {
-		if acc.add(c.check(ctx, s.Object(), s.Relation, depth+1)) {
+	for i := range next {
+		if i%readAhead == 0 {
+			batch := next[i:min(i+readAhead, len(next))]
+			if err := c.prefetch(ctx, batch); err != nil {
+				return no, err
+			}
+			first := 0
+			for j, k := range batch {
+				if c.hit(c.read[k]) {
+					batch[first], batch[j] = batch[j], batch[first]
+					first++
+				}
+			}
+		}
+		if acc.add(c.check(ctx, next[i].obj, next[i].rel, depth+1)) {
 			break
 		}
 	}
 	return acc.result()
+}
+
+// prefetch reads, for the usersets in next that are neither answered nor
+// read yet, what their direct parts select: one read for all the objects
+// of each relation met at least twice (one object alone is read when it is
+// checked).
+func (c *checker) prefetch(ctx context.Context, next []objRel) error {
+	if len(next) < 2 {
+		return nil
+	}
+	groups := map[relKey][]string{}
+	var order []relKey
+	seen := map[objRel]bool{}
+	for _, k := range next {
+		if _, done := c.memo[k]; done || seen[k] {
+			continue
+		}
+		if _, done := c.read[k]; done {
+			continue
+		}
+		seen[k] = true
+		rk := relKey{k.obj.Type, k.rel}
+		if _, ok := groups[rk]; !ok {
+			order = append(order, rk)
+		}
+		groups[rk] = append(groups[rk], k.obj.ID)
+	}
+	for _, rk := range order {
+		ids := groups[rk]
+		if len(ids) < 2 || !c.m.index.canContain(rk.typ, rk.rel, c.kind) {
+			continue
+		}
+		qs := c.directQueries(rk.typ, rk.rel)
+		if len(qs) == 0 {
+			continue
+		}
+		ts, err := c.r.ReadSubjects(ctx, rk.typ, ids, rk.rel, qs)
+		if err != nil {
+			return readError(c.op, err)
+		}
+		for _, id := range ids {
+			c.read[objRel{Object{rk.typ, id}, rk.rel}] = []Subject{}
+		}
+		for _, t := range ts {
+			k := objRel{t.Object, t.Relation}
+			c.read[k] = append(c.read[k], t.Subject)
+		}
+	}
+	return nil
 }
 
 func (c *checker) tupleToUserset(ctx context.Context, obj Object, w *Rewrite, depth int) (tri, error) {
@@ -329,13 +425,11 @@ func (c *checker) tupleToUserset(ctx context.Context, obj Object, w *Rewrite, de
 	if err != nil {
 		return no, err
 	}
-	var acc anyOf
-	for _, p := range parents {
-		if acc.add(c.check(ctx, p, w.Relation, depth+1)) {
-			break
-		}
+	next := make([]objRel, len(parents))
+	for i, p := range parents {
+		next[i] = objRel{p, w.Relation}
 	}
-	return acc.result()
+	return c.anyOf(ctx, next, depth)
 }
 
 // readParents returns the objects in obj's tupleset w.Tupleset whose
@@ -350,7 +444,7 @@ func readParents(ctx context.Context, op string, m *Model, r TupleReader, obj Ob
 	if len(qs) == 0 {
 		return nil, nil
 	}
-	subs, err := r.ReadSubjects(ctx, obj, w.Tupleset, qs)
+	subs, err := readSubjects(ctx, r, obj, w.Tupleset, qs)
 	if err != nil {
 		return nil, readError(op, err)
 	}

@@ -131,7 +131,7 @@ func TestDepthLimit(t *testing.T) {
 // failingReader fails every read with err.
 type failingReader struct{ err error }
 
-func (f failingReader) ReadSubjects(context.Context, Object, string, []SubjectQuery) ([]Subject, error) {
+func (f failingReader) ReadSubjects(context.Context, string, []string, string, []SubjectQuery) ([]Tuple, error) {
 	return nil, f.err
 }
 
@@ -272,4 +272,62 @@ func TestConcurrentQueries(t *testing.T) {
 		}
 	}
 	<-done
+}
+
+// countingReader counts the reads made through it and the objects they
+// read.
+type countingReader struct {
+	TupleReader
+	reads, objects int
+}
+
+func (c *countingReader) ReadSubjects(ctx context.Context, typ string, ids []string, rel string, qs []SubjectQuery) ([]Tuple, error) {
+	c.reads++
+	c.objects += len(ids)
+	return c.TupleReader.ReadSubjects(ctx, typ, ids, rel, qs)
+}
+
+// TestWideUsersetsReadAhead checks an org whose members are 70 groups,
+// more than one read-ahead batch: the answer is the same wherever the
+// subject sits, siblings are read a batch at a time rather than one by
+// one, and a subject found in the first batch does not make the engine read
+// the others.
+func TestWideUsersetsReadAhead(t *testing.T) {
+	m, err := ParseModel("model\n  schema 1.1\ntype user\ntype group\n  relations\n    define member: [user, group#member]\n" +
+		"type org\n  relations\n    define member: [user, group#member]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const groups = 70
+	mem := NewMemoryTuples()
+	for g := range groups {
+		gid := fmt.Sprintf("g%d", g)
+		mem.Write(Tuple{Object{"org", "wide"}, "member", Subject{"group", gid, "member"}},
+			Tuple{Object{"group", gid}, "member", Subject{Type: "user", ID: "u" + gid}})
+	}
+	// g69 holds a nested group that holds ann.
+	mem.Write(Tuple{Object{"group", "g69"}, "member", Subject{"group", "deep", "member"}},
+		Tuple{Object{"group", "deep"}, "member", Subject{Type: "user", ID: "ann"}})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		user           string
+		want           bool
+		reads, objects int
+	}{
+		{"ug0", true, 2, 33},     // the org, then the first batch
+		{"ug31", true, 2, 33},    // the last of the first batch
+		{"ug32", true, 3, 65},    // the first of the second batch
+		{"ug69", true, 4, 71},    // in the last batch
+		{"ann", true, 5, 72},     // every batch, then the nested group
+		{"nobody", false, 5, 72}, // the org, every batch and the nested group
+	} {
+		r := &countingReader{TupleReader: mem}
+		got, err := Check(ctx, m, r, CheckRequest{Subject: Subject{Type: "user", ID: tc.user}, Relation: "member", Object: Object{"org", "wide"}})
+		if err != nil || got != tc.want {
+			t.Errorf("Check(%s member org:wide) = %v, %v; want %v", tc.user, got, err, tc.want)
+		}
+		if r.reads != tc.reads || r.objects != tc.objects {
+			t.Errorf("Check(%s member org:wide) made %d reads of %d objects, want %d of %d", tc.user, r.reads, r.objects, tc.reads, tc.objects)
+		}
+	}
 }

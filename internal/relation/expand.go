@@ -106,7 +106,7 @@ func (e expander) read(ctx context.Context, obj Object, rel string, direct []Typ
 			qs[i].IDs = []string{Wildcard}
 		}
 	}
-	subs, err := e.r.ReadSubjects(ctx, obj, rel, qs)
+	subs, err := readSubjects(ctx, e.r, obj, rel, qs)
 	if err != nil {
 		return nil, readError(e.op, err)
 	}

@@ -80,3 +80,37 @@ func FuzzParseTuple(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseTupleList checks that a tuple list never panics the parser,
+// fails only with a typed error, and that every tuple it returns is one
+// ParseTuple accepts, once.
+func FuzzParseTupleList(f *testing.F) {
+	for _, seed := range []string{
+		"org:acme#admin@user:usr_1\norg:acme#member@team:t1#member\n",
+		"# comment\n\n  doc:1#viewer@user:*  \r\ndoc:1#viewer@user:*\n",
+		"org:acme#admin@user:usr_1\nnot a tuple\n",
+		"\n\n#\n",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		ts, err := ParseTupleList(text)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidTuple) || !fault.Is(err, fault.Invalid) {
+				t.Fatalf("ParseTupleList error = %v, want invalid_argument wrapping ErrInvalidTuple", err)
+			}
+			return
+		}
+		seen := map[Tuple]bool{}
+		for _, tp := range ts {
+			again, err := ParseTuple(tp.String())
+			if err != nil || again != tp {
+				t.Fatalf("ParseTupleList returned %v, which does not parse back: %v", tp, err)
+			}
+			if seen[tp] {
+				t.Fatalf("ParseTupleList returned %v twice", tp)
+			}
+			seen[tp] = true
+		}
+	})
+}

@@ -428,7 +428,7 @@ func (l *lister) direct(ctx context.Context, obj Object, rel string, direct []Ty
 	if len(qs) == 0 {
 		return emptySet, nil
 	}
-	subs, err := l.r.ReadSubjects(ctx, obj, rel, qs)
+	subs, err := readSubjects(ctx, l.r, obj, rel, qs)
 	if err != nil {
 		return nil, readError(l.op, err)
 	}

@@ -36,14 +36,31 @@ func (q SubjectQuery) matches(s Subject) bool {
 // is down); any other error is reported as fault.Unavailable. A done ctx
 // must end the read with ctx.Err().
 type TupleReader interface {
-	// ReadSubjects returns the subjects s of the tuples object#relation@s
-	// that match at least one of the queries. It is never called with an
-	// empty list of queries.
-	ReadSubjects(ctx context.Context, object Object, relation string, queries []SubjectQuery) ([]Subject, error)
+	// ReadSubjects returns the tuples objectType:id#relation@s, for every
+	// id in objectIDs, whose subject s matches at least one of the
+	// queries. The evaluator reads many objects at once when it meets
+	// several usersets of the same relation, so that a store answers one
+	// level of the graph in one query. It is never called with an empty
+	// list of ids or of queries, nor with the same id twice.
+	ReadSubjects(ctx context.Context, objectType string, objectIDs []string, relation string, queries []SubjectQuery) ([]Tuple, error)
 	// ReadObjects returns the ids of the objects o of type objectType with
 	// a tuple objectType:o#relation@subject, matching subject exactly (a
 	// wildcard subject matches only wildcard tuples).
 	ReadObjects(ctx context.Context, objectType, relation string, subject Subject) ([]string, error)
+}
+
+// readSubjects returns the subjects of the tuples object#relation@s that
+// match one of the queries.
+func readSubjects(ctx context.Context, r TupleReader, object Object, relation string, queries []SubjectQuery) ([]Subject, error) {
+	ts, err := r.ReadSubjects(ctx, object.Type, []string{object.ID}, relation, queries)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Subject, len(ts))
+	for i, t := range ts {
+		out[i] = t.Subject
+	}
+	return out, nil
 }
 
 // MemoryTuples is an in-memory TupleReader: a set of tuples indexed both
@@ -132,18 +149,21 @@ func (m *MemoryTuples) Len() int {
 }
 
 // ReadSubjects implements TupleReader.
-func (m *MemoryTuples) ReadSubjects(ctx context.Context, object Object, relation string, queries []SubjectQuery) ([]Subject, error) {
+func (m *MemoryTuples) ReadSubjects(ctx context.Context, objectType string, objectIDs []string, relation string, queries []SubjectQuery) ([]Tuple, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	var out []Subject
-	for _, s := range m.forward[objRel{object, relation}] {
-		for _, q := range queries {
-			if q.matches(s) {
-				out = append(out, s)
-				break
+	var out []Tuple
+	for _, id := range objectIDs {
+		obj := Object{objectType, id}
+		for _, s := range m.forward[objRel{obj, relation}] {
+			for _, q := range queries {
+				if q.matches(s) {
+					out = append(out, Tuple{Object: obj, Relation: relation, Subject: s})
+					break
+				}
 			}
 		}
 	}
@@ -167,12 +187,12 @@ type overlay struct {
 	extra *MemoryTuples
 }
 
-func (o overlay) ReadSubjects(ctx context.Context, object Object, relation string, queries []SubjectQuery) ([]Subject, error) {
-	a, err := o.base.ReadSubjects(ctx, object, relation, queries)
+func (o overlay) ReadSubjects(ctx context.Context, objectType string, objectIDs []string, relation string, queries []SubjectQuery) ([]Tuple, error) {
+	a, err := o.base.ReadSubjects(ctx, objectType, objectIDs, relation, queries)
 	if err != nil {
 		return nil, err
 	}
-	b, _ := o.extra.ReadSubjects(ctx, object, relation, queries)
+	b, _ := o.extra.ReadSubjects(ctx, objectType, objectIDs, relation, queries)
 	return appendNew(a, b), nil
 }
 

@@ -315,3 +315,38 @@ func (m *Model) validateTarget(op, typ, rel string) error {
 	}
 	return nil
 }
+
+// MaxTupleListBytes is the largest text ParseTupleList reads.
+const MaxTupleListBytes = 16 << 20
+
+// ParseTupleList parses a list of tuples written one per line in the form
+// ParseTuple reads, as in a file of test tuples. Blank lines and lines
+// starting with # are skipped; white space around a tuple is ignored; a
+// tuple written twice is kept once. Errors are fault.Invalid wrapping
+// ErrInvalidTuple and name the line, or fault.TooLarge past
+// MaxTupleListBytes. It does not check the tuples against a model: use
+// Model.ValidateTuple.
+func ParseTupleList(text string) ([]Tuple, error) {
+	const op = "relation.ParseTupleList"
+	if len(text) > MaxTupleListBytes {
+		return nil, fault.E(op, fault.TooLarge, "tuple list is larger than %d bytes", MaxTupleListBytes)
+	}
+	var out []Tuple
+	seen := map[Tuple]bool{}
+	for n, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		t, err := ParseTuple(line)
+		if err != nil {
+			msg, _ := fault.PublicOf(err)
+			return nil, invalidTuple(op, "line %d: %s", n+1, msg)
+		}
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}

@@ -145,3 +145,26 @@ func mustTuples(t testing.TB, m *Model, ts ...string) *MemoryTuples {
 	}
 	return store
 }
+
+func TestParseTupleList(t *testing.T) {
+	ts, err := ParseTupleList("# owners\norg:acme#owner@user:ann\n\n  org:acme#member@team:t1#member\r\norg:acme#owner@user:ann\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"org:acme#owner@user:ann", "org:acme#member@team:t1#member"}
+	if len(ts) != len(want) {
+		t.Fatalf("ParseTupleList = %v, want %v", ts, want)
+	}
+	for i, w := range want {
+		if ts[i].String() != w {
+			t.Errorf("tuple %d = %s, want %s", i, ts[i], w)
+		}
+	}
+	_, err = ParseTupleList("org:acme#owner@user:ann\norg:acme#owner\n")
+	if !errors.Is(err, ErrInvalidTuple) || !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("ParseTupleList(bad line 2) = %v, want invalid_argument naming line 2", err)
+	}
+	if _, err := ParseTupleList(strings.Repeat("\n", MaxTupleListBytes+1)); !fault.Is(err, fault.TooLarge) {
+		t.Errorf("ParseTupleList(too large) = %v, want too_large", err)
+	}
+}

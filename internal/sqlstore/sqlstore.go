@@ -45,6 +45,7 @@ type DB struct {
 	engine Engine
 	w      *sql.DB // read-write transactions
 	r      *sql.DB // read-only transactions; == w on PostgreSQL
+	reads  tupleStatements
 }
 
 // Open opens the database named by rawURL: "sqlite://PATH" (relative, as in
