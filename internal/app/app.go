@@ -161,13 +161,17 @@ func credentials(cfg config.Config, accounts *account.Service, kinds *kind.Regis
 	if err != nil {
 		return nil, err
 	}
+	pk, err := passkeyConfig(cfg, db)
+	if err != nil {
+		return nil, err
+	}
 	return credential.NewService(credential.Config{
 		Accounts: accounts, Kinds: kinds, Store: db.Credentials(), Sessions: sessions, Keys: keys,
 		Limiter: throttle.New(db.Throttle(), throttle.DefaultPolicies, nil),
 		Hashing: password.Params{Memory: cfg.PasswordHashMemoryKiB, Time: cfg.PasswordHashTime, Threads: 1},
 		Policy:  password.DefaultPolicy, Issuer: "Atrium", ContextWords: context,
 		Mail: mailer(cfg), PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
-		Wallets: wallets,
+		Wallets: wallets, Passkeys: pk,
 	})
 }
 
