@@ -91,6 +91,7 @@ func Handler(c Config) http.Handler {
 	relationRoutes(mux, c.Log, rh)
 	authRoutes(mux, c.Log, c, opts...)
 	walletRoutes(mux, c.Log, c, opts...)
+	passkeyRoutes(mux, c.Log, c, opts...)
 	eventsRoutes(mux, c, opts)
 
 	// Idempotency keys are honoured on the REST paths, whose responses are

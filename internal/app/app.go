@@ -222,6 +222,7 @@ func (a *App) routes(apiHandler http.Handler) http.Handler {
 	mux.Handle("/atrium.v1.EventService/", apiHandler)
 	mux.Handle("/atrium.v1.AuditService/", apiHandler)
 	mux.Handle("/atrium.v1.WalletService/", apiHandler)
+	mux.Handle("/atrium.v1.PasskeyService/", apiHandler)
 	return recoverPanics(a.log, mux)
 }
 
