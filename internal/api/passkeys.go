@@ -13,8 +13,8 @@ import (
 	"github.com/atriumid/atrium/gen/atrium/v1/atriumv1connect"
 	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/credential"
-	"github.com/atriumid/atrium/internal/credential/passkey"
 	"github.com/atriumid/atrium/internal/fault"
+	"github.com/atriumid/atrium/internal/passkey"
 	"github.com/atriumid/atrium/internal/session"
 )
 
@@ -95,7 +95,7 @@ func credentialJSON(c *structpb.Struct) ([]byte, error) {
 	return b, nil
 }
 
-func ceremonyToProto(c *passkey.Ceremony) (*connect.Response[atriumv1.PasskeyCeremony], error) {
+func ceremonyToProto(c *credential.Ceremony) (*connect.Response[atriumv1.PasskeyCeremony], error) {
 	opts := &structpb.Struct{}
 	if err := protojson.Unmarshal(c.Options, opts); err != nil {
 		return nil, fault.Wrap("api.ceremonyToProto", fault.Internal, err)

@@ -3,7 +3,7 @@ package app
 import (
 	"github.com/atriumid/atrium/internal/config"
 	"github.com/atriumid/atrium/internal/credential"
-	"github.com/atriumid/atrium/internal/credential/passkey"
+	"github.com/atriumid/atrium/internal/passkey"
 	"github.com/atriumid/atrium/internal/sqlstore"
 	"github.com/atriumid/atrium/internal/throttle"
 )

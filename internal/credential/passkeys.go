@@ -3,16 +3,14 @@ package credential
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/go-webauthn/webauthn/webauthn"
-
 	"github.com/atriumid/atrium/internal/audit"
-	"github.com/atriumid/atrium/internal/credential/passkey"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/ids"
 	"github.com/atriumid/atrium/internal/outbox"
@@ -43,13 +41,88 @@ const (
 	reasonReused       = "sign_count_reused"
 )
 
+// Passkey limits.
+const (
+	// MaxPasskeyName bounds the name a user gives a passkey, in bytes.
+	MaxPasskeyName = 100
+	// userHandleBytes is the length of a random WebAuthn user handle.
+	userHandleBytes = 32
+)
+
 // PasskeyConfig holds what passkeys need; nil in Config disables them.
 type PasskeyConfig struct {
 	Store PasskeyStore
-	RP    *passkey.RelyingParty
+	RP    Ceremonies
 	// Ceremonies limits how many login ceremonies one client address may
 	// begin, since beginning one stores its state.
 	Ceremonies *throttle.Limiter
+}
+
+// Ceremonies runs the WebAuthn ceremonies of one relying party: it builds
+// the options of a ceremony, parses a client's answer, and verifies it
+// against the ceremony's state. internal/passkey implements it. Parse
+// errors are fault.Invalid or fault.TooLarge; a verification that fails
+// is fault.Unauthenticated.
+type Ceremonies interface {
+	// Timeout is how long a begun ceremony may be finished.
+	Timeout() time.Duration
+	// BeginRegistration begins registering a passkey for u, excluding
+	// authenticators that hold one of u's.
+	BeginRegistration(u PasskeyUser) (*Ceremony, error)
+	// ParseRegistration parses the answer to a registration ceremony.
+	ParseRegistration(response []byte) (*Answer, error)
+	// FinishRegistration verifies an answer for u and returns the new
+	// passkey.
+	FinishRegistration(u PasskeyUser, state []byte, a *Answer) (*NewPasskey, error)
+	// BeginLogin begins a login with u's passkeys, or with any
+	// discoverable passkey when u is nil.
+	BeginLogin(u *PasskeyUser) (*Ceremony, error)
+	// ParseAssertion parses the answer to a login ceremony.
+	ParseAssertion(response []byte) (*Answer, error)
+	// FinishLogin verifies an answer by one of u's passkeys.
+	FinishLogin(u PasskeyUser, state []byte, a *Answer) (Verified, error)
+}
+
+// Ceremony is a begun ceremony: the options for the client, and the state
+// the server keeps until the client answers, under its challenge.
+type Ceremony struct {
+	// Options is {"publicKey": {...}}, the JSON form of the options of
+	// navigator.credentials.create or .get.
+	Options json.RawMessage
+	// Challenge is the base64url challenge; an answer names it in its
+	// client data.
+	Challenge string
+	State     []byte
+	Expire    time.Time
+}
+
+// Answer is a client's parsed, unverified answer to a ceremony.
+type Answer struct {
+	Challenge    string // the challenge the client data names
+	CredentialID []byte
+	UserHandle   []byte // empty when the authenticator returned none
+	Parsed       any    // the parse of the Ceremonies that made it
+}
+
+// PasskeyUser is an account as WebAuthn sees it.
+type PasskeyUser struct {
+	Handle   []byte // the user handle: random, never personal data
+	Name     string // shown by authenticators
+	Passkeys []PasskeyRecord
+}
+
+// NewPasskey is a verified registration.
+type NewPasskey struct {
+	ID         []byte
+	Credential []byte // the credential record, opaque to this package
+	SignCount  uint32
+}
+
+// Verified is a verified login: the sign count the authenticator sent,
+// and whether it failed to move forward (the passkey may be cloned).
+type Verified struct {
+	SignCount    uint32
+	CloneWarning bool
 }
 
 // PasskeyRecord is a passkey as stored.
@@ -57,7 +130,7 @@ type PasskeyRecord struct {
 	ID        []byte // the credential ID, unique across accounts
 	AccountID string
 	Name      string
-	// Credential is go-webauthn's credential record as JSON; its sign
+	// Credential is the credential record of Ceremonies (JSON); its sign
 	// count is SignCount, kept apart so that it can be compared and set.
 	Credential  []byte
 	SignCount   uint32
@@ -166,39 +239,27 @@ func (s *Service) sensitive(ctx context.Context, op string, sess session.Session
 
 // passkeyUser returns the account as WebAuthn sees it, with its passkeys,
 // creating its user handle when create is set.
-func (s *Service) passkeyUser(ctx context.Context, p *PasskeyConfig, accountID string, create bool) (*passkey.User, []PasskeyRecord, error) {
+func (s *Service) passkeyUser(ctx context.Context, p *PasskeyConfig, accountID string, create bool) (PasskeyUser, error) {
 	var fresh []byte
 	if create {
-		var err error
-		if fresh, err = passkey.NewHandle(); err != nil {
-			return nil, nil, err
+		fresh = make([]byte, userHandleBytes)
+		if _, err := rand.Read(fresh); err != nil {
+			return PasskeyUser{}, fault.Wrap("credential.passkeyUser", fault.Internal, err)
 		}
 	}
 	handle, err := p.Store.UserHandle(ctx, accountID, fresh)
 	if err != nil {
-		return nil, nil, err
+		return PasskeyUser{}, err
 	}
 	recs, err := p.Store.Passkeys(ctx, accountID)
-	if err != nil {
-		return nil, nil, err
-	}
-	u := &passkey.User{Handle: handle, Name: accountID}
-	for _, r := range recs {
-		var c webauthn.Credential
-		if err := json.Unmarshal(r.Credential, &c); err != nil {
-			return nil, nil, fault.Wrap("credential.passkeyUser", fault.Internal, err)
-		}
-		c.Authenticator.SignCount = r.SignCount
-		u.Credentials = append(u.Credentials, c)
-	}
-	return u, recs, nil
+	return PasskeyUser{Handle: handle, Name: accountID, Passkeys: recs}, err
 }
 
 // BeginPasskeyRegistration begins adding a passkey to the session's
 // account and returns the options for navigator.credentials.create. Adding
 // a credential is sensitive: it needs a recent session, AAL2 when the
 // account already has a second factor (fault.PermissionDenied otherwise).
-func (s *Service) BeginPasskeyRegistration(ctx context.Context, sess session.Session) (*passkey.Ceremony, error) {
+func (s *Service) BeginPasskeyRegistration(ctx context.Context, sess session.Session) (*Ceremony, error) {
 	const op = "credential.BeginPasskeyRegistration"
 	p, err := s.passkeys(op)
 	if err != nil {
@@ -207,7 +268,7 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, sess session.Ses
 	if err := s.sensitive(ctx, op, sess); err != nil {
 		return nil, err
 	}
-	u, _, err := s.passkeyUser(ctx, p, sess.AccountID, true)
+	u, err := s.passkeyUser(ctx, p, sess.AccountID, true)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +279,7 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, sess session.Ses
 	return c, s.storeCeremony(ctx, p, c, purposeRegister, sess.AccountID, nil)
 }
 
-func (s *Service) storeCeremony(ctx context.Context, p *PasskeyConfig, c *passkey.Ceremony, purpose, accountID string, mfa []byte) error {
+func (s *Service) storeCeremony(ctx context.Context, p *PasskeyConfig, c *Ceremony, purpose, accountID string, mfa []byte) error {
 	c.Expire = s.clock().Add(p.RP.Timeout())
 	return p.Store.InsertCeremony(ctx, PasskeyCeremony{Hash: hashSecret(c.Challenge), Purpose: purpose,
 		AccountID: accountID, MFAHash: mfa, State: c.State, Expire: c.Expire})
@@ -264,7 +325,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, sess session.Se
 	if err := s.sensitive(ctx, op, sess); err != nil {
 		return nil, err
 	}
-	reg, err := passkey.ParseRegistration(response)
+	reg, err := p.RP.ParseRegistration(response)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +336,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, sess session.Se
 	if c.AccountID != sess.AccountID {
 		return nil, errCeremony
 	}
-	u, _, err := s.passkeyUser(ctx, p, sess.AccountID, false)
+	u, err := s.passkeyUser(ctx, p, sess.AccountID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -283,13 +344,9 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, sess session.Se
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(cred)
-	if err != nil {
-		return nil, fault.Wrap(op, fault.Internal, err)
-	}
 	now := s.clock()
-	rec := PasskeyRecord{ID: cred.ID, AccountID: sess.AccountID, Name: name, Credential: b,
-		SignCount: cred.Authenticator.SignCount, CreateTime: now}
+	rec := PasskeyRecord{ID: cred.ID, AccountID: sess.AccountID, Name: name, Credential: cred.Credential,
+		SignCount: cred.SignCount, CreateTime: now}
 	ch := passkeyChange(ctx, sess.AccountID, outbox.New("atrium.credential.passkey_added", sess.AccountID, now,
 		map[string]any{"passkey": PasskeyID(cred.ID)}))
 	if err := p.Store.AddPasskey(ctx, rec, ch); err != nil {
@@ -302,13 +359,13 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, sess session.Se
 }
 
 // passkeyName checks the name a user gives a passkey: "Passkey" when
-// empty, at most passkey.MaxNameLen bytes of printable UTF-8.
+// empty, at most MaxPasskeyName bytes of printable UTF-8.
 func passkeyName(op, name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return "Passkey", nil
 	}
-	ok := len(name) <= passkey.MaxNameLen && utf8.ValidString(name)
+	ok := len(name) <= MaxPasskeyName && utf8.ValidString(name)
 	for _, r := range name {
 		ok = ok && r >= ' ' && r != 0x7f
 	}
@@ -358,7 +415,7 @@ func (s *Service) DeletePasskey(ctx context.Context, sess session.Session, id st
 // fault.Unauthenticated for an unknown or expired MFA challenge,
 // fault.FailedPrecondition when that account has no passkey, and
 // fault.ResourceExhausted when the client begins too many.
-func (s *Service) BeginPasskeyLogin(ctx context.Context, mfaChallenge, client string) (*passkey.Ceremony, error) {
+func (s *Service) BeginPasskeyLogin(ctx context.Context, mfaChallenge, client string) (*Ceremony, error) {
 	const op = "credential.BeginPasskeyLogin"
 	p, err := s.passkeys(op)
 	if err != nil {
@@ -392,14 +449,14 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context, mfaChallenge, client st
 	if err != nil {
 		return nil, err
 	}
-	u, _, err := s.passkeyUser(ctx, p, accountID, false)
-	if fault.Is(err, fault.NotFound) || (err == nil && len(u.Credentials) == 0) {
+	u, err := s.passkeyUser(ctx, p, accountID, false)
+	if fault.Is(err, fault.NotFound) || (err == nil && len(u.Passkeys) == 0) {
 		return nil, fault.E(op, fault.FailedPrecondition, "the account has no passkey")
 	}
 	if err != nil {
 		return nil, err
 	}
-	c, err := p.RP.BeginLogin(u)
+	c, err := p.RP.BeginLogin(&u)
 	if err != nil {
 		return nil, err
 	}
@@ -427,7 +484,7 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, response []byte, clien
 	if err != nil {
 		return nil, err
 	}
-	a, err := passkey.ParseAssertion(response)
+	a, err := p.RP.ParseAssertion(response)
 	if err != nil {
 		return nil, err
 	}
@@ -499,8 +556,8 @@ func (s *Service) failErr(ctx context.Context, subject throttle.Subject, err err
 // verifyAssertion checks a against the ceremony c for the account, moves
 // the passkey's sign count forward and records the login. Refusals are
 // errPasskeyLogin and are recorded with their reason.
-func (s *Service) verifyAssertion(ctx context.Context, p *PasskeyConfig, accountID string, c PasskeyCeremony, a *passkey.Assertion) (*PasskeyRecord, error) {
-	u, recs, err := s.passkeyUser(ctx, p, accountID, false)
+func (s *Service) verifyAssertion(ctx context.Context, p *PasskeyConfig, accountID string, c PasskeyCeremony, a *Answer) (*PasskeyRecord, error) {
+	u, err := s.passkeyUser(ctx, p, accountID, false)
 	if fault.Is(err, fault.NotFound) {
 		return nil, errPasskeyLogin
 	}
@@ -508,9 +565,9 @@ func (s *Service) verifyAssertion(ctx context.Context, p *PasskeyConfig, account
 		return nil, err
 	}
 	var rec *PasskeyRecord
-	for i := range recs {
-		if bytes.Equal(recs[i].ID, a.CredentialID) {
-			rec = &recs[i]
+	for i := range u.Passkeys {
+		if bytes.Equal(u.Passkeys[i].ID, a.CredentialID) {
+			rec = &u.Passkeys[i]
 		}
 	}
 	if rec == nil {
@@ -529,19 +586,19 @@ func (s *Service) verifyAssertion(ctx context.Context, p *PasskeyConfig, account
 	if !rec.FlagTime.IsZero() {
 		return nil, refuse(reasonFlagged, record)
 	}
-	cred, err := p.RP.FinishLogin(u, c.State, a)
+	v, err := p.RP.FinishLogin(u, c.State, a)
 	if fault.Is(err, fault.Unauthenticated) {
 		return nil, refuse(reasonVerification, record)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if cred.Authenticator.CloneWarning {
+	if v.CloneWarning {
 		return nil, refuse(reasonSignCount, func(c Change) error { return p.Store.FlagPasskey(ctx, rec.ID, now, c) })
 	}
 	ok := passkeyChange(ctx, accountID, outbox.New("atrium.credential.passkey_login_succeeded", accountID, now,
 		map[string]any{"passkey": PasskeyID(rec.ID), "mfa": c.Purpose == purposeMFA}))
-	err = p.Store.UsePasskey(ctx, rec.ID, rec.SignCount, cred.Authenticator.SignCount, now, ok)
+	err = p.Store.UsePasskey(ctx, rec.ID, rec.SignCount, v.SignCount, now, ok)
 	if fault.Is(err, fault.Aborted) {
 		// A concurrent login moved the count or flagged the passkey: the
 		// count of this assertion is no longer ahead.

@@ -1,20 +1,21 @@
 // Package passkey runs the WebAuthn Level 2 ceremonies of one relying
-// party (registration and authentication with passkeys) on top of
+// party (registration and authentication with passkeys) over
 // github.com/go-webauthn/webauthn: it builds the options a client passes
 // to navigator.credentials, parses the client's response within size
 // limits, and verifies it against the state kept since the ceremony began.
+// It implements credential.Ceremonies; the credential package owns the
+// flows, storage and single use of challenges and sign counts. (It sits
+// outside credential because the library depends on net/http.)
 //
 // The relying party ID and the accepted origins come from configuration,
 // never from a request. Every ceremony requires user verification, so a
 // passkey alone is two factors (something the user has, unlocked by
 // something the user knows or is), and every credential is discoverable,
-// so a login needs no identifier. Storage, single use of challenges and
-// sign counts are the caller's (see credential.PasskeyStore).
+// so a login needs no identifier.
 package passkey
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"time"
@@ -22,18 +23,15 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/atriumid/atrium/internal/credential"
 	"github.com/atriumid/atrium/internal/fault"
 )
 
-// Limits on what a client sends and what a credential may hold.
+// Limits on what a client sends.
 const (
 	// MaxResponseBytes bounds a client's response to a ceremony before it
 	// is parsed.
 	MaxResponseBytes = 64 << 10
-	// MaxNameLen bounds the display name a user gives a passkey, in bytes.
-	MaxNameLen = 100
-	// HandleBytes is the length of a random user handle.
-	HandleBytes = 32
 	// DefaultTimeout is how long a begun ceremony may be finished.
 	DefaultTimeout = 5 * time.Minute
 )
@@ -59,6 +57,8 @@ type RelyingParty struct {
 	timeout time.Duration
 }
 
+var _ credential.Ceremonies = (*RelyingParty)(nil)
+
 // New returns the relying party of c, or fault.Invalid when its ID or
 // origins are not usable.
 func New(c Config) (*RelyingParty, error) {
@@ -68,7 +68,6 @@ func New(c Config) (*RelyingParty, error) {
 	if c.Name == "" {
 		c.Name = c.RPID
 	}
-	uv := protocol.VerificationRequired
 	t := webauthn.TimeoutConfig{Enforce: true, Timeout: c.Timeout, TimeoutUVD: c.Timeout}
 	wa, err := webauthn.New(&webauthn.Config{
 		RPID:                  c.RPID,
@@ -78,7 +77,7 @@ func New(c Config) (*RelyingParty, error) {
 		AuthenticatorSelection: protocol.AuthenticatorSelection{
 			ResidentKey:        protocol.ResidentKeyRequirementRequired,
 			RequireResidentKey: protocol.ResidentKeyRequired(),
-			UserVerification:   uv,
+			UserVerification:   protocol.VerificationRequired,
 		},
 		Timeouts: webauthn.TimeoutsConfig{Login: t, Registration: t},
 	})
@@ -88,66 +87,51 @@ func New(c Config) (*RelyingParty, error) {
 	return &RelyingParty{wa: wa, timeout: c.Timeout}, nil
 }
 
-// RPID returns the relying party ID.
-func (rp *RelyingParty) RPID() string { return rp.wa.Config.RPID }
-
 // Timeout returns how long a begun ceremony may be finished.
 func (rp *RelyingParty) Timeout() time.Duration { return rp.timeout }
 
-// NewHandle returns a random user handle: WebAuthn's user.id, which holds
-// no personal data and never changes for an account.
-func NewHandle() ([]byte, error) {
-	b := make([]byte, HandleBytes)
-	if _, err := rand.Read(b); err != nil {
-		return nil, fault.Wrap("passkey.NewHandle", fault.Internal, err)
+// user is an account as WebAuthn sees it.
+type user struct {
+	handle []byte
+	name   string
+	creds  []webauthn.Credential
+}
+
+func (u *user) WebAuthnID() []byte                         { return u.handle }
+func (u *user) WebAuthnName() string                       { return u.name }
+func (u *user) WebAuthnDisplayName() string                { return u.name }
+func (u *user) WebAuthnCredentials() []webauthn.Credential { return u.creds }
+
+// webauthnUser decodes the stored credential records of u, with their
+// sign counts.
+func webauthnUser(op string, u credential.PasskeyUser) (*user, error) {
+	out := &user{handle: u.Handle, name: u.Name}
+	for _, r := range u.Passkeys {
+		var c webauthn.Credential
+		if err := json.Unmarshal(r.Credential, &c); err != nil {
+			return nil, fault.Wrap(op, fault.Internal, err)
+		}
+		c.Authenticator.SignCount = r.SignCount
+		out.creds = append(out.creds, c)
 	}
-	return b, nil
-}
-
-// User is an account as WebAuthn sees it. It implements webauthn.User.
-type User struct {
-	Handle      []byte
-	Name        string // shown by authenticators; an identifier or the account ID
-	Credentials []webauthn.Credential
-}
-
-// WebAuthnID returns the user handle.
-func (u *User) WebAuthnID() []byte { return u.Handle }
-
-// WebAuthnName returns the name authenticators show.
-func (u *User) WebAuthnName() string { return u.Name }
-
-// WebAuthnDisplayName returns the name authenticators show.
-func (u *User) WebAuthnDisplayName() string { return u.Name }
-
-// WebAuthnCredentials returns the user's passkeys.
-func (u *User) WebAuthnCredentials() []webauthn.Credential { return u.Credentials }
-
-// Ceremony is a begun ceremony: the options for the client, and the state
-// the server keeps until the client answers, under its challenge.
-type Ceremony struct {
-	// Options is {"publicKey": {...}}, the JSON form of the options of
-	// navigator.credentials.create or .get.
-	Options json.RawMessage
-	// Challenge is the base64url challenge, 256 random bits; a response
-	// names it in its client data.
-	Challenge string
-	// State is the server's record of the ceremony (go-webauthn's
-	// SessionData as JSON).
-	State  []byte
-	Expire time.Time
+	return out, nil
 }
 
 // BeginRegistration begins registering a new passkey for u, excluding the
 // authenticators that already hold one of u's credentials.
-func (rp *RelyingParty) BeginRegistration(u *User) (*Ceremony, error) {
-	exclude := make([]protocol.CredentialDescriptor, 0, len(u.Credentials))
-	for _, c := range u.Credentials {
+func (rp *RelyingParty) BeginRegistration(u credential.PasskeyUser) (*credential.Ceremony, error) {
+	const op = "passkey.BeginRegistration"
+	wu, err := webauthnUser(op, u)
+	if err != nil {
+		return nil, err
+	}
+	exclude := make([]protocol.CredentialDescriptor, 0, len(wu.creds))
+	for _, c := range wu.creds {
 		exclude = append(exclude, c.Descriptor())
 	}
-	opts, sd, err := rp.wa.BeginRegistration(u, webauthn.WithExclusions(exclude))
+	opts, sd, err := rp.wa.BeginRegistration(wu, webauthn.WithExclusions(exclude))
 	if err != nil {
-		return nil, fault.Wrap("passkey.BeginRegistration", fault.Internal, err)
+		return nil, fault.Wrap(op, fault.Internal, err)
 	}
 	return ceremony(opts, sd)
 }
@@ -156,7 +140,8 @@ func (rp *RelyingParty) BeginRegistration(u *User) (*Ceremony, error) {
 // credentials only (the second step after a password); without, any
 // discoverable credential of this relying party (a login without an
 // identifier).
-func (rp *RelyingParty) BeginLogin(u *User) (*Ceremony, error) {
+func (rp *RelyingParty) BeginLogin(u *credential.PasskeyUser) (*credential.Ceremony, error) {
+	const op = "passkey.BeginLogin"
 	uv := webauthn.WithUserVerification(protocol.VerificationRequired)
 	var (
 		opts *protocol.CredentialAssertion
@@ -166,15 +151,19 @@ func (rp *RelyingParty) BeginLogin(u *User) (*Ceremony, error) {
 	if u == nil {
 		opts, sd, err = rp.wa.BeginDiscoverableLogin(uv)
 	} else {
-		opts, sd, err = rp.wa.BeginLogin(u, uv)
+		var wu *user
+		if wu, err = webauthnUser(op, *u); err != nil {
+			return nil, err
+		}
+		opts, sd, err = rp.wa.BeginLogin(wu, uv)
 	}
 	if err != nil {
-		return nil, fault.Wrap("passkey.BeginLogin", fault.Internal, err)
+		return nil, fault.Wrap(op, fault.Internal, err)
 	}
 	return ceremony(opts, sd)
 }
 
-func ceremony(opts any, sd *webauthn.SessionData) (*Ceremony, error) {
+func ceremony(opts any, sd *webauthn.SessionData) (*credential.Ceremony, error) {
 	o, err := json.Marshal(opts)
 	if err != nil {
 		return nil, fault.Wrap("passkey.ceremony", fault.Internal, err)
@@ -183,7 +172,7 @@ func ceremony(opts any, sd *webauthn.SessionData) (*Ceremony, error) {
 	if err != nil {
 		return nil, fault.Wrap("passkey.ceremony", fault.Internal, err)
 	}
-	return &Ceremony{Options: o, Challenge: sd.Challenge, State: st, Expire: sd.Expires}, nil
+	return &credential.Ceremony{Options: o, Challenge: sd.Challenge, State: st}, nil
 }
 
 func readState(op string, state []byte) (webauthn.SessionData, error) {
@@ -194,17 +183,16 @@ func readState(op string, state []byte) (webauthn.SessionData, error) {
 	return sd, nil
 }
 
-// Registration is a client's parsed answer to a registration ceremony.
-type Registration struct {
-	parsed *protocol.ParsedCredentialCreationData
-	// Challenge is the challenge the client data names.
-	Challenge string
-}
-
 // ParseRegistration parses a client's response to navigator.credentials
 // .create (the PublicKeyCredential's JSON form) without verifying it. The
 // error is fault.Invalid (violation "credential") or fault.TooLarge.
-func ParseRegistration(response []byte) (*Registration, error) {
+func (*RelyingParty) ParseRegistration(response []byte) (*credential.Answer, error) {
+	return ParseRegistration(response)
+}
+
+// ParseRegistration is RelyingParty.ParseRegistration, which needs no
+// relying party.
+func ParseRegistration(response []byte) (*credential.Answer, error) {
 	const op = "passkey.ParseRegistration"
 	if err := checkSize(op, response); err != nil {
 		return nil, err
@@ -213,42 +201,48 @@ func ParseRegistration(response []byte) (*Registration, error) {
 	if err != nil {
 		return nil, malformed(op, err)
 	}
-	return &Registration{parsed: p, Challenge: p.Response.CollectedClientData.Challenge}, nil
+	return &credential.Answer{Challenge: p.Response.CollectedClientData.Challenge, CredentialID: p.RawID, Parsed: p}, nil
 }
 
-// FinishRegistration verifies r against the state of its ceremony for u:
+// FinishRegistration verifies a against the state of its ceremony for u:
 // type, challenge, origin, RP ID hash, the user present and verified
 // flags, the algorithm and the attestation statement (W3C WebAuthn L2
 // §7.1). It returns the new credential, or fault.Unauthenticated.
-func (rp *RelyingParty) FinishRegistration(u *User, state []byte, r *Registration) (*webauthn.Credential, error) {
+func (rp *RelyingParty) FinishRegistration(u credential.PasskeyUser, state []byte, a *credential.Answer) (*credential.NewPasskey, error) {
 	const op = "passkey.FinishRegistration"
+	p, ok := a.Parsed.(*protocol.ParsedCredentialCreationData)
+	if !ok {
+		return nil, fault.E(op, fault.Internal, "not a parsed registration")
+	}
 	sd, err := readState(op, state)
 	if err != nil {
 		return nil, err
 	}
-	c, err := rp.wa.CreateCredential(u, sd, r.parsed)
+	wu, err := webauthnUser(op, u)
+	if err != nil {
+		return nil, err
+	}
+	c, err := rp.wa.CreateCredential(wu, sd, p)
 	if err != nil {
 		return nil, refused(op, err)
 	}
-	return c, nil
-}
-
-// Assertion is a client's parsed answer to an authentication ceremony.
-type Assertion struct {
-	parsed *protocol.ParsedCredentialAssertionData
-	// Challenge is the challenge the client data names.
-	Challenge string
-	// CredentialID is the raw ID of the credential used.
-	CredentialID []byte
-	// UserHandle is the user handle the authenticator returned; empty when
-	// it returned none (allowed only when the ceremony named the user).
-	UserHandle []byte
+	rec, err := json.Marshal(c)
+	if err != nil {
+		return nil, fault.Wrap(op, fault.Internal, err)
+	}
+	return &credential.NewPasskey{ID: c.ID, Credential: rec, SignCount: c.Authenticator.SignCount}, nil
 }
 
 // ParseAssertion parses a client's response to navigator.credentials.get
 // without verifying it. The error is fault.Invalid (violation
 // "credential") or fault.TooLarge.
-func ParseAssertion(response []byte) (*Assertion, error) {
+func (*RelyingParty) ParseAssertion(response []byte) (*credential.Answer, error) {
+	return ParseAssertion(response)
+}
+
+// ParseAssertion is RelyingParty.ParseAssertion, which needs no relying
+// party.
+func ParseAssertion(response []byte) (*credential.Answer, error) {
 	const op = "passkey.ParseAssertion"
 	if err := checkSize(op, response); err != nil {
 		return nil, err
@@ -257,38 +251,45 @@ func ParseAssertion(response []byte) (*Assertion, error) {
 	if err != nil {
 		return nil, malformed(op, err)
 	}
-	return &Assertion{parsed: p, Challenge: p.Response.CollectedClientData.Challenge,
-		CredentialID: p.RawID, UserHandle: p.Response.UserHandle}, nil
+	return &credential.Answer{Challenge: p.Response.CollectedClientData.Challenge,
+		CredentialID: p.RawID, UserHandle: p.Response.UserHandle, Parsed: p}, nil
 }
 
 // FinishLogin verifies a against the state of its ceremony and u, who must
 // hold the credential a names: type, challenge, origin, RP ID hash, the
 // user present and verified flags and the signature (W3C WebAuthn L2
-// §7.2). It returns the credential with its flags and sign count updated;
-// Authenticator.CloneWarning is set when the sign count did not move
-// forward, which the caller must treat as a refusal. Any other failure is
-// fault.Unauthenticated.
-func (rp *RelyingParty) FinishLogin(u *User, state []byte, a *Assertion) (*webauthn.Credential, error) {
+// §7.2). It returns the new sign count, and CloneWarning when the count
+// did not move forward, which the caller must treat as a refusal. Any
+// other failure is fault.Unauthenticated.
+func (rp *RelyingParty) FinishLogin(u credential.PasskeyUser, state []byte, a *credential.Answer) (credential.Verified, error) {
 	const op = "passkey.FinishLogin"
+	p, ok := a.Parsed.(*protocol.ParsedCredentialAssertionData)
+	if !ok {
+		return credential.Verified{}, fault.E(op, fault.Internal, "not a parsed assertion")
+	}
 	sd, err := readState(op, state)
 	if err != nil {
-		return nil, err
+		return credential.Verified{}, err
+	}
+	wu, err := webauthnUser(op, u)
+	if err != nil {
+		return credential.Verified{}, err
 	}
 	var c *webauthn.Credential
 	if len(sd.UserID) == 0 {
 		_, c, err = rp.wa.ValidatePasskeyLogin(func(_, handle []byte) (webauthn.User, error) {
-			if !bytes.Equal(handle, u.Handle) {
+			if !bytes.Equal(handle, wu.handle) {
 				return nil, errors.New("user handle of another account")
 			}
-			return u, nil
-		}, sd, a.parsed)
+			return wu, nil
+		}, sd, p)
 	} else {
-		c, err = rp.wa.ValidateLogin(u, sd, a.parsed)
+		c, err = rp.wa.ValidateLogin(wu, sd, p)
 	}
 	if err != nil {
-		return nil, refused(op, err)
+		return credential.Verified{}, refused(op, err)
 	}
-	return c, nil
+	return credential.Verified{SignCount: c.Authenticator.SignCount, CloneWarning: c.Authenticator.CloneWarning}, nil
 }
 
 func checkSize(op string, response []byte) error {
