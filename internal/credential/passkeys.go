@@ -421,15 +421,8 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context, mfaChallenge, client st
 	if err != nil {
 		return nil, err
 	}
-	if p.Ceremonies != nil {
-		subject := throttle.Subject{Client: "passkey-begin/" + client}
-		if err := p.Ceremonies.Check(ctx, subject); err != nil {
-			return nil, err
-		}
-		// Every ceremony counts: the limiter's free allowance is the rate.
-		if err := p.Ceremonies.Fail(ctx, subject); err != nil {
-			return nil, err
-		}
+	if err := limitRate(ctx, p.Ceremonies, "passkey-begin/"+client); err != nil {
+		return nil, err
 	}
 	if mfaChallenge == "" {
 		c, err := p.RP.BeginLogin(nil)

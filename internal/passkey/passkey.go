@@ -193,13 +193,9 @@ func (*RelyingParty) ParseRegistration(response []byte) (*credential.Answer, err
 // ParseRegistration is RelyingParty.ParseRegistration, which needs no
 // relying party.
 func ParseRegistration(response []byte) (*credential.Answer, error) {
-	const op = "passkey.ParseRegistration"
-	if err := checkSize(op, response); err != nil {
-		return nil, err
-	}
-	p, err := protocol.ParseCredentialCreationResponseBytes(response)
+	p, err := parse("passkey.ParseRegistration", response, protocol.ParseCredentialCreationResponseBytes)
 	if err != nil {
-		return nil, malformed(op, err)
+		return nil, err
 	}
 	return &credential.Answer{Challenge: p.Response.CollectedClientData.Challenge, CredentialID: p.RawID, Parsed: p}, nil
 }
@@ -243,13 +239,9 @@ func (*RelyingParty) ParseAssertion(response []byte) (*credential.Answer, error)
 // ParseAssertion is RelyingParty.ParseAssertion, which needs no relying
 // party.
 func ParseAssertion(response []byte) (*credential.Answer, error) {
-	const op = "passkey.ParseAssertion"
-	if err := checkSize(op, response); err != nil {
-		return nil, err
-	}
-	p, err := protocol.ParseCredentialRequestResponseBytes(response)
+	p, err := parse("passkey.ParseAssertion", response, protocol.ParseCredentialRequestResponseBytes)
 	if err != nil {
-		return nil, malformed(op, err)
+		return nil, err
 	}
 	return &credential.Answer{Challenge: p.Response.CollectedClientData.Challenge,
 		CredentialID: p.RawID, UserHandle: p.Response.UserHandle, Parsed: p}, nil
@@ -292,16 +284,19 @@ func (rp *RelyingParty) FinishLogin(u credential.PasskeyUser, state []byte, a *c
 	return credential.Verified{SignCount: c.Authenticator.SignCount, CloneWarning: c.Authenticator.CloneWarning}, nil
 }
 
-func checkSize(op string, response []byte) error {
+// parse checks the size of a response, then parses it with f; a response
+// f refuses is fault.Invalid.
+func parse[T any](op string, response []byte, f func([]byte) (T, error)) (T, error) {
+	var zero T
 	if len(response) > MaxResponseBytes {
-		return fault.E(op, fault.TooLarge, "credential larger than %d bytes", MaxResponseBytes)
+		return zero, fault.E(op, fault.TooLarge, "credential larger than %d bytes", MaxResponseBytes)
 	}
-	return nil
-}
-
-func malformed(op string, err error) error {
-	return &fault.Error{Op: op, Kind: fault.Invalid, Msg: "malformed credential",
-		Violations: []fault.Violation{{Field: "credential", Reason: "not a WebAuthn public key credential"}}, Err: err}
+	p, err := f(response)
+	if err != nil {
+		return zero, &fault.Error{Op: op, Kind: fault.Invalid, Msg: "malformed credential",
+			Violations: []fault.Violation{{Field: "credential", Reason: "not a WebAuthn public key credential"}}, Err: err}
+	}
+	return p, nil
 }
 
 // refused is the error of a response that failed verification. The

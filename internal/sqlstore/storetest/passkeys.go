@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atriumid/atrium/internal/account"
 	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/credential"
 	"github.com/atriumid/atrium/internal/fault"
@@ -26,6 +27,7 @@ func RunPasskeys(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 	t.Run("CeremonyOnce", func(t *testing.T) { t.Parallel(); testCeremonyOnce(t, newDB(t)) })
 	t.Run("SignCountOnce", func(t *testing.T) { t.Parallel(); testSignCountOnce(t, newDB(t)) })
 	t.Run("CredentialIDUnique", func(t *testing.T) { t.Parallel(); testCredentialIDUnique(t, newDB(t)) })
+	t.Run("ErasedWithAccount", func(t *testing.T) { t.Parallel(); testPasskeysErased(t, newDB(t)) })
 }
 
 func passkeyChange(typ, accountID string) credential.Change {
@@ -133,5 +135,42 @@ func testCredentialIDUnique(t *testing.T, db *sqlstore.DB) {
 	}
 	if _, err := ps.UserHandle(ctx, accounts[1], nil); !fault.Is(err, fault.NotFound) {
 		t.Errorf("UserHandle(none yet) = %v, want NotFound", err)
+	}
+}
+
+// Erasing an account removes its passkeys, its user handle and its
+// ceremonies, and no passkey can be added to it afterwards.
+func testPasskeysErased(t *testing.T, db *sqlstore.DB) {
+	ctx := context.Background()
+	ps := db.Passkeys()
+	id := newAccount(t, db)
+	if _, err := ps.UserHandle(ctx, id, []byte("erased-handle")); err != nil {
+		t.Fatal(err)
+	}
+	rec := credential.PasskeyRecord{ID: []byte("erased"), AccountID: id, Name: "key", Credential: []byte(`{}`), CreateTime: t0}
+	if err := ps.AddPasskey(ctx, rec, passkeyChange("atrium.test.passkey_added", id)); err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256([]byte("erased ceremony"))
+	if err := ps.InsertCeremony(ctx, credential.PasskeyCeremony{Hash: h[:], Purpose: "mfa", AccountID: id, State: []byte(`{}`), Expire: t0.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Accounts().Update(ctx, func(ctx context.Context, tx account.Tx) error { return tx.Erase(ctx, id, t0) }); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ps.Passkeys(ctx, id); err != nil || len(got) != 0 {
+		t.Errorf("Passkeys after erasure = %v, %v, want none", got, err)
+	}
+	if _, err := ps.HandleAccount(ctx, []byte("erased-handle")); !fault.Is(err, fault.NotFound) {
+		t.Errorf("HandleAccount after erasure = %v, want NotFound", err)
+	}
+	if _, err := ps.ConsumeCeremony(ctx, h[:], t0); !fault.Is(err, fault.Aborted) {
+		t.Errorf("ConsumeCeremony after erasure = %v, want Aborted", err)
+	}
+	if err := ps.AddPasskey(ctx, rec, passkeyChange("atrium.test.passkey_added", id)); !fault.Is(err, fault.NotFound) {
+		t.Errorf("AddPasskey to an erased account = %v, want NotFound", err)
+	}
+	if _, err := ps.UserHandle(ctx, id, []byte("another")); !fault.Is(err, fault.NotFound) {
+		t.Errorf("UserHandle of an erased account = %v, want NotFound", err)
 	}
 }
