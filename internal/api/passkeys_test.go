@@ -1,9 +1,17 @@
 package api_test
 
 import (
+	"context"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	atriumv1 "github.com/atriumid/atrium/gen/atrium/v1"
+	"github.com/atriumid/atrium/gen/atrium/v1/atriumv1connect"
 	"github.com/atriumid/atrium/internal/config"
 	"github.com/atriumid/atrium/internal/testenv"
 )
@@ -103,11 +111,16 @@ func TestPasskeyRegisterAndDiscoverableLoginR18(t *testing.T) {
 		if r.status != 200 || len(list) != 1 || list[0].(map[string]any)["id"] != pid || list[0].(map[string]any)["lastUseTime"] == nil {
 			t.Fatalf("list = %d %s, want %s, used", r.status, r.raw, pid)
 		}
-		types := c.auditTypes(t, id)
-		for _, want := range []string{"atrium.credential.passkey_added", "atrium.credential.passkey_login_succeeded"} {
-			if !slices.Contains(types, want) {
-				t.Errorf("audit types %v lack %s", types, want)
+		for typ, actor := range map[string]string{"atrium.credential.passkey_added": "account:" + id, "atrium.credential.passkey_login_succeeded": "anonymous"} {
+			r := c.do("GET", "/v1/audit?account="+id+"&type="+typ, nil)
+			recs, _ := r.body["records"].([]any)
+			if len(recs) != 1 || recs[0].(map[string]any)["actor"] != actor || recs[0].(map[string]any)["data"].(map[string]any)["passkey"] != pid {
+				t.Errorf("audit records of %s = %s, want one by %s naming %s", typ, r.raw, actor, pid)
 			}
+		}
+		ev := c.do("GET", "/v1/events", nil)
+		if !strings.Contains(ev.raw, `"atrium.credential.passkey_added"`) || !strings.Contains(ev.raw, `"atrium.credential.passkey_login_succeeded"`) {
+			t.Errorf("events lack the passkey events: %.500s", ev.raw)
 		}
 	})
 }
@@ -311,6 +324,41 @@ func TestPasskeyDeleteR18(t *testing.T) {
 		}
 		if types := c.auditTypes(t, id); !slices.Contains(types, "atrium.credential.passkey_removed") {
 			t.Errorf("audit types %v lack passkey_removed", types)
+		}
+	})
+}
+
+// R-18: the same passkey login over Connect; a refused answer is
+// CodeUnauthenticated, a malformed one CodeInvalidArgument.
+func TestPasskeyLoginConnectR18(t *testing.T) {
+	forEachPasskeyServer(t, func(t *testing.T, c client) {
+		ctx := context.Background()
+		id := c.register(t)
+		a := newSoftwareAuthenticator(t)
+		c.registerPasskey(t, a, c.loginToken(t), nil)
+		pk := atriumv1connect.NewPasskeyServiceClient(http.DefaultClient, c.srv.URL)
+		answer := func() *structpb.Struct {
+			t.Helper()
+			begin, err := pk.BeginPasskeyLogin(ctx, connect.NewRequest(&atriumv1.BeginPasskeyLoginRequest{}))
+			if err != nil {
+				t.Fatalf("BeginPasskeyLogin = %v", err)
+			}
+			cred, err := structpb.NewStruct(a.get(map[string]any{"options": begin.Msg.Options.AsMap()}, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return cred
+		}
+		res, err := pk.FinishPasskeyLogin(ctx, connect.NewRequest(&atriumv1.FinishPasskeyLoginRequest{Credential: answer()}))
+		if err != nil || res.Msg.Session.GetAccountId() != id || res.Msg.Session.GetAal() != "aal2" {
+			t.Fatalf("FinishPasskeyLogin = %v, %v; want an AAL2 session of %s", res, err, id)
+		}
+		a.flags = flagUP
+		if _, err := pk.FinishPasskeyLogin(ctx, connect.NewRequest(&atriumv1.FinishPasskeyLoginRequest{Credential: answer()})); connect.CodeOf(err) != connect.CodeUnauthenticated {
+			t.Errorf("FinishPasskeyLogin without UV = %v, want unauthenticated", err)
+		}
+		if _, err := pk.FinishPasskeyLogin(ctx, connect.NewRequest(&atriumv1.FinishPasskeyLoginRequest{})); connect.CodeOf(err) != connect.CodeInvalidArgument {
+			t.Errorf("FinishPasskeyLogin without a credential = %v, want invalid_argument", err)
 		}
 	})
 }
