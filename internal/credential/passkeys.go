@@ -47,6 +47,9 @@ const (
 	MaxPasskeyName = 100
 	// userHandleBytes is the length of a random WebAuthn user handle.
 	userHandleBytes = 32
+	// maxCredentialID is the longest credential ID (W3C WebAuthn L2
+	// §5.8.3), which the parser of answers also enforces.
+	maxCredentialID = 1023
 )
 
 // PasskeyConfig holds what passkeys need; nil in Config disables them.
@@ -399,7 +402,7 @@ func (s *Service) DeletePasskey(ctx context.Context, sess session.Session, id st
 		return err
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(id)
-	if err != nil || len(raw) == 0 || len(raw) > 1023 {
+	if err != nil || len(raw) == 0 || len(raw) > maxCredentialID {
 		return fault.E(op, fault.NotFound, "no such passkey")
 	}
 	ch := passkeyChange(ctx, sess.AccountID, outbox.New("atrium.credential.passkey_removed", sess.AccountID, s.clock(),
