@@ -62,6 +62,9 @@ var _ credential.Ceremonies = (*RelyingParty)(nil)
 // New returns the relying party of c, or fault.Invalid when its ID or
 // origins are not usable.
 func New(c Config) (*RelyingParty, error) {
+	if c.RPID == "" {
+		return nil, fault.E("passkey.New", fault.Invalid, "a relying party ID is required")
+	}
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
 	}
