@@ -40,6 +40,9 @@ type softwareCredential struct {
 	key    *ecdsa.PrivateKey
 	handle []byte // the user handle it was created for
 	count  uint32 // the next sign count is count+1 unless a test sets it
+	// noCounter makes the credential send 0 every time, as authenticators
+	// that keep no sign count (most synced passkeys) do.
+	noCounter bool
 }
 
 func newSoftwareAuthenticator(t *testing.T) *softwareAuthenticator {
@@ -125,7 +128,9 @@ func (a *softwareAuthenticator) get(body map[string]any, c *softwareCredential) 
 	if c == nil {
 		c = a.creds[len(a.creds)-1]
 	}
-	c.count++
+	if !c.noCounter {
+		c.count++
+	}
 	pk := publicKeyOptions(a.t, body)
 	clientData := a.clientData("webauthn.get", pk["challenge"].(string))
 	auth := a.authData(a.flags, c.count)

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -359,6 +360,41 @@ func TestPasskeyLoginConnectR18(t *testing.T) {
 		}
 		if _, err := pk.FinishPasskeyLogin(ctx, connect.NewRequest(&atriumv1.FinishPasskeyLoginRequest{})); connect.CodeOf(err) != connect.CodeInvalidArgument {
 			t.Errorf("FinishPasskeyLogin without a credential = %v, want invalid_argument", err)
+		}
+	})
+}
+
+// one answer to a login ceremony, sent 32 times at once, logs
+// in exactly once. (One round: the 31 refused replays count against the
+// client address, whose 50 free failures a second round would use up; the
+// store's conformance suite races 200 rounds.)
+func TestPasskeyAssertionExactlyOnceR48(t *testing.T) {
+	forEachPasskeyServer(t, func(t *testing.T, c client) {
+		c.register(t)
+		a := newSoftwareAuthenticator(t)
+		c.registerPasskey(t, a, c.loginToken(t), nil)
+		answer := a.get(c.beginLogin(t, ""), nil)
+		testenv.ExactlyOnce(t, 32, func() error {
+			if r := c.finishLogin(answer); r.status != 200 {
+				return errors.New(r.raw)
+			}
+			return nil
+		})
+	})
+}
+
+// an authenticator that keeps no sign count sends 0 every time; that
+// is not a regression.
+func TestPasskeyWithoutSignCountR18(t *testing.T) {
+	forEachPasskeyServer(t, func(t *testing.T, c client) {
+		c.register(t)
+		a := newSoftwareAuthenticator(t)
+		c.registerPasskey(t, a, c.loginToken(t), nil)
+		a.creds[0].noCounter = true
+		for i := range 3 {
+			if r := c.finishLogin(a.get(c.beginLogin(t, ""), nil)); r.status != 200 {
+				t.Fatalf("login %d with sign count 0 = %d %s, want 200", i, r.status, r.raw)
+			}
 		}
 	})
 }
