@@ -398,3 +398,22 @@ func TestPasskeyWithoutSignCountR18(t *testing.T) {
 		}
 	})
 }
+
+// A suspended account's passkey verifies but does not log in (403), and
+// no successful login is recorded.
+func TestPasskeySuspendedAccount(t *testing.T) {
+	forEachPasskeyServer(t, func(t *testing.T, c client) {
+		id := c.register(t)
+		a := newSoftwareAuthenticator(t)
+		c.registerPasskey(t, a, c.loginToken(t), nil)
+		if r := c.do("POST", "/v1/accounts/"+id+":transition", map[string]any{"transition": "suspend", "reason": "review"}); r.status != 200 {
+			t.Fatalf("suspend = %d %s", r.status, r.raw)
+		}
+		if r := c.finishLogin(a.get(c.beginLogin(t, ""), nil)); r.status != 403 {
+			t.Errorf("passkey login of a suspended account = %d %s, want 403", r.status, r.raw)
+		}
+		if types := c.auditTypes(t, id); slices.Contains(types, "atrium.credential.passkey_login_succeeded") {
+			t.Errorf("audit types %v record a login of a suspended account", types)
+		}
+	})
+}

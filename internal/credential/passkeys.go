@@ -510,7 +510,7 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, response []byte, clien
 	if err != nil {
 		return nil, err
 	}
-	rec, err := s.verifyAssertion(ctx, p, accountID, c, a)
+	state, err := s.verifyAssertion(ctx, p, accountID, c, a)
 	if err != nil {
 		return nil, s.failErr(ctx, subject, err)
 	}
@@ -526,14 +526,7 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, response []byte, clien
 		}
 		methods = []string{session.MethodPassword, MethodPasskey}
 	}
-	kindName, state, err := s.c.Store.AccountState(ctx, rec.AccountID)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.active(op, kindName, state); err != nil {
-		return nil, err
-	}
-	tok, sess, err := s.c.Sessions.Issue(ctx, session.Grant{AccountID: rec.AccountID, AccountState: state, AAL: session.AAL2, Methods: methods})
+	tok, sess, err := s.c.Sessions.Issue(ctx, session.Grant{AccountID: accountID, AccountState: state, AAL: session.AAL2, Methods: methods})
 	if err != nil {
 		return nil, err
 	}
@@ -549,16 +542,18 @@ func (s *Service) failErr(ctx context.Context, subject throttle.Subject, err err
 	return s.fail(ctx, subject, err)
 }
 
-// verifyAssertion checks a against the ceremony c for the account, moves
-// the passkey's sign count forward and records the login. Refusals are
-// errPasskeyLogin and are recorded with their reason.
-func (s *Service) verifyAssertion(ctx context.Context, p *PasskeyConfig, accountID string, c PasskeyCeremony, a *Answer) (*PasskeyRecord, error) {
+// verifyAssertion checks a against the ceremony c for the account and
+// that the account is active, then moves the passkey's sign count forward
+// and records the login. It returns the account's state. Refusals of the
+// answer are errPasskeyLogin and are recorded with their reason; an
+// account that is not active is fault.PermissionDenied.
+func (s *Service) verifyAssertion(ctx context.Context, p *PasskeyConfig, accountID string, c PasskeyCeremony, a *Answer) (string, error) {
 	u, err := s.passkeyUser(ctx, p, accountID, false)
 	if fault.Is(err, fault.NotFound) {
-		return nil, errPasskeyLogin
+		return "", errPasskeyLogin
 	}
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	var rec *PasskeyRecord
 	for i := range u.Passkeys {
@@ -567,7 +562,7 @@ func (s *Service) verifyAssertion(ctx context.Context, p *PasskeyConfig, account
 		}
 	}
 	if rec == nil {
-		return nil, errPasskeyLogin
+		return "", errPasskeyLogin
 	}
 	now := s.clock()
 	refuse := func(reason string, write func(Change) error) error {
@@ -580,17 +575,24 @@ func (s *Service) verifyAssertion(ctx context.Context, p *PasskeyConfig, account
 	}
 	record := func(c Change) error { return p.Store.RecordPasskeyChange(ctx, c) }
 	if !rec.FlagTime.IsZero() {
-		return nil, refuse(reasonFlagged, record)
+		return "", refuse(reasonFlagged, record)
 	}
 	v, err := p.RP.FinishLogin(u, c.State, a)
 	if fault.Is(err, fault.Unauthenticated) {
-		return nil, refuse(reasonVerification, record)
+		return "", refuse(reasonVerification, record)
 	}
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if v.CloneWarning {
-		return nil, refuse(reasonSignCount, func(c Change) error { return p.Store.FlagPasskey(ctx, rec.ID, now, c) })
+		return "", refuse(reasonSignCount, func(c Change) error { return p.Store.FlagPasskey(ctx, rec.ID, now, c) })
+	}
+	kindName, state, err := s.c.Store.AccountState(ctx, accountID)
+	if err != nil {
+		return "", err
+	}
+	if err := s.active("credential.FinishPasskeyLogin", kindName, state); err != nil {
+		return "", err
 	}
 	ok := passkeyChange(ctx, accountID, outbox.New("atrium.credential.passkey_login_succeeded", accountID, now,
 		map[string]any{"passkey": PasskeyID(rec.ID), "mfa": c.Purpose == purposeMFA}))
@@ -598,12 +600,12 @@ func (s *Service) verifyAssertion(ctx context.Context, p *PasskeyConfig, account
 	if fault.Is(err, fault.Aborted) {
 		// A concurrent login moved the count or flagged the passkey: the
 		// count of this assertion is no longer ahead.
-		return nil, refuse(reasonReused, record)
+		return "", refuse(reasonReused, record)
 	}
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	return rec, nil
+	return state, nil
 }
 
 // passkeyChange pairs event e about an account with its audit record,
