@@ -56,6 +56,17 @@ func (c client) registerPasskey(t *testing.T, a *softwareAuthenticator, token st
 	return r.body["id"].(string)
 }
 
+// userWithPasskey registers the test user, logs in and adds a passkey of
+// a new software authenticator; it returns the account ID and the
+// authenticator.
+func (c client) userWithPasskey(t *testing.T) (string, *softwareAuthenticator) {
+	t.Helper()
+	id := c.register(t)
+	a := newSoftwareAuthenticator(t)
+	c.registerPasskey(t, a, c.loginToken(t), nil)
+	return id, a
+}
+
 // beginLogin begins a passkey login: discoverable without challenge, the
 // second step of a password login with one.
 func (c client) beginLogin(t *testing.T, challenge string) map[string]any {
@@ -280,9 +291,7 @@ func countOf(xs []string, x string) int {
 // even for a correct assertion.
 func TestPasskeyLoginThrottledR10(t *testing.T) {
 	forEachPasskeyServer(t, func(t *testing.T, c client) {
-		c.register(t)
-		a := newSoftwareAuthenticator(t)
-		c.registerPasskey(t, a, c.loginToken(t), nil)
+		_, a := c.userWithPasskey(t)
 		a.origin = "https://evil.example"
 		var last response
 		for range 8 {
@@ -334,9 +343,7 @@ func TestPasskeyDeleteR18(t *testing.T) {
 func TestPasskeyLoginConnectR18(t *testing.T) {
 	forEachPasskeyServer(t, func(t *testing.T, c client) {
 		ctx := context.Background()
-		id := c.register(t)
-		a := newSoftwareAuthenticator(t)
-		c.registerPasskey(t, a, c.loginToken(t), nil)
+		id, a := c.userWithPasskey(t)
 		pk := atriumv1connect.NewPasskeyServiceClient(http.DefaultClient, c.srv.URL)
 		answer := func() *structpb.Struct {
 			t.Helper()
@@ -370,9 +377,7 @@ func TestPasskeyLoginConnectR18(t *testing.T) {
 // store's conformance suite races 200 rounds.)
 func TestPasskeyAssertionExactlyOnceR48(t *testing.T) {
 	forEachPasskeyServer(t, func(t *testing.T, c client) {
-		c.register(t)
-		a := newSoftwareAuthenticator(t)
-		c.registerPasskey(t, a, c.loginToken(t), nil)
+		_, a := c.userWithPasskey(t)
 		answer := a.get(c.beginLogin(t, ""), nil)
 		testenv.ExactlyOnce(t, 32, func() error {
 			if r := c.finishLogin(answer); r.status != 200 {
@@ -387,9 +392,7 @@ func TestPasskeyAssertionExactlyOnceR48(t *testing.T) {
 // is not a regression.
 func TestPasskeyWithoutSignCountR18(t *testing.T) {
 	forEachPasskeyServer(t, func(t *testing.T, c client) {
-		c.register(t)
-		a := newSoftwareAuthenticator(t)
-		c.registerPasskey(t, a, c.loginToken(t), nil)
+		_, a := c.userWithPasskey(t)
 		a.creds[0].noCounter = true
 		for i := range 3 {
 			if r := c.finishLogin(a.get(c.beginLogin(t, ""), nil)); r.status != 200 {
@@ -403,9 +406,7 @@ func TestPasskeyWithoutSignCountR18(t *testing.T) {
 // no successful login is recorded.
 func TestPasskeySuspendedAccount(t *testing.T) {
 	forEachPasskeyServer(t, func(t *testing.T, c client) {
-		id := c.register(t)
-		a := newSoftwareAuthenticator(t)
-		c.registerPasskey(t, a, c.loginToken(t), nil)
+		id, a := c.userWithPasskey(t)
 		if r := c.do("POST", "/v1/accounts/"+id+":transition", map[string]any{"transition": "suspend", "reason": "review"}); r.status != 200 {
 			t.Fatalf("suspend = %d %s", r.status, r.raw)
 		}
