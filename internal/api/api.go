@@ -95,6 +95,7 @@ func Handler(c Config) http.Handler {
 	relationRoutes(mux, c.Log, rh)
 	authRoutes(mux, c.Log, c, opts...)
 	walletRoutes(mux, c.Log, c, opts...)
+	passkeyRoutes(mux, c.Log, c, opts...)
 	eventsRoutes(mux, c, opts)
 	if c.Metrics != nil {
 		mux.Handle("GET /metrics", adminOnly(c.Metrics, writeErr))

@@ -111,7 +111,7 @@ func clientOf(ctx context.Context) string {
 func selfAuthenticated(r *http.Request) bool {
 	p := r.URL.Path
 	if strings.HasPrefix(p, "/v1/auth/") || strings.HasPrefix(p, "/"+atriumv1connect.AuthServiceName+"/") ||
-		strings.HasPrefix(p, "/"+atriumv1connect.WalletServiceName+"/") {
+		strings.HasPrefix(p, "/"+atriumv1connect.WalletServiceName+"/") || strings.HasPrefix(p, "/"+atriumv1connect.PasskeyServiceName+"/") {
 		return true
 	}
 	if p == "/v1/wallets" || strings.HasPrefix(p, "/v1/wallets/") || strings.HasPrefix(p, "/v1/wallets:") {

@@ -163,13 +163,17 @@ func credentials(cfg config.Config, accounts *account.Service, kinds *kind.Regis
 	if err != nil {
 		return nil, err
 	}
+	pk, err := passkeyConfig(cfg, db)
+	if err != nil {
+		return nil, err
+	}
 	return credential.NewService(credential.Config{
 		Accounts: accounts, Kinds: kinds, Store: db.Credentials(), Sessions: sessions, Keys: keys,
 		Limiter: throttle.New(db.Throttle(), throttle.DefaultPolicies, nil),
 		Hashing: password.Params{Memory: cfg.PasswordHashMemoryKiB, Time: cfg.PasswordHashTime, Threads: 1},
 		Policy:  password.DefaultPolicy, Issuer: "Atrium", ContextWords: context,
 		Mail: mailer(cfg), PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
-		Wallets: wallets,
+		Wallets: wallets, Passkeys: pk,
 	})
 }
 
@@ -221,6 +225,7 @@ func (a *App) routes(apiHandler http.Handler) http.Handler {
 	mux.Handle("/atrium.v1.EventService/", apiHandler)
 	mux.Handle("/atrium.v1.AuditService/", apiHandler)
 	mux.Handle("/atrium.v1.WalletService/", apiHandler)
+	mux.Handle("/atrium.v1.PasskeyService/", apiHandler)
 	mux.Handle("GET /metrics", apiHandler)
 	return a.metrics.instrument(recoverPanics(a.log, mux))
 }

@@ -47,6 +47,12 @@ type Config struct {
 	// EthRPC are the JSON-RPC endpoints by chain ID that verify
 	// smart-contract wallet signatures (ERC-1271, ERC-6492).
 	EthRPC []EthRPC
+	// WebAuthnRPID is the WebAuthn relying party ID of passkeys; the
+	// public URL's host when empty.
+	WebAuthnRPID string
+	// WebAuthnOrigins are the origins passkey ceremonies may come from;
+	// the public URL's origin when empty.
+	WebAuthnOrigins []string
 }
 
 // EthRPC is one chain's JSON-RPC endpoint. The URL may hold an API key.
@@ -86,6 +92,8 @@ var env = map[string]string{
 	"smtp-from":       "ATRIUM_SMTP_FROM",
 	"nats-url":        "ATRIUM_NATS_URL",
 	"audit-key":       "ATRIUM_AUDIT_SIGNING_KEY",
+	"webauthn-rp-id":  "ATRIUM_WEBAUTHN_RP_ID",
+	"webauthn-origin": "ATRIUM_WEBAUTHN_ORIGINS",
 }
 
 // FlagSet returns a flag set for command name whose flags write into c,
@@ -165,6 +173,15 @@ func (c *Config) FlagSet(name string, out io.Writer, want ...string) *flag.FlagS
 			return err
 		})
 	}
+	if def("webauthn-rp-id") {
+		fs.StringVar(&c.WebAuthnRPID, "webauthn-rp-id", c.WebAuthnRPID, "WebAuthn relying party ID of passkeys; default the public URL's host (env ATRIUM_WEBAUTHN_RP_ID)")
+	}
+	if def("webauthn-origin") {
+		fs.Func("webauthn-origin", "origin passkey ceremonies may come from, such as https://id.example.com; repeatable; default the public URL's origin (env ATRIUM_WEBAUTHN_ORIGINS, comma-separated)", func(v string) error {
+			c.WebAuthnOrigins = append(c.WebAuthnOrigins, v)
+			return nil
+		})
+	}
 	if def("max-body-bytes") {
 		fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body accepted")
 	}
@@ -199,6 +216,10 @@ func (c *Config) FromEnv(getenv func(string) string) {
 			c.NatsURL = v
 		case "audit-key":
 			c.AuditSigningKey = v
+		case "webauthn-rp-id":
+			c.WebAuthnRPID = v
+		case "webauthn-origin":
+			c.WebAuthnOrigins = strings.Split(v, ",")
 		}
 	}
 }
@@ -243,6 +264,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--audit-checkpoints must be at least 1s")
 	}
 	if err := c.validateChains(); err != nil {
+		return err
+	}
+	if err := c.validateWebAuthn(u); err != nil {
 		return err
 	}
 	switch c.LogLevel {
@@ -293,5 +317,42 @@ func (c *Config) validateChains() error {
 		}
 		seen[e.ChainID] = true
 	}
+	return nil
+}
+
+// validateWebAuthn fills the passkey relying party from the public URL u
+// where it is not configured, and checks that every origin is an http(s)
+// origin whose host is the relying party ID or under it (WebAuthn L2
+// §5.1.3 step 8: the RP ID must be a registrable suffix of the origin's
+// effective domain). A relying party ID cannot be an IP address: a public
+// URL on one leaves WebAuthnRPID empty, and passkeys off, unless an ID is
+// configured.
+func (c *Config) validateWebAuthn(u *url.URL) error {
+	if c.WebAuthnRPID == "" {
+		if net.ParseIP(u.Hostname()) != nil && len(c.WebAuthnOrigins) == 0 {
+			return nil
+		}
+		c.WebAuthnRPID = u.Hostname()
+	}
+	if len(c.WebAuthnOrigins) == 0 {
+		c.WebAuthnOrigins = []string{u.Scheme + "://" + u.Host}
+	}
+	rp := strings.ToLower(c.WebAuthnRPID)
+	if rp == "" || strings.ContainsAny(rp, ":/ []") || net.ParseIP(rp) != nil {
+		return fmt.Errorf("--webauthn-rp-id must be a domain name, such as id.example.com")
+	}
+	for i, o := range c.WebAuthnOrigins {
+		o = strings.TrimSpace(o)
+		ou, err := url.Parse(o)
+		if err != nil || (ou.Scheme != "http" && ou.Scheme != "https") || ou.Host == "" || (ou.Path != "" && ou.Path != "/") || ou.RawQuery != "" {
+			return fmt.Errorf("--webauthn-origin must be an http(s) origin such as https://id.example.com")
+		}
+		h := strings.ToLower(ou.Hostname())
+		if h != rp && !strings.HasSuffix(h, "."+rp) {
+			return fmt.Errorf("--webauthn-origin %s is not on the relying party ID %s", ou.Host, rp)
+		}
+		c.WebAuthnOrigins[i] = ou.Scheme + "://" + ou.Host
+	}
+	c.WebAuthnRPID = rp
 	return nil
 }

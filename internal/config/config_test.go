@@ -54,3 +54,47 @@ func TestWalletFlagsRefused(t *testing.T) {
 		t.Errorf("Validate() without SIWE chains = nil, want an error")
 	}
 }
+
+func TestWebAuthnDefaultsFromPublicURL(t *testing.T) {
+	c := Default()
+	c.PublicURL = "https://ID.example.com:8443/base"
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate() = %v", err)
+	}
+	if c.WebAuthnRPID != "id.example.com" || !cmp.Equal(c.WebAuthnOrigins, []string{"https://ID.example.com:8443"}) {
+		t.Errorf("WebAuthn = %q %q, want id.example.com and the public URL's origin", c.WebAuthnRPID, c.WebAuthnOrigins)
+	}
+	c = Default()
+	c.Listen = "127.0.0.1:8080"
+	if err := c.Validate(); err != nil || c.WebAuthnRPID != "" {
+		t.Errorf("Validate() on an IP public URL = %v, RP ID %q; want passkeys off", err, c.WebAuthnRPID)
+	}
+}
+
+func TestWebAuthnFlags(t *testing.T) {
+	c := Default()
+	args := []string{"--webauthn-rp-id", "example.com", "--webauthn-origin", "https://id.example.com", "--webauthn-origin", "https://example.com:8443/"}
+	if err := c.FlagSet("serve", io.Discard).Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate() = %v", err)
+	}
+	if diff := cmp.Diff([]string{"https://id.example.com", "https://example.com:8443"}, c.WebAuthnOrigins); diff != "" {
+		t.Errorf("WebAuthnOrigins (-want +got):\n%s", diff)
+	}
+	for _, bad := range []struct {
+		rp      string
+		origins []string
+	}{
+		{"127.0.0.1", nil}, {"https://example.com", nil}, {"example.com", []string{"https://evil.com"}},
+		{"example.com", []string{"https://notexample.com"}}, {"example.com", []string{"ftp://example.com"}},
+		{"example.com", []string{"https://example.com/path"}},
+	} {
+		c := Default()
+		c.WebAuthnRPID, c.WebAuthnOrigins = bad.rp, bad.origins
+		if err := c.Validate(); err == nil {
+			t.Errorf("Validate() with RP ID %q and origins %q = nil, want an error", bad.rp, bad.origins)
+		}
+	}
+}

@@ -61,7 +61,9 @@ type Config struct {
 	PublicURL string
 	// Wallets configures Sign-In with Ethereum; nil disables it.
 	Wallets *WalletConfig
-	Now     func() time.Time
+	// Passkeys configures WebAuthn passkeys; nil disables them.
+	Passkeys *PasskeyConfig
+	Now      func() time.Time
 }
 
 // Service runs the credential flows. It is safe for concurrent use.
@@ -261,11 +263,11 @@ func (s *Service) rehash(ctx context.Context, accountID, pw, old string) {
 // afterPassword issues an AAL1 session, or an MFA challenge when the
 // account has a confirmed second factor.
 func (s *Service) afterPassword(ctx context.Context, accountID, state string) (*LoginResult, error) {
-	rec, err := s.c.Store.TOTP(ctx, accountID)
-	if err != nil && !fault.Is(err, fault.NotFound) {
+	mfa, err := s.hasSecondFactor(ctx, accountID)
+	if err != nil {
 		return nil, err
 	}
-	if err == nil && !rec.ConfirmTime.IsZero() {
+	if mfa {
 		secret, hash, err := newSecret("atc_")
 		if err != nil {
 			return nil, err

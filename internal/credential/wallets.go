@@ -106,15 +106,8 @@ func (s *Service) NewNonce(ctx context.Context, client string) (*Nonce, error) {
 	if err != nil {
 		return nil, err
 	}
-	if w.Nonces != nil {
-		subject := throttle.Subject{Client: "siwe-nonce/" + client}
-		if err := w.Nonces.Check(ctx, subject); err != nil {
-			return nil, err
-		}
-		// Every nonce counts: the limiter's free allowance is the rate.
-		if err := w.Nonces.Fail(ctx, subject); err != nil {
-			return nil, err
-		}
+	if err := limitRate(ctx, w.Nonces, "siwe-nonce/"+client); err != nil {
+		return nil, err
 	}
 	n := &Nonce{Value: siwe.NewNonce(), Expire: s.clock().Add(NonceTTL)}
 	if err := w.Store.InsertNonce(ctx, hashSecret(n.Value), n.Expire); err != nil {

@@ -185,7 +185,7 @@ func (t accountTx) Erase(ctx context.Context, id string, now time.Time) error {
 		return err
 	}
 	// Credentials go too: a password hash, codes that may hold an e-mail
-	// address, TOTP secrets and recovery codes are the account's data.
+	// address, TOTP secrets, recovery codes and passkeys are the account's data.
 	for _, q := range []string{
 		`DELETE FROM fragments WHERE account_id = $1`,
 		`DELETE FROM identifiers WHERE account_id = $1`,
@@ -194,6 +194,9 @@ func (t accountTx) Erase(ctx context.Context, id string, now time.Time) error {
 		`DELETE FROM recovery_codes WHERE account_id = $1`,
 		`DELETE FROM mfa_challenges WHERE account_id = $1`,
 		`DELETE FROM email_codes WHERE account_id = $1`,
+		`DELETE FROM passkeys WHERE account_id = $1`,
+		`DELETE FROM passkey_users WHERE account_id = $1`,
+		`DELETE FROM passkey_ceremonies WHERE account_id = $1`,
 	} {
 		if _, err := t.q.ExecContext(ctx, q, id); err != nil {
 			return classify(op, err)
