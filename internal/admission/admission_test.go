@@ -230,8 +230,15 @@ func TestClientOverItsShareGets429(t *testing.T) {
 	out := make(chan outcome, 3)
 	acquireAsync(t, l, "greedy-1", Standard, "greedy", out)
 	acquireAsync(t, l, "greedy-2", Standard, "greedy", out)
-	if _, err := l.Acquire(context.Background(), Standard, "greedy"); !fault.Is(err, fault.ResourceExhausted) {
+	_, err := l.Acquire(context.Background(), Standard, "greedy")
+	if !fault.Is(err, fault.ResourceExhausted) {
 		t.Fatalf("Acquire by a client over its share = %v, want ResourceExhausted", err)
+	}
+	if ra, ok := errors.AsType[interface {
+		error
+		RetryAfter() string
+	}](err); !ok || ra.RetryAfter() != "1" {
+		t.Errorf("client-share error %v has no RetryAfter of 1 second", err)
 	}
 	acquireAsync(t, l, "other", Standard, "other", out)
 	if s := l.Stats(); s.ShedClient[Standard] != 1 || s.ShedOverload[Standard] != 0 {
