@@ -66,9 +66,9 @@ type Config struct {
 	// takes the default; a negative value means no queue.
 	QueueSize int
 	// MaxWait bounds how long a request waits in the queue; default 50 ms.
-	// A request waits at most twice as long as a typical request takes to
-	// run (the limiter's long-run latency, at least 1 ms), and never more
-	// than MaxWait: a slot that does not free by then is not coming soon,
+	// A request waits at most four times as long as a typical request
+	// takes to run (the limiter's long-run latency), at least 5 ms and never
+	// more than MaxWait: a slot that does not free by then is not coming soon,
 	// and the wait would only add to the latency of what is admitted.
 	MaxWait time.Duration
 	// ClientShare is the part of the queue one client may hold besides
@@ -210,7 +210,7 @@ func (l *Limiter) Acquire(ctx context.Context, class Class, client string) (Perm
 		return Permit{}, err
 	}
 	l.clients[client]++
-	wait := min(max(2*l.gradient.typical(), minWaitFloor), l.cfg.MaxWait)
+	wait := min(max(4*l.gradient.typical(), minWaitFloor), l.cfg.MaxWait)
 	l.mu.Unlock()
 	l.waited[class].Add(1)
 

@@ -200,7 +200,7 @@ func TestWaitIsBounded(t *testing.T) {
 	out := make(chan outcome, 1)
 	acquireAsync(t, l, "waiter", Critical, "b", out)
 	waitFor(t, func() bool { return clock.timers() == 1 })
-	// No latency is known yet, so the wait is the 1 ms floor.
+	// No latency is known yet, so the wait is the floor.
 	clock.Advance(minWaitFloor)
 	got := <-out
 	if !fault.Is(got.err, fault.Unavailable) {

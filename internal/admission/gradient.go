@@ -19,9 +19,12 @@ import (
 // latency learns at full speed only from windows in which nothing queued or
 // was shed; under pressure it moves a hundred times slower, over minutes
 // rather than seconds, so that a surge cannot teach it that slow is normal
-// while it lasts, yet a lasting change is learnt in the end. And the limit does
-// not grow in a window that used less than half of it, when latency says
-// nothing about what more concurrency would cost.
+// while it lasts, yet a lasting change is learnt in the end. And in a
+// window that used less than half of the limit, when latency says nothing
+// about what more concurrency would cost, the limit does not grow but
+// settles towards four times what was used: a sudden surge then meets a limit
+// fitted to recent use, not one left high by a calm spell, and the limit
+// climbs from there as long as latency holds.
 const (
 	windowMin      = 25 * time.Millisecond // a window lasts at least this long
 	windowSamples  = 16                    // and holds at least this many samples
@@ -29,7 +32,7 @@ const (
 	smoothing      = 0.2
 	longWeight     = 1.0 / 50   // EMA weight of a calm window in the long-run latency
 	pressureWeight = 1.0 / 5000 // and of a window under pressure
-	minWaitFloor   = time.Millisecond
+	minWaitFloor   = 5 * time.Millisecond // a queued request may always wait this long
 )
 
 // gradient is the adaptive limit. It is not safe for concurrent use: the
@@ -94,7 +97,7 @@ func (g *gradient) update(short float64) {
 	grad := min(max(tolerance*g.long/short, 0.5), 1)
 	target := g.limit*grad + math.Sqrt(g.limit)
 	if float64(g.winInflight) < g.limit/2 {
-		target = min(target, g.limit)
+		target = min(target, max(4*float64(g.winInflight), g.min))
 	}
 	g.limit = min(max(g.limit*(1-smoothing)+target*smoothing, g.min), g.max)
 }

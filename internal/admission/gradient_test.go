@@ -37,11 +37,13 @@ func TestGradientGrowsWhileLatencyHolds(t *testing.T) {
 	}
 }
 
-func TestGradientHoldsWhenLimitUnused(t *testing.T) {
-	g, now := newTestGradient(32)
-	feed(g, now, 50, time.Millisecond, 4, false)
-	if g.limitInt() != 32 {
-		t.Errorf("limit = %d after windows using 4 of 32, want 32 unchanged", g.limitInt())
+// TestGradientSettlesToUse: a limit mostly unused settles towards twice
+// what is used, so that a surge meets a limit fitted to recent use.
+func TestGradientSettlesToUse(t *testing.T) {
+	g, now := newTestGradient(64)
+	feed(g, now, 50, time.Millisecond, 5, false)
+	if g.limitInt() != 20 {
+		t.Errorf("limit = %d after windows using 5 of 64, want 20", g.limitInt())
 	}
 }
 
