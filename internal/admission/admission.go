@@ -196,10 +196,11 @@ func (l *Limiter) Acquire(ctx context.Context, class Class, client string) (Perm
 	}
 	l.mu.Lock()
 	if l.clients[client] >= l.clientCap() {
+		err := l.shed(class, l.errClient)
 		l.mu.Unlock()
-		return Permit{}, l.shed(class, l.errClient)
+		return Permit{}, err
 	}
-	if l.queued == 0 && l.fits(class) {
+	if l.fits(class) && !l.waitingFrom(class) {
 		p := l.admitLocked(class, client)
 		l.mu.Unlock()
 		return p, nil
@@ -240,6 +241,17 @@ func (l *Limiter) Acquire(ctx context.Context, class Class, client string) (Perm
 // that others still find room in it.
 func (l *Limiter) clientCap() int {
 	return l.gradient.limitInt() + max(1, int(l.cfg.ClientShare*float64(l.cfg.QueueSize)))
+}
+
+// waitingFrom reports whether a request of class or a more important one
+// is queued: a newcomer of class must not overtake it.
+func (l *Limiter) waitingFrom(class Class) bool {
+	for c := Critical; c <= class; c++ {
+		if len(l.queue[c]) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // fits reports whether a request of class may start now.

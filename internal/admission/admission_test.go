@@ -333,3 +333,19 @@ func assertIdle(t *testing.T, l *Limiter) {
 		t.Errorf("limiter not idle: %d in flight, %d queued, %d bulk, clients %v", l.inflight, l.queued, l.bulk, l.clients)
 	}
 }
+
+// TestCriticalPassesQueuedBulk: Bulk requests queued for want of their
+// share do not hold up a more important request while the limit has room.
+func TestCriticalPassesQueuedBulk(t *testing.T) {
+	clock := newFakeClock()
+	l := New(Config{InitialLimit: 4, MinLimit: 4, MaxLimit: 4, QueueSize: 4, Clock: clock})
+	for range 3 {
+		mustAcquire(t, l, Bulk, "a")
+	}
+	out := make(chan outcome, 1)
+	acquireAsync(t, l, "bulk", Bulk, "b", out)
+	mustAcquire(t, l, Critical, "c")
+	if s := l.Stats(); s.InFlight != 4 || s.Queued != 1 {
+		t.Errorf("Stats = %d in flight, %d queued; want 4, 1", s.InFlight, s.Queued)
+	}
+}
