@@ -65,11 +65,14 @@ type Config struct {
 	// QueueSize bounds the requests waiting for a slot; default 64. Zero
 	// takes the default; a negative value means no queue.
 	QueueSize int
-	// MaxWait bounds how long a request waits in the queue; default 50 ms.
-	// A request waits at most four times as long as a typical request
-	// takes to run (the limiter's long-run latency), at least 5 ms and never
-	// more than MaxWait: a slot that does not free by then is not coming soon,
-	// and the wait would only add to the latency of what is admitted.
+	// MaxWait bounds how long a request waits in the queue; default
+	// 100 ms. The queue is managed as in Facebook's "controlled delay with
+	// adaptive LIFO": while it empties now and then, it absorbs bursts, and
+	// a request waits up to MaxWait, oldest served first. Once it has stayed
+	// non-empty for standingAfter the server is overloaded rather than
+	// bursty: a newcomer then waits at most twice a typical request's run
+	// time (1 ms at least), and the newest is served first, so that what is
+	// admitted has waited little and what waited long is shed.
 	MaxWait time.Duration
 	// ClientShare is the part of the queue one client may hold besides
 	// the whole limit. A client over it is shed with ResourceExhausted
@@ -115,7 +118,7 @@ func (c Config) withDefaults() Config {
 		c.QueueSize = 0
 	}
 	if c.MaxWait <= 0 {
-		c.MaxWait = 50 * time.Millisecond
+		c.MaxWait = 100 * time.Millisecond
 	}
 	if c.ClientShare <= 0 || c.ClientShare > 1 {
 		c.ClientShare = 0.5
@@ -141,9 +144,21 @@ type Limiter struct {
 	gradient gradient              // guarded by mu
 	inflight int                   // guarded by mu
 	bulk     int                   // Bulk requests in flight; guarded by mu
-	queue    [numClasses][]*waiter // FIFO per class; guarded by mu
+	queue    [numClasses][]*waiter // per class, in arrival order; guarded by mu
 	queued   int                   // waiters in queue; guarded by mu
 	clients  map[string]int        // in flight or queued per client, zero entries removed; guarded by mu
+	// busySince is when the queue last went from empty to not; guarded
+	// by mu.
+	busySince time.Time
+}
+
+// standingAfter is how long the queue must stay non-empty to count as a
+// standing queue: a sign of overload, not of a burst (CoDel's interval).
+const standingAfter = 100 * time.Millisecond
+
+// standing reports whether the queue has been non-empty for standingAfter.
+func (l *Limiter) standing(now time.Time) bool {
+	return l.queued > 0 && now.Sub(l.busySince) >= standingAfter
 }
 
 // waiter is a queued request. ready is closed when it is granted a slot
@@ -211,7 +226,10 @@ func (l *Limiter) Acquire(ctx context.Context, class Class, client string) (Perm
 		return Permit{}, err
 	}
 	l.clients[client]++
-	wait := min(max(4*l.gradient.typical(), minWaitFloor), l.cfg.MaxWait)
+	wait := l.cfg.MaxWait
+	if l.standing(l.cfg.Clock.Now()) {
+		wait = min(max(2*l.gradient.typical(), minWaitFloor), l.cfg.MaxWait)
+	}
 	l.mu.Unlock()
 	l.waited[class].Add(1)
 
@@ -287,6 +305,9 @@ func (l *Limiter) enqueueLocked(class Class) (*waiter, error) {
 		close(victim.ready) // not granted: it sheds itself
 	}
 	l.gradient.pressure()
+	if l.queued == 0 {
+		l.busySince = l.cfg.Clock.Now()
+	}
 	w := &waiter{class: class, ready: make(chan struct{})}
 	l.queue[class] = append(l.queue[class], w)
 	l.queued++
@@ -356,13 +377,18 @@ func (p Permit) Release() {
 	l.grantLocked()
 }
 
-// grantLocked hands free slots to waiters, most important class first,
-// oldest first within a class.
+// grantLocked hands free slots to waiters, most important class first;
+// within a class oldest first, or newest first when the queue is standing.
 func (l *Limiter) grantLocked() {
+	lifo := l.standing(l.cfg.Clock.Now())
 	for c := range numClasses {
 		for len(l.queue[c]) > 0 && l.fits(c) {
-			w := l.queue[c][0]
-			l.queue[c] = l.queue[c][1:]
+			var w *waiter
+			if q := l.queue[c]; lifo {
+				w, l.queue[c] = q[len(q)-1], q[:len(q)-1]
+			} else {
+				w, l.queue[c] = q[0], q[1:]
+			}
 			l.queued--
 			l.inflight++
 			if c == Bulk {

@@ -189,8 +189,8 @@ func TestFullQueueEvictsLessImportant(t *testing.T) {
 	}
 }
 
-// TestWaitIsBounded: a queued request that gets no slot in time is shed
-// with Unavailable and a Retry-After.
+// TestWaitIsBounded: a queued request that gets no slot within MaxWait
+// is shed with Unavailable and a Retry-After.
 func TestWaitIsBounded(t *testing.T) {
 	clock := newFakeClock()
 	l := New(Config{InitialLimit: 4, MinLimit: 4, MaxLimit: 4, MaxWait: 50 * time.Millisecond, RetryAfter: 1500 * time.Millisecond, Clock: clock})
@@ -200,8 +200,11 @@ func TestWaitIsBounded(t *testing.T) {
 	out := make(chan outcome, 1)
 	acquireAsync(t, l, "waiter", Critical, "b", out)
 	waitFor(t, func() bool { return clock.timers() == 1 })
-	// No latency is known yet, so the wait is the floor.
-	clock.Advance(minWaitFloor)
+	clock.Advance(49 * time.Millisecond)
+	if q := l.Stats().Queued; q != 1 {
+		t.Fatalf("%d queued before MaxWait passed, want 1", q)
+	}
+	clock.Advance(time.Millisecond)
 	got := <-out
 	if !fault.Is(got.err, fault.Unavailable) {
 		t.Fatalf("Acquire after its wait = %v, want Unavailable", got.err)
@@ -215,6 +218,32 @@ func TestWaitIsBounded(t *testing.T) {
 	}
 	if s := l.Stats(); s.Queued != 0 || s.ShedOverload[Critical] != 1 {
 		t.Errorf("Stats = %+v, want an empty queue and one Critical shed", s)
+	}
+}
+
+// TestStandingQueue: once the queue has stayed non-empty for
+// standingAfter, newcomers wait only briefly and the newest is served
+// first, so that admitted requests have waited little.
+func TestStandingQueue(t *testing.T) {
+	clock := newFakeClock()
+	l := New(Config{InitialLimit: 4, MinLimit: 4, MaxLimit: 4, MaxWait: time.Hour, Clock: clock})
+	var held []Permit
+	for range 4 {
+		held = append(held, mustAcquire(t, l, Standard, "a"))
+	}
+	out := make(chan outcome, 3)
+	acquireAsync(t, l, "oldest", Standard, "b", out)
+	clock.Advance(standingAfter)
+	acquireAsync(t, l, "brief", Standard, "c", out)
+	waitFor(t, func() bool { return clock.timers() == 2 })
+	clock.Advance(minWaitFloor) // no latency known yet: the floor
+	if got := <-out; got.name != "brief" || !fault.Is(got.err, fault.Unavailable) {
+		t.Fatalf("%s got %v, want the newcomer to a standing queue shed after %v", got.name, got.err, minWaitFloor)
+	}
+	acquireAsync(t, l, "newest", Standard, "d", out)
+	held[0].Release()
+	if got := <-out; got.name != "newest" || got.err != nil {
+		t.Fatalf("%s got %v, want the newest waiter admitted first from a standing queue", got.name, got.err)
 	}
 }
 
