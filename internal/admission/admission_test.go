@@ -102,13 +102,23 @@ func mustAcquire(t *testing.T, l *Limiter, class Class, client string) Permit {
 	return p
 }
 
-func TestAdmitsUpToTheLimitThenQueues(t *testing.T) {
+// fullLimiter returns a limiter held at a limit of 4 with cfg's other
+// settings and a fake clock, its four slots taken by client, and the
+// permits that hold them.
+func fullLimiter(t *testing.T, cfg Config, client string) (*Limiter, *fakeClock, []Permit) {
+	t.Helper()
 	clock := newFakeClock()
-	l := New(Config{InitialLimit: 4, MinLimit: 4, MaxLimit: 4, QueueSize: 4, Clock: clock})
+	cfg.InitialLimit, cfg.MinLimit, cfg.MaxLimit, cfg.Clock = 4, 4, 4, clock
+	l := New(cfg)
 	var held []Permit
 	for range 4 {
-		held = append(held, mustAcquire(t, l, Standard, "a"))
+		held = append(held, mustAcquire(t, l, Standard, client))
 	}
+	return l, clock, held
+}
+
+func TestAdmitsUpToTheLimitThenQueues(t *testing.T) {
+	l, _, held := fullLimiter(t, Config{QueueSize: 4}, "a")
 	out := make(chan outcome, 1)
 	acquireAsync(t, l, "fifth", Standard, "a", out)
 	if s := l.Stats(); s.InFlight != 4 || s.Queued != 1 {
@@ -129,12 +139,7 @@ func TestAdmitsUpToTheLimitThenQueues(t *testing.T) {
 // TestCriticalServedFirstFromTheQueue: session checks and logins take a
 // freed slot before reads, and reads before list and admin calls.
 func TestCriticalServedFirstFromTheQueue(t *testing.T) {
-	clock := newFakeClock()
-	l := New(Config{InitialLimit: 4, MinLimit: 4, MaxLimit: 4, QueueSize: 8, Clock: clock})
-	var held []Permit
-	for range 4 {
-		held = append(held, mustAcquire(t, l, Standard, "a"))
-	}
+	l, _, held := fullLimiter(t, Config{QueueSize: 8}, "a")
 	out := make(chan outcome, 3)
 	acquireAsync(t, l, "bulk", Bulk, "b", out)
 	acquireAsync(t, l, "standard", Standard, "c", out)
@@ -159,12 +164,7 @@ func TestCriticalServedFirstFromTheQueue(t *testing.T) {
 // which is shed; a request with nothing less important to evict is shed
 // at once.
 func TestFullQueueEvictsLessImportant(t *testing.T) {
-	clock := newFakeClock()
-	l := New(Config{InitialLimit: 4, MinLimit: 4, MaxLimit: 4, QueueSize: 1, Clock: clock})
-	var held []Permit
-	for range 4 {
-		held = append(held, mustAcquire(t, l, Standard, "a"))
-	}
+	l, _, held := fullLimiter(t, Config{QueueSize: 1}, "a")
 	out := make(chan outcome, 2)
 	acquireAsync(t, l, "bulk", Bulk, "b", out)
 	go func() {
@@ -192,11 +192,7 @@ func TestFullQueueEvictsLessImportant(t *testing.T) {
 // TestWaitIsBounded: a queued request that gets no slot within MaxWait
 // is shed with Unavailable and a Retry-After.
 func TestWaitIsBounded(t *testing.T) {
-	clock := newFakeClock()
-	l := New(Config{InitialLimit: 4, MinLimit: 4, MaxLimit: 4, MaxWait: 50 * time.Millisecond, RetryAfter: 1500 * time.Millisecond, Clock: clock})
-	for range 4 {
-		mustAcquire(t, l, Standard, "a")
-	}
+	l, clock, _ := fullLimiter(t, Config{MaxWait: 50 * time.Millisecond, RetryAfter: 1500 * time.Millisecond}, "a")
 	out := make(chan outcome, 1)
 	acquireAsync(t, l, "waiter", Critical, "b", out)
 	waitFor(t, func() bool { return clock.timers() == 1 })
@@ -225,12 +221,7 @@ func TestWaitIsBounded(t *testing.T) {
 // standingAfter, newcomers wait only briefly and the newest is served
 // first, so that admitted requests have waited little.
 func TestStandingQueue(t *testing.T) {
-	clock := newFakeClock()
-	l := New(Config{InitialLimit: 4, MinLimit: 4, MaxLimit: 4, MaxWait: time.Hour, Clock: clock})
-	var held []Permit
-	for range 4 {
-		held = append(held, mustAcquire(t, l, Standard, "a"))
-	}
+	l, clock, held := fullLimiter(t, Config{MaxWait: time.Hour}, "a")
 	out := make(chan outcome, 3)
 	acquireAsync(t, l, "oldest", Standard, "b", out)
 	clock.Advance(standingAfter)
@@ -251,11 +242,7 @@ func TestStandingQueue(t *testing.T) {
 // the queue; past that it is refused with ResourceExhausted while another
 // client still finds room.
 func TestClientOverItsShareGets429(t *testing.T) {
-	clock := newFakeClock()
-	l := New(Config{InitialLimit: 4, MinLimit: 4, MaxLimit: 4, QueueSize: 4, Clock: clock})
-	for range 4 {
-		mustAcquire(t, l, Standard, "greedy")
-	}
+	l, _, _ := fullLimiter(t, Config{QueueSize: 4}, "greedy")
 	out := make(chan outcome, 3)
 	acquireAsync(t, l, "greedy-1", Standard, "greedy", out)
 	acquireAsync(t, l, "greedy-2", Standard, "greedy", out)
@@ -276,12 +263,7 @@ func TestClientOverItsShareGets429(t *testing.T) {
 }
 
 func TestCanceledWhileWaiting(t *testing.T) {
-	clock := newFakeClock()
-	l := New(Config{InitialLimit: 4, MinLimit: 4, MaxLimit: 4, Clock: clock})
-	var held []Permit
-	for range 4 {
-		held = append(held, mustAcquire(t, l, Standard, "a"))
-	}
+	l, _, held := fullLimiter(t, Config{}, "a")
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -108,13 +107,12 @@ func (o options) overloadCurve(ctx context.Context, a api) (curve, error) {
 func overloadMarkdown(o options, at time.Time, curves []curve) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Atrium overload curve, %s\n\n", at.UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&b, "%s %s/%s, %d CPUs; `%s serve` on a new SQLite database per curve; "+
+	fmt.Fprintf(&b, "%s on a new SQLite database per curve; "+
 		"load generator and server on the same machine over loopback. GetAccount on a pool of %d accounts. "+
 		"Capacity: goodput of %d requests in a closed loop at concurrency %d, after %d warm-up requests. "+
 		"Each step then offers a multiple of that capacity for %s in an open loop (at most %d in flight); "+
 		"latencies are of successful requests, from the moment each was due.\n\n",
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), filepath.Base(o.bin),
-		o.accounts, o.n, o.c, o.warmup, o.step, overloadConcurrency)
+		o.machine(), o.accounts, o.n, o.c, o.warmup, o.step, overloadConcurrency)
 	for _, c := range curves {
 		fmt.Fprintf(&b, "### %s: capacity %.0f req/s\n\n", c.name, c.peak)
 		b.WriteString("| offered | offered req/s | goodput req/s | goodput vs capacity | p50 | p99 | shed (429, 503) | other failures |\n")
