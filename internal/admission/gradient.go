@@ -17,9 +17,11 @@ import (
 //
 // Two changes keep it honest under a sustained overload. The long-run
 // latency learns at full speed only from windows in which nothing queued or
-// was shed; under pressure it moves a hundred times slower, over minutes
-// rather than seconds, so that a surge cannot teach it that slow is normal
-// while it lasts, yet a lasting change is learnt in the end. And in a
+// was shed; under pressure it moves ten times slower, over tens of seconds
+// rather than seconds, so that a surge cannot quickly teach it that slow is
+// normal, yet a lasting slow-down that is not of our making (a busy
+// database host, a noisy neighbour) is learnt, and the limit does not stay
+// pinned at its minimum. And in a
 // window that used less than half of the limit, when latency says nothing
 // about what more concurrency would cost, the limit does not grow but
 // settles towards four times what was used: a sudden surge then meets a limit
@@ -31,7 +33,7 @@ const (
 	tolerance      = 1.5                   // latency over long-run this much counts as queueing
 	smoothing      = 0.2
 	longWeight     = 1.0 / 50         // EMA weight of a calm window in the long-run latency
-	pressureWeight = 1.0 / 5000       // and of a window under pressure
+	pressureWeight = 1.0 / 500        // and of a window under pressure
 	minWaitFloor   = time.Millisecond // the shortest wait in a standing queue
 )
 

@@ -63,17 +63,25 @@ func TestGradientShrinksWhenLatencyClimbs(t *testing.T) {
 }
 
 // TestGradientBaselineResistsSustainedOverload: windows under pressure
-// barely move the long-run latency, so a surge (here 500 windows, over
-// 12 s) keeps the limit low instead of learning that slow is normal.
+// move the long-run latency slowly, so a surge (here 100 windows, 2.5 s)
+// keeps the limit low instead of learning that slow is normal, while a
+// slow-down that lasts (5,000 windows) is learnt and frees the limit.
 func TestGradientBaselineResistsSustainedOverload(t *testing.T) {
 	g, now := newTestGradient(32)
 	feed(g, now, 20, time.Millisecond, 32, false)
-	feed(g, now, 500, 5*time.Millisecond, 64, true)
+	feed(g, now, 100, 5*time.Millisecond, 64, true)
 	if long := g.typical(); long > 2*time.Millisecond {
-		t.Errorf("long-run latency = %v after a sustained overload from 1 ms, want under 2 ms", long)
+		t.Errorf("long-run latency = %v after a 2.5 s surge from 1 ms, want under 2 ms", long)
 	}
 	if g.limitInt() > 8 {
-		t.Errorf("limit = %d during a sustained overload, want near the minimum", g.limitInt())
+		t.Errorf("limit = %d during a surge, want near the minimum", g.limitInt())
+	}
+	feed(g, now, 5000, 5*time.Millisecond, 64, true)
+	if long := g.typical(); long < 4*time.Millisecond {
+		t.Errorf("long-run latency = %v after a lasting slow-down to 5 ms, want it learnt", long)
+	}
+	if g.limitInt() < 16 {
+		t.Errorf("limit = %d after the slow-down was learnt, want it freed from the minimum", g.limitInt())
 	}
 }
 
