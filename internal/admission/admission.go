@@ -60,9 +60,9 @@ const bulkShare = 0.75
 // Config are a Limiter's settings. Zero values take the defaults.
 type Config struct {
 	// InitialLimit, MinLimit and MaxLimit bound the concurrency limit and
-	// set where it starts. Defaults 32, 4 and 512.
+	// set where it starts. Defaults 32, 8 and 512.
 	InitialLimit, MinLimit, MaxLimit int
-	// QueueSize bounds the requests waiting for a slot; default 64. Zero
+	// QueueSize bounds the requests waiting for a slot; default 256. Zero
 	// takes the default; a negative value means no queue.
 	QueueSize int
 	// MaxWait bounds how long a request waits in the queue; default
@@ -101,7 +101,7 @@ func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d
 
 func (c Config) withDefaults() Config {
 	if c.MinLimit <= 0 {
-		c.MinLimit = 4
+		c.MinLimit = 8
 	}
 	if c.MaxLimit <= 0 {
 		c.MaxLimit = 512
@@ -113,7 +113,7 @@ func (c Config) withDefaults() Config {
 	c.InitialLimit = min(max(c.InitialLimit, c.MinLimit), c.MaxLimit)
 	switch {
 	case c.QueueSize == 0:
-		c.QueueSize = 64
+		c.QueueSize = 256
 	case c.QueueSize < 0:
 		c.QueueSize = 0
 	}

@@ -28,7 +28,7 @@ import (
 // fitted to recent use, not one left high by a calm spell, and the limit
 // climbs from there as long as latency holds.
 const (
-	windowMin      = 25 * time.Millisecond // a window lasts at least this long
+	windowMin      = 50 * time.Millisecond // a window lasts at least this long
 	windowSamples  = 16                    // and holds at least this many samples
 	tolerance      = 1.5                   // latency over long-run this much counts as queueing
 	smoothing      = 0.2

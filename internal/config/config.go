@@ -87,8 +87,8 @@ func Default() Config {
 		EventRetention:        7 * 24 * time.Hour,
 		AuditCheckpoints:      time.Minute,
 		SIWEChains:            []uint64{1},
-		Concurrency:           Concurrency{Initial: 32, Min: 4, Max: 512},
-		ShedQueue:             64,
+		Concurrency:           Concurrency{Initial: 32, Min: 8, Max: 512},
+		ShedQueue:             256,
 		RequestTimeout:        10 * time.Second,
 	}
 }

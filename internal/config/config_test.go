@@ -61,10 +61,10 @@ func TestAdmissionFlags(t *testing.T) {
 		want  Concurrency
 		queue int
 	}{
-		{nil, Concurrency{32, 4, 512}, 64},
+		{nil, Concurrency{32, 8, 512}, 256},
 		{[]string{"--max-concurrency", "16/2/64", "--shed-queue", "8"}, Concurrency{16, 2, 64}, 8},
-		{[]string{"--max-concurrency", "128"}, Concurrency{32, 4, 128}, 64},
-		{[]string{"--max-concurrency", "2"}, Concurrency{2, 2, 2}, 64},
+		{[]string{"--max-concurrency", "128"}, Concurrency{32, 8, 128}, 256},
+		{[]string{"--max-concurrency", "2"}, Concurrency{2, 2, 2}, 256},
 		{[]string{"--max-concurrency", "0", "--shed-queue", "0"}, Concurrency{0, 0, 0}, 0},
 	} {
 		c := Default()
