@@ -71,7 +71,7 @@ type Config struct {
 	// a request waits up to MaxWait, oldest served first. Once it has stayed
 	// non-empty for standingAfter the server is overloaded rather than
 	// bursty: a newcomer then waits at most twice a typical request's run
-	// time (1 ms at least), and the newest is served first, so that what is
+	// time (5 ms at least), and the newest is served first, so that what is
 	// admitted has waited little and what waited long is shed.
 	MaxWait time.Duration
 	// ClientShare is the part of the queue one client may hold besides

@@ -32,9 +32,9 @@ const (
 	windowSamples  = 16                    // and holds at least this many samples
 	tolerance      = 1.5                   // latency over long-run this much counts as queueing
 	smoothing      = 0.2
-	longWeight     = 1.0 / 50         // EMA weight of a calm window in the long-run latency
-	pressureWeight = 1.0 / 500        // and of a window under pressure
-	minWaitFloor   = time.Millisecond // the shortest wait in a standing queue
+	longWeight     = 1.0 / 50             // EMA weight of a calm window in the long-run latency
+	pressureWeight = 1.0 / 500            // and of a window under pressure
+	minWaitFloor   = 5 * time.Millisecond // the shortest wait in a standing queue: CoDel's target
 )
 
 // gradient is the adaptive limit. It is not safe for concurrent use: the
