@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/atriumid/atrium/bench/loadgen"
+	"github.com/atriumid/atrium/internal/config"
 	"github.com/atriumid/atrium/internal/testenv"
 )
 
@@ -42,7 +43,7 @@ func TestOverload(t *testing.T) {
 	}
 	for _, e := range testenv.Engines() {
 		t.Run(e.Name, func(t *testing.T) {
-			srv := testenv.StartServer(t, e.URL(t))
+			srv := testenv.StartServer(t, e.URL(t), func(c *config.Config) { c.Concurrency = config.Default().Concurrency })
 			urls := accountURLs(t, srv, 200)
 			var err error
 			for attempt := 1; attempt <= 2; attempt++ {
