@@ -1,8 +1,8 @@
 // Package api serves Atrium's API on one HTTP handler: gRPC, gRPC-Web and
 // Connect through connect-go, and the REST paths of the contract, all
 // calling the same handler methods. It owns the one table from error kinds
-// to protocol statuses, authentication of API keys, request body limits and
-// idempotency keys.
+// to protocol statuses, authentication of API keys, request body limits,
+// idempotency keys, and admission under load with request deadlines.
 package api
 
 import (
@@ -15,6 +15,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/atriumid/atrium/gen/atrium/v1/atriumv1connect"
 	"github.com/atriumid/atrium/internal/account"
+	"github.com/atriumid/atrium/internal/admission"
 	"github.com/atriumid/atrium/internal/authz"
 	"github.com/atriumid/atrium/internal/credential"
 	"github.com/atriumid/atrium/internal/fault"
@@ -62,6 +63,13 @@ type Config struct {
 	// Metrics serves GET /metrics (Prometheus text) to admin API keys;
 	// without it the route is absent.
 	Metrics http.Handler
+
+	// Admission bounds the requests that run at once, shedding the excess
+	// by priority class (see admit); nil admits every request.
+	Admission *admission.Limiter
+	// RequestTimeout bounds each request, its database calls included;
+	// zero leaves only the caller's own deadline.
+	RequestTimeout time.Duration
 }
 
 // Handler returns the API handler for the paths under /v1/ and the Connect
@@ -118,7 +126,7 @@ func Handler(c Config) http.Handler {
 	})
 	auth := &authenticator{keys: c.Keys, now: c.Now, cache: map[[32]byte]cachedKey{},
 		failures: &failureLog{log: c.Security, now: c.Now, last: map[string]time.Time{}}}
-	return withClient(limitBody(c.MaxBodyBytes, writeErr, auth.middleware(writeErr, h, mux)))
+	return withClient(admit(c.Admission, c.RequestTimeout, limitBody(c.MaxBodyBytes, writeErr, auth.middleware(writeErr, h, mux))))
 }
 
 // limitBody caps request bodies at n bytes; reading more fails with

@@ -75,7 +75,7 @@ func logFailure(ctx context.Context, log *slog.Logger, procedure string, err err
 func toConnect(err error) error {
 	msg, vs := fault.PublicOf(err)
 	ce := connect.NewError(statusOf(err).code, errors.New(msg))
-	if statusOf(err).http == http.StatusTooManyRequests {
+	if st := statusOf(err).http; st == http.StatusTooManyRequests || st == http.StatusServiceUnavailable {
 		ce.Meta().Set("Retry-After", retryAfter(err))
 	}
 	if len(vs) > 0 {
@@ -137,6 +137,11 @@ func retryAfter(err error) string {
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	err = normalize(err)
 	logFailure(r.Context(), log, r.Method+" "+r.URL.Path, err)
+	respondError(w, err)
+}
+
+// respondError writes err as a REST error response, without logging it.
+func respondError(w http.ResponseWriter, err error) {
 	st := statusOf(err)
 	msg, vs := fault.PublicOf(err)
 	body := restError{Code: st.code.String(), Message: msg}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/atriumid/atrium/internal/account"
+	"github.com/atriumid/atrium/internal/admission"
 	"github.com/atriumid/atrium/internal/api"
 	"github.com/atriumid/atrium/internal/apikey"
 	"github.com/atriumid/atrium/internal/audit"
@@ -56,7 +57,8 @@ type App struct {
 	streams     chan struct{} // closed by StopStreams
 	stopStreams sync.Once
 
-	metrics *metrics
+	metrics   *metrics
+	admission *admission.Limiter // nil when load shedding is off
 }
 
 // Open opens the database named in cfg, migrates it, installs the kinds
@@ -113,6 +115,7 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 	if err != nil {
 		return err
 	}
+	a.admission = newLimiter(cfg)
 	apiHandler := api.Handler(api.Config{
 		Accounts: accounts, Credentials: creds, Sessions: sessions,
 		Relations: relations, Kinds: a.db, KindApplier: newApplier(a.db, kinds, keys), Keys: a.db, Idempotency: a.db.Idempotency(),
@@ -120,6 +123,7 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 		Events: a.db.Events(), EventSource: cfg.PublicURL, Audit: a.db.Audit(), AuditKey: auditKey.Public().(ed25519.PublicKey),
 		Webhooks: a.db.Webhooks(), WebhookGuard: webhookGuard(cfg), Security: a.db.Audit(), Stop: a.streams,
 		WebhookSecrets: &webhook.Sealer{Keys: keys}, Metrics: a.metrics.handler(),
+		Admission: a.admission, RequestTimeout: cfg.RequestTimeout,
 	})
 	if err := a.startEvents(cfg, auditKey, keys); err != nil {
 		return err

@@ -53,7 +53,23 @@ type Config struct {
 	// WebAuthnOrigins are the origins passkey ceremonies may come from;
 	// the public URL's origin when empty.
 	WebAuthnOrigins []string
+
+	// Concurrency is the adaptive limit on requests running at once; a
+	// zero Max turns admission control off.
+	Concurrency Concurrency
+	// ShedQueue bounds the requests waiting for a slot when the limit is
+	// reached; zero sheds them at once.
+	ShedQueue int
+	// RequestTimeout bounds each API request, database calls included.
+	RequestTimeout time.Duration
 }
+
+// Concurrency is where the adaptive concurrency limit starts and the
+// bounds it moves within.
+type Concurrency struct{ Initial, Min, Max int }
+
+// String renders c as the --max-concurrency flag takes it.
+func (c Concurrency) String() string { return fmt.Sprintf("%d/%d/%d", c.Initial, c.Min, c.Max) }
 
 // EthRPC is one chain's JSON-RPC endpoint. The URL may hold an API key.
 type EthRPC struct {
@@ -77,6 +93,9 @@ func Default() Config {
 		EventRetention:        7 * 24 * time.Hour,
 		AuditCheckpoints:      time.Minute,
 		SIWEChains:            []uint64{1},
+		Concurrency:           Concurrency{Initial: 32, Min: 8, Max: 512},
+		ShedQueue:             256,
+		RequestTimeout:        10 * time.Second,
 	}
 }
 
@@ -182,6 +201,19 @@ func (c *Config) FlagSet(name string, out io.Writer, want ...string) *flag.FlagS
 			return nil
 		})
 	}
+	if def("max-concurrency") {
+		fs.Func("max-concurrency", "adaptive limit on requests running at once, INITIAL/MIN/MAX, or one number for the maximum; 0 turns load shedding off (default "+c.Concurrency.String()+")", func(v string) error {
+			cc, err := parseConcurrency(v)
+			c.Concurrency = cc
+			return err
+		})
+	}
+	if def("shed-queue") {
+		fs.IntVar(&c.ShedQueue, "shed-queue", c.ShedQueue, "requests that may wait for a slot when the concurrency limit is reached; the rest are shed with 503 or 429")
+	}
+	if def("request-timeout") {
+		fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "time budget of each API request, database calls included")
+	}
 	if def("max-body-bytes") {
 		fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body accepted")
 	}
@@ -263,6 +295,9 @@ func (c *Config) Validate() error {
 	if c.AuditCheckpoints < time.Second {
 		return fmt.Errorf("--audit-checkpoints must be at least 1s")
 	}
+	if err := c.validateAdmission(); err != nil {
+		return err
+	}
 	if err := c.validateChains(); err != nil {
 		return err
 	}
@@ -273,6 +308,45 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("--log-level must be debug, info, warn or error")
+	}
+	return nil
+}
+
+// maxConcurrency bounds every number of --max-concurrency and --shed-queue.
+const maxConcurrency = 100_000
+
+// parseConcurrency reads "INITIAL/MIN/MAX", or "MAX" alone, keeping the
+// default start and floor below it.
+func parseConcurrency(v string) (Concurrency, error) {
+	var n []int
+	for f := range strings.SplitSeq(v, "/") {
+		x, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || x < 0 || x > maxConcurrency {
+			return Concurrency{}, fmt.Errorf("--max-concurrency takes INITIAL/MIN/MAX or MAX, numbers from 0 to %d", maxConcurrency)
+		}
+		n = append(n, x)
+	}
+	switch len(n) {
+	case 1:
+		d := Default().Concurrency
+		return Concurrency{Initial: min(d.Initial, n[0]), Min: min(d.Min, n[0]), Max: n[0]}, nil
+	case 3:
+		return Concurrency{Initial: n[0], Min: n[1], Max: n[2]}, nil
+	}
+	return Concurrency{}, fmt.Errorf("--max-concurrency takes INITIAL/MIN/MAX or MAX")
+}
+
+// validateAdmission checks the load-shedding settings.
+func (c *Config) validateAdmission() error {
+	cc := c.Concurrency
+	if cc.Max != 0 && (cc.Min < 1 || cc.Min > cc.Initial || cc.Initial > cc.Max || cc.Max > maxConcurrency) {
+		return fmt.Errorf("--max-concurrency must satisfy 1 <= MIN <= INITIAL <= MAX <= %d, or be 0", maxConcurrency)
+	}
+	if c.ShedQueue < 0 || c.ShedQueue > maxConcurrency {
+		return fmt.Errorf("--shed-queue must be 0 to %d", maxConcurrency)
+	}
+	if c.RequestTimeout < 10*time.Millisecond || c.RequestTimeout > time.Hour {
+		return fmt.Errorf("--request-timeout must be 10ms to 1h")
 	}
 	return nil
 }

@@ -98,3 +98,52 @@ func TestWebAuthnFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestAdmissionFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		want  Concurrency
+		queue int
+	}{
+		{nil, Concurrency{32, 8, 512}, 256},
+		{[]string{"--max-concurrency", "16/2/64", "--shed-queue", "8"}, Concurrency{16, 2, 64}, 8},
+		{[]string{"--max-concurrency", "128"}, Concurrency{32, 8, 128}, 256},
+		{[]string{"--max-concurrency", "2"}, Concurrency{2, 2, 2}, 256},
+		{[]string{"--max-concurrency", "0", "--shed-queue", "0"}, Concurrency{0, 0, 0}, 0},
+	} {
+		c := Default()
+		if err := c.FlagSet("serve", io.Discard).Parse(tc.args); err != nil {
+			t.Fatalf("Parse(%q) = %v", tc.args, err)
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("Validate() after %q = %v", tc.args, err)
+		}
+		if c.Concurrency != tc.want || c.ShedQueue != tc.queue {
+			t.Errorf("after %q: Concurrency %v, ShedQueue %d; want %v, %d", tc.args, c.Concurrency, c.ShedQueue, tc.want, tc.queue)
+		}
+	}
+}
+
+func TestAdmissionFlagsRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"--max-concurrency", "x"}, {"--max-concurrency", "-1"}, {"--max-concurrency", "1/2"},
+		{"--max-concurrency", "1/2/3/4"}, {"--max-concurrency", "200000"}, {"--request-timeout", "soon"},
+	} {
+		c := Default()
+		if err := c.FlagSet("serve", io.Discard).Parse(args); err == nil {
+			t.Errorf("Parse(%q) = nil, want an error", args)
+		}
+	}
+	for _, args := range [][]string{
+		{"--max-concurrency", "8/16/32"}, {"--max-concurrency", "64/4/32"}, {"--max-concurrency", "4/0/8"},
+		{"--shed-queue", "-1"}, {"--request-timeout", "1ms"}, {"--request-timeout", "2h"},
+	} {
+		c := Default()
+		if err := c.FlagSet("serve", io.Discard).Parse(args); err != nil {
+			t.Fatalf("Parse(%q) = %v", args, err)
+		}
+		if err := c.Validate(); err == nil {
+			t.Errorf("Validate() after %q = nil, want an error", args)
+		}
+	}
+}

@@ -58,6 +58,7 @@ func fakeAtrium(mode string, args []string) int {
 	fs := flag.NewFlagSet("fake atrium", flag.ContinueOnError)
 	database := fs.String("database", "", "")
 	listen := fs.String("listen", "", "")
+	fs.String("max-concurrency", "", "") // the overload curve's server without shedding
 	if len(args) == 0 || args[0] != "serve" || fs.Parse(args[1:]) != nil ||
 		!strings.HasPrefix(*database, "sqlite:///") || !strings.HasPrefix(*listen, "127.0.0.1:") {
 		fmt.Fprintf(os.Stderr, "fake atrium: unexpected arguments %q\n", args)

@@ -14,6 +14,9 @@
 // Usage:
 //
 //	atrium-bench -bin PATH [-n 5000] [-c 16] [-rounds 3] [-accounts 200] [-warmup 200] [-out FILE]
+//	atrium-bench -bin PATH -overload [-step 3s] [-n 5000] [-c 16] [-accounts 200] [-warmup 200] [-out FILE]
+//
+// With -overload it measures the overload curve instead (see overload.go).
 package main
 
 import (
@@ -62,6 +65,8 @@ type options struct {
 	timeout     time.Duration
 	maxDuration time.Duration // per run
 	out         string
+	overload    bool          // measure the overload curve instead of the scenarios
+	step        time.Duration // length of each step of the overload curve
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -78,6 +83,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "timeout of each request")
 	fs.DurationVar(&o.maxDuration, "max", 5*time.Minute, "bound on each scenario's run; what is left is reported unsent")
 	fs.StringVar(&o.out, "out", "", "also write the markdown report to this file")
+	fs.BoolVar(&o.overload, "overload", false, "measure the overload curve: GetAccount offered at 0.5× to 4× the capacity, with load shedding on and off")
+	fs.DurationVar(&o.step, "step", 3*time.Second, "how long each step of the overload curve offers its load")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -92,8 +99,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.rounds > maxRounds || o.c > loadgen.MaxConcurrency:
 		return o, fault.E(op, fault.Invalid, "-n, -warmup and -accounts must be at most %d, -rounds at most %d, -c at most %d",
 			loadgen.MaxRequests, maxRounds, loadgen.MaxConcurrency)
-	case o.timeout <= 0 || o.maxDuration <= 0:
-		return o, fault.E(op, fault.Invalid, "-timeout and -max must be positive")
+	case o.timeout <= 0 || o.maxDuration <= 0 || o.step <= 0:
+		return o, fault.E(op, fault.Invalid, "-timeout, -max and -step must be positive")
 	}
 	return o, nil
 }
@@ -112,17 +119,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 
-	srv, err := startServer(ctx, o.bin, dir)
+	var md string
+	if o.overload {
+		md, err = o.overloadReport(ctx, dir, stderr)
+	} else {
+		md, err = o.scenarioReport(ctx, dir, stderr)
+	}
 	if err != nil {
 		return err
 	}
-	results, err := o.measureAll(ctx, srv, dir, stderr)
-	stopped(srv, stderr)
-	if err != nil {
-		return err
-	}
-
-	md := markdown(o, time.Now(), results)
 	if _, err := io.WriteString(stdout, md); err != nil {
 		return err
 	}
@@ -132,6 +137,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// scenarioReport measures the scenarios against the baseline and renders
+// them.
+func (o options) scenarioReport(ctx context.Context, dir string, stderr io.Writer) (string, error) {
+	srv, err := startServer(ctx, o.bin, dir)
+	if err != nil {
+		return "", err
+	}
+	results, err := o.measureAll(ctx, srv, dir, stderr)
+	stopped(srv, stderr)
+	if err != nil {
+		return "", err
+	}
+	return markdown(o, time.Now(), results), nil
 }
 
 // stopped stops srv, reporting an unclean exit on stderr: the figures stand,

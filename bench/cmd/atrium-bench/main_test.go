@@ -101,6 +101,7 @@ func TestParseFlags(t *testing.T) {
 		{"-bin", "x", "-warmup", "-1"},
 		{"-bin", "x", "-timeout", "0s"},
 		{"-bin", "x", "-max", "-1s"},
+		{"-bin", "x", "-overload", "-step", "0s"},
 		{"-bin", "x", "-c", "100000"},
 		{"-bin", "x", "-rounds", "0"},
 		{"-bin", "x", "-rounds", "101"},
@@ -111,7 +112,7 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 	o, err := parseFlags([]string{"-bin", "/b", "-n", "5", "-c", "2", "-accounts", "3", "-out", "r.md"}, new(bytes.Buffer))
-	want := options{bin: "/b", n: 5, c: 2, accounts: 3, warmup: 200, rounds: 3, timeout: 10 * time.Second, maxDuration: 5 * time.Minute, out: "r.md"}
+	want := options{bin: "/b", n: 5, c: 2, accounts: 3, warmup: 200, rounds: 3, timeout: 10 * time.Second, maxDuration: 5 * time.Minute, out: "r.md", step: 3 * time.Second}
 	if err != nil || o != want {
 		t.Errorf("parseFlags = %+v, %v; want %+v", o, err, want)
 	}
