@@ -113,7 +113,10 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Account, erro
 				return identifierTaken(op, fmt.Sprintf("identifiers[%d]", i), err)
 			}
 		}
-		return event(ctx, tx, "created", rec, now, map[string]any{"fragments": fragmentVersions(frags)})
+		if err := event(ctx, tx, "created", rec, now, map[string]any{"fragments": fragmentVersions(frags)}); err != nil {
+			return err
+		}
+		return relationshipEvents(ctx, tx, tuples, now)
 	})
 	if err != nil {
 		return nil, fault.Wrap(op, fault.Internal, err)

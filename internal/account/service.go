@@ -233,6 +233,22 @@ func joinField(prefix, field string) string {
 	return prefix + "." + field
 }
 
+// relationshipEvents appends the event and audit record of each tuple
+// written with an account, as a relationship write through the
+// relationships API would.
+func relationshipEvents(ctx context.Context, tx Tx, tuples []relation.Tuple, now time.Time) error {
+	for _, t := range tuples {
+		e := outbox.New("atrium.relationship.written", t.Object.String(), now, t.Fields())
+		if err := tx.AppendEvent(ctx, e); err != nil {
+			return err
+		}
+		if err := tx.AppendAudit(ctx, audit.Entry{ID: ids.New("aud"), Type: e.Type, Time: now, Data: e.Data, Actor: audit.ActorFrom(ctx)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // event appends an account event of type "atrium.account."+typ and its
 // audit record, attributed to the actor in ctx. Every mutation ends here,
 // so no change commits without both.

@@ -15,6 +15,17 @@ func TestRelationships(t *testing.T) {
 			t.Fatalf("create org with owner = %d %s", org.status, org.raw)
 		}
 		acme := "org:" + org.body["id"].(string)
+		// The owner tuple written with the org has its event, after the
+		// org's own, as a write through the relationships API would.
+		ev := c.do("GET", "/v1/events", nil)
+		var got []string
+		for _, e := range ev.body["events"].([]any) {
+			e := e.(map[string]any)
+			got = append(got, e["type"].(string)+" "+e["subject"].(string))
+		}
+		if want := "atrium.account.created " + org.body["id"].(string) + ",atrium.relationship.written " + acme; !strings.HasSuffix(strings.Join(got, ","), want) {
+			t.Errorf("events = %v, want them to end with %s", got, want)
+		}
 		r := c.do("POST", "/v1/check", map[string]any{"subject": alice, "relation": "member", "object": acme, "freshnessToken": org.body["freshnessToken"]})
 		if r.status != 200 || r.body["allowed"] != true || r.body["revision"] != "1" {
 			t.Fatalf("owner is member = %d %s", r.status, r.raw)

@@ -191,12 +191,10 @@ func (s *Service) Write(ctx context.Context, w Write) (string, int64, error) {
 		w.Audit = append(w.Audit, audit.Entry{ID: ids.New("aud"), Type: e.Type, Time: now, Data: e.Data, Actor: audit.ActorFrom(ctx)})
 	}
 	for _, t := range w.Deletes {
-		record(outbox.New("atrium.relationship.deleted", t.Object.String(), now,
-			map[string]string{"object": t.Object.String(), "relation": t.Relation, "subject": t.Subject.String()}))
+		record(outbox.New("atrium.relationship.deleted", t.Object.String(), now, t.Fields()))
 	}
 	for _, t := range w.Writes {
-		record(outbox.New("atrium.relationship.written", t.Object.String(), now,
-			map[string]string{"object": t.Object.String(), "relation": t.Relation, "subject": t.Subject.String()}))
+		record(outbox.New("atrium.relationship.written", t.Object.String(), now, t.Fields()))
 	}
 	rev, err := s.store.Write(ctx, w)
 	if err != nil {

@@ -81,6 +81,12 @@ func (t Tuple) String() string {
 	return t.Object.String() + "#" + t.Relation + "@" + t.Subject.String()
 }
 
+// Fields returns the tuple's parts by name, as events and audit records
+// carry them.
+func (t Tuple) Fields() map[string]string {
+	return map[string]string{"object": t.Object.String(), "relation": t.Relation, "subject": t.Subject.String()}
+}
+
 func invalidTuple(op, format string, args ...any) error {
 	return fail(op, fault.Invalid, ErrInvalidTuple, format, args...)
 }
