@@ -178,7 +178,8 @@ const (
 // an atrium.identifier.ens_changed event naming the reason and its audit
 // record. A name the chain cannot be asked about now (fault.Unavailable,
 // or the context ending) is kept and tried again on the next round. It
-// returns how many names it checked.
+// returns how many names it settled (verified again or removed), so that
+// a caller repeats while a full batch was settled.
 func (s *Service) ReverifyENS(ctx context.Context, ttl time.Duration, limit int) (int, error) {
 	w, err := s.ens("credential.ReverifyENS")
 	if err != nil {
@@ -188,21 +189,27 @@ func (s *Service) ReverifyENS(ctx context.Context, ttl time.Duration, limit int)
 	if err != nil {
 		return 0, err
 	}
-	for i, r := range due {
-		if err := s.reverify(ctx, w, r); err != nil {
-			return i, err
+	settled := 0
+	for _, r := range due {
+		ok, err := s.reverify(ctx, w, r)
+		if err != nil {
+			return settled, err
+		}
+		if ok {
+			settled++
 		}
 	}
-	return len(due), nil
+	return settled, nil
 }
 
-// reverify checks one name. Only a database failure is returned.
-func (s *Service) reverify(ctx context.Context, w *WalletConfig, r ENSRecord) error {
+// reverify checks one name and reports whether it was settled. Only a
+// database failure is returned.
+func (s *Service) reverify(ctx context.Context, w *WalletConfig, r ENSRecord) (bool, error) {
 	addr, err := s.agreeing(ctx, r.Name)
 	reason := ""
 	switch {
 	case fault.Is(err, fault.Unavailable) || fault.Is(err, fault.Canceled) || fault.Is(err, fault.DeadlineExceeded):
-		return nil
+		return false, nil
 	case errors.Is(err, ErrENSDisagrees):
 		reason = ensPrimaryDiffers
 	case fault.Is(err, fault.NotFound):
@@ -212,7 +219,7 @@ func (s *Service) reverify(ctx context.Context, w *WalletConfig, r ENSRecord) er
 	default:
 		held, err := w.Store.Wallets(ctx, r.AccountID)
 		if err != nil {
-			return err
+			return false, err
 		}
 		reason = ensNotHeld
 		for _, h := range held {
@@ -232,7 +239,10 @@ func (s *Service) reverify(ctx context.Context, w *WalletConfig, r ENSRecord) er
 			}})
 	}
 	if fault.Is(err, fault.Aborted) {
-		return nil // verified or removed meanwhile, by the owner or another replica
+		return true, nil // verified or removed meanwhile, by the owner or another replica
 	}
-	return err
+	return err == nil, err
 }
+
+// ENSEnabled reports whether ENS names are configured.
+func (s *Service) ENSEnabled() bool { _, err := s.ens(""); return err == nil }
