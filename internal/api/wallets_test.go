@@ -16,6 +16,7 @@ import (
 	atriumv1 "github.com/atriumid/atrium/gen/atrium/v1"
 	"github.com/atriumid/atrium/gen/atrium/v1/atriumv1connect"
 	"github.com/atriumid/atrium/internal/chain"
+	"github.com/atriumid/atrium/internal/chain/ens/enstest"
 	"github.com/atriumid/atrium/internal/config"
 	"github.com/atriumid/atrium/internal/credential/siwe"
 	"github.com/atriumid/atrium/internal/testenv"
@@ -510,6 +511,56 @@ func TestWalletMFA(t *testing.T) {
 					t.Errorf("GET %s = %d, want a record of type %s", path, r.status, typ)
 				}
 			}
+		}
+	})
+}
+
+// An ENS name whose address is the session's wallet and whose primary name
+// it is becomes an identifier of the account; one that does not agree, or
+// that another account's wallet holds, is a typed 4xx; without an endpoint
+// on the ENS chain, ENS names are off.
+func TestVerifyEnsName(t *testing.T) {
+	w, other := newDevWallet("ens wallet"), newDevWallet("ens other wallet")
+	fake := &enstest.FakeChain{
+		Forward: map[string]chain.Address{"wallet.eth": w.addr, "other.eth": other.addr, "liar.eth": w.addr},
+		Reverse: map[chain.Address]string{w.addr: "wallet.eth", other.addr: "other.eth"},
+	}
+	rpc := httptest.NewServer(fake)
+	t.Cleanup(rpc.Close)
+	forEachWalletServer(t, rpc.URL, func(t *testing.T, c client) {
+		tok := c.walletLogin(t, w).body["sessionToken"].(string)
+		cases := []struct {
+			name   string
+			status int
+			code   string
+		}{
+			{"other.eth", 400, "failed_precondition"}, // another wallet's name
+			{"liar.eth", 400, "failed_precondition"},  // resolves here, but the primary name is wallet.eth
+			{"nobody.eth", 404, "not_found"},
+			{"te--st.eth", 400, "invalid_argument"},
+		}
+		for _, tc := range cases {
+			if r := c.session(tok, "POST", "/v1/wallets:verifyEns", map[string]any{"name": tc.name}); r.status != tc.status || r.body["code"] != tc.code {
+				t.Errorf("verifyEns %s = %d %s, want %d %s", tc.name, r.status, r.raw, tc.status, tc.code)
+			}
+		}
+		if r := c.anonymous("POST", "/v1/wallets:verifyEns", map[string]any{"name": "wallet.eth"}); r.status != 401 {
+			t.Errorf("verifyEns without a session = %d, want 401", r.status)
+		}
+		r := c.session(tok, "POST", "/v1/wallets:verifyEns", map[string]any{"name": "Wallet.eth"})
+		if r.status != 200 || r.body["name"] != "wallet.eth" || r.body["address"] != w.addr.String() || r.body["verifyTime"] == nil {
+			t.Fatalf("verifyEns = %d %s, want wallet.eth", r.status, r.raw)
+		}
+		who := c.session(tok, "GET", "/v1/sessions/whoami", nil)
+		if !strings.Contains(who.raw, `"type":"ens","value":"wallet.eth"`) {
+			t.Errorf("whoami = %s, want the ens identifier wallet.eth", who.raw)
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		c := client{t: t, srv: testenv.StartServer(t, testenv.SQLiteURL(t), walletServer(""))}
+		tok := c.walletLogin(t, w).body["sessionToken"].(string)
+		if r := c.session(tok, "POST", "/v1/wallets:verifyEns", map[string]any{"name": "wallet.eth"}); r.status != 400 || r.body["code"] != "failed_precondition" {
+			t.Errorf("verifyEns with ENS off = %d %s, want 400 failed_precondition", r.status, r.raw)
 		}
 	})
 }

@@ -1,94 +1,26 @@
 package credential_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/atriumid/atrium/internal/account"
 	"github.com/atriumid/atrium/internal/chain"
-	"github.com/atriumid/atrium/internal/chain/abi"
 	"github.com/atriumid/atrium/internal/chain/ens"
+	"github.com/atriumid/atrium/internal/chain/ens/enstest"
 	"github.com/atriumid/atrium/internal/chain/ethrpc"
 	"github.com/atriumid/atrium/internal/credential"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/session"
 )
 
-// ensChain is a JSON-RPC endpoint of chain 1 with canned answers for the
-// Universal Resolver: resolve(bytes,bytes) answers from forward, keyed by
-// the name whose namehash the calldata holds, and reverse(bytes,uint256)
-// from reverse; down makes every call fail.
-type ensChain struct {
-	mu      sync.Mutex
-	forward map[string]chain.Address
-	reverse map[chain.Address]string
-	down    bool
-}
-
-func (c *ensChain) set(fn func()) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	fn()
-}
-
-func (c *ensChain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var req struct {
-		ID     uint64            `json:"id"`
-		Method string            `json:"method"`
-		Params []json.RawMessage `json:"params"`
-	}
-	if c.down || json.NewDecoder(r.Body).Decode(&req) != nil {
-		http.Error(w, "down", http.StatusBadGateway)
-		return
-	}
-	res := map[string]any{"jsonrpc": "2.0", "id": req.ID}
-	switch req.Method {
-	case "eth_chainId":
-		res["result"] = "0x1"
-	case "eth_call":
-		var call struct{ Data string }
-		json.Unmarshal(req.Params[0], &call)
-		data, _ := hex.DecodeString(strings.TrimPrefix(call.Data, "0x"))
-		out, found := c.answer(data)
-		if found {
-			res["result"] = "0x" + hex.EncodeToString(out)
-		} else {
-			res["error"] = map[string]any{"code": 3, "message": "execution reverted", "data": "0x77199d95"}
-		}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(res)
-}
-
-func (c *ensChain) answer(data []byte) ([]byte, bool) {
-	switch hex.EncodeToString(data[:4]) {
-	case "9061b923": // resolve(bytes,bytes)
-		for name, a := range c.forward {
-			if node := chain.Namehash(name); bytes.Contains(data, node[:]) {
-				return abi.Encode(abi.Encode(a), chain.Address{0x4e}), true
-			}
-		}
-	case "5d78a217": // reverse(bytes,uint256)
-		arg, _ := abi.Bytes(data[4:], 0)
-		return abi.Encode(c.reverse[chain.Address(arg)], chain.Address{}, chain.Address{0x4e}), true
-	}
-	return nil, false
-}
-
 // withENS gives e wallet sign-in with ENS names over the canned chain.
-func (e *env) withENS(t *testing.T, c *ensChain) {
+func (e *env) withENS(t *testing.T, c *enstest.FakeChain) {
 	t.Helper()
 	srv := httptest.NewServer(c)
 	t.Cleanup(srv.Close)
@@ -139,9 +71,9 @@ func (e *env) ensEvents(t *testing.T, id string) []string {
 func TestVerifyENS(t *testing.T) {
 	alice, bob, mallory := chain.Address{0xa1}, chain.Address{0xb0}, chain.Address{0x3a}
 	forEachEngine(t, func(t *testing.T, e *env) {
-		c := &ensChain{
-			forward: map[string]chain.Address{"alice.eth": alice, "bob.eth": bob, "stolen.eth": mallory},
-			reverse: map[chain.Address]string{alice: "alice.eth", bob: "other.eth", mallory: "alice.eth"},
+		c := &enstest.FakeChain{
+			Forward: map[string]chain.Address{"alice.eth": alice, "bob.eth": bob, "stolen.eth": mallory},
+			Reverse: map[chain.Address]string{alice: "alice.eth", bob: "other.eth", mallory: "alice.eth"},
 		}
 		e.withENS(t, c)
 		ctx := context.Background()
@@ -191,7 +123,7 @@ func TestVerifyENS(t *testing.T) {
 		if _, err := e.svc.VerifyENS(ctx, other, "alice.eth"); !errors.Is(err, credential.ErrENSDisagrees) {
 			t.Errorf("VerifyENS(alice.eth) by an account without the wallet = %v, want ErrENSDisagrees", err)
 		}
-		c.set(func() { c.down = true })
+		c.Set(func() { c.Down = true })
 		if _, err := e.svc.VerifyENS(ctx, sess, "alice.eth"); !fault.Is(err, fault.Unavailable) {
 			t.Errorf("VerifyENS with the chain down = %v, want Unavailable", err)
 		}
@@ -205,9 +137,9 @@ func TestVerifyENS(t *testing.T) {
 func TestReverifyENS(t *testing.T) {
 	alice, bob, carol := chain.Address{0xa1}, chain.Address{0xb0}, chain.Address{0xc0}
 	forEachEngine(t, func(t *testing.T, e *env) {
-		c := &ensChain{
-			forward: map[string]chain.Address{"alice.eth": alice, "bob.eth": bob, "carol.eth": carol},
-			reverse: map[chain.Address]string{alice: "alice.eth", bob: "bob.eth", carol: "carol.eth"},
+		c := &enstest.FakeChain{
+			Forward: map[string]chain.Address{"alice.eth": alice, "bob.eth": bob, "carol.eth": carol},
+			Reverse: map[chain.Address]string{alice: "alice.eth", bob: "bob.eth", carol: "carol.eth"},
 		}
 		e.withENS(t, c)
 		ctx := context.Background()
@@ -226,14 +158,14 @@ func TestReverifyENS(t *testing.T) {
 			t.Errorf("ReverifyENS before the TTL = %d, %v, want 0", n, err)
 		}
 		e.clock.Advance(ttl + time.Second)
-		c.set(func() { c.down = true })
+		c.Set(func() { c.Down = true })
 		if n, err := e.svc.ReverifyENS(ctx, ttl, 10); err != nil || n != 0 || len(e.ensEvents(t, acc.ID)) != 0 {
 			t.Errorf("ReverifyENS with the chain down = %d, %v, events %v, want nothing settled", n, err, e.ensEvents(t, acc.ID))
 		}
-		c.set(func() {
-			c.down = false
-			c.reverse[bob] = "someone.eth" // bob's primary name moved
-			delete(c.forward, "carol.eth") // carol.eth expired
+		c.Set(func() {
+			c.Down = false
+			c.Reverse[bob] = "someone.eth" // bob's primary name moved
+			delete(c.Forward, "carol.eth") // carol.eth expired
 		})
 		if n, err := e.svc.ReverifyENS(ctx, ttl, 10); err != nil || n != 3 {
 			t.Fatalf("ReverifyENS = %d, %v, want 3 settled", n, err)

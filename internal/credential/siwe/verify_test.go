@@ -1,6 +1,8 @@
 package siwe
 
 import (
+	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"math"
@@ -331,5 +333,24 @@ func TestNewNonce(t *testing.T) {
 			t.Fatalf("NewNonce() = %q: want 26+ fresh letters or digits", n)
 		}
 		seen[n] = true
+	}
+}
+
+// Bad input: a signature of every length from 0 to 200 bytes but 65 (the
+// valid one cut short, or followed by extra bytes) is refused as
+// fault.Unauthenticated, never a panic, and the 65-byte one passes.
+func TestVerifySignatureLengths(t *testing.T) {
+	now := mustTime(t, "2026-11-26T18:00:00Z")
+	m, p := testMessage(t, now)
+	valid := sign(testKey, m.String())
+	for n := range 201 {
+		sig := append(bytes.Clone(valid), bytes.Repeat([]byte{0xab}, max(0, n-len(valid)))...)[:n]
+		_, err := VerifyWallet(context.Background(), m, sig, p, now, nil)
+		switch {
+		case n == len(valid) && err != nil:
+			t.Errorf("VerifyWallet(the valid signature) = %v", err)
+		case n != len(valid) && !fault.Is(err, fault.Unauthenticated):
+			t.Errorf("VerifyWallet(%d-byte signature) = %v, want Unauthenticated", n, err)
+		}
 	}
 }
