@@ -94,19 +94,30 @@ func Address(data []byte, i int) (chain.Address, error) {
 // word i of data, and returns a copy. The offset must be a multiple of 32
 // and the length and content must lie inside data.
 func Bytes(data []byte, i int) ([]byte, error) {
-	w, ok := word(data, i)
-	if !ok {
-		return nil, ErrEncoding
-	}
-	off, ok := small(w)
-	if !ok || off%WordLen != 0 || off > len(data)-WordLen {
-		return nil, ErrEncoding
-	}
-	n, ok := small(data[off : off+WordLen])
-	if !ok || n > len(data)-off-WordLen {
+	off, n, err := dynamic(data, i)
+	if err != nil || n > len(data)-off-WordLen {
 		return nil, ErrEncoding
 	}
 	return append([]byte(nil), data[off+WordLen:off+WordLen+n]...), nil
+}
+
+// dynamic reads head word i of data as the offset of a dynamic value,
+// which must be a multiple of 32 with a length word inside data, and
+// returns the offset and that length (not yet checked against data).
+func dynamic(data []byte, i int) (off, n int, err error) {
+	w, ok := word(data, i)
+	if !ok {
+		return 0, 0, ErrEncoding
+	}
+	off, ok = small(w)
+	if !ok || off%WordLen != 0 || off > len(data)-WordLen {
+		return 0, 0, ErrEncoding
+	}
+	n, ok = small(data[off : off+WordLen])
+	if !ok {
+		return 0, 0, ErrEncoding
+	}
+	return off, n, nil
 }
 
 // word returns head word i of data.
@@ -138,16 +149,8 @@ func zero(b []byte) bool {
 // Strings decodes the dynamic string[] whose offset is head word i of
 // data, refusing more than max elements.
 func Strings(data []byte, i, max int) ([]string, error) {
-	w, ok := word(data, i)
-	if !ok {
-		return nil, ErrEncoding
-	}
-	off, ok := small(w)
-	if !ok || off%WordLen != 0 || off > len(data)-WordLen {
-		return nil, ErrEncoding
-	}
-	n, ok := small(data[off : off+WordLen])
-	if !ok || n > max {
+	off, n, err := dynamic(data, i)
+	if err != nil || n > max {
 		return nil, ErrEncoding
 	}
 	elems := data[off+WordLen:] // element offsets count from here
