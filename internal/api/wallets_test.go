@@ -458,7 +458,7 @@ func TestWalletLoginThrottled(t *testing.T) {
 	t.Errorf("10 failed wallet sign-ins were never throttled")
 }
 
-// a wallet sign-in to an account with TOTP returns a challenge
+// a wallet sign-in to an account with TOTP returns a challenge
 // and no session, like a password login; LoginMfa completes it at AAL2
 // with the wallet and the second factor as methods. The AAL2 session links
 // and unlinks wallets, each with its event and audit record, but never the

@@ -65,7 +65,7 @@ func (e *env) ensEvents(t *testing.T, id string) []string {
 	return reasons
 }
 
-// An ENS name is accepted only when its address is a wallet of the account
+// an ENS name is accepted only when its address is a wallet of the account
 // and that address's primary name is the name; it is stored normalised,
 // with its verify time, and never signs in.
 func TestVerifyENS(t *testing.T) {

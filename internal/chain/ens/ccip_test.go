@@ -139,7 +139,7 @@ func (g *gateway) testOnly() CCIPConfig {
 	return CCIPConfig{Hosts: []string{g.host}, Guard: webhook.Guard{AllowPrivate: true}, RootCAs: g.roots}
 }
 
-// R-30, T-11: CCIP-Read follows an allowed loopback gateway only under the
+// R-24, T-F7: CCIP-Read follows an allowed loopback gateway only under the
 // explicit test-only allowance, and every refusal is a typed error.
 func TestCCIPRead(t *testing.T) {
 	g := startGateway(t)

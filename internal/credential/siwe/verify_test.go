@@ -336,7 +336,7 @@ func TestNewNonce(t *testing.T) {
 	}
 }
 
-// Bad input: a signature of every length from 0 to 200 bytes but 65 (the
+// R-24, T-B1: a signature of every length from 0 to 200 bytes but 65 (the
 // valid one cut short, or followed by extra bytes) is refused as
 // fault.Unauthenticated, never a panic, and the 65-byte one passes.
 func TestVerifySignatureLengths(t *testing.T) {

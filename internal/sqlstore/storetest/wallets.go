@@ -116,7 +116,7 @@ func testWalletIdentifiers(t *testing.T, db *sqlstore.DB) {
 	}
 }
 
-// ENS identifiers are added only to an account holding one of the given
+// ENS identifiers are added only to an account holding one of the given
 // wallets, come due after their verify time, and are touched or removed
 // once, with one event, while their verify time is the one read.
 func testENSIdentifiers(t *testing.T, db *sqlstore.DB) {
