@@ -35,6 +35,15 @@ func (e *env) withENS(t *testing.T, c *enstest.FakeChain) {
 	}
 }
 
+// ensAccount gives e ENS names over a fake chain with the given records,
+// and returns the chain and an AAL1 session of a new user.
+func (e *env) ensAccount(t *testing.T, forward map[string]chain.Address, reverse map[chain.Address]string) (*enstest.FakeChain, session.Session) {
+	t.Helper()
+	c := &enstest.FakeChain{Forward: forward, Reverse: reverse}
+	e.withENS(t, c)
+	return c, session.Session{AccountID: e.register(t).ID, AAL: session.AAL1}
+}
+
 // holdWallet adds the wallet identifier key to account id.
 func (e *env) holdWallet(t *testing.T, id, key string) {
 	t.Helper()
@@ -71,14 +80,10 @@ func (e *env) ensEvents(t *testing.T, id string) []string {
 func TestVerifyENS(t *testing.T) {
 	alice, bob, mallory := chain.Address{0xa1}, chain.Address{0xb0}, chain.Address{0x3a}
 	forEachEngine(t, func(t *testing.T, e *env) {
-		c := &enstest.FakeChain{
-			Forward: map[string]chain.Address{"alice.eth": alice, "bob.eth": bob, "stolen.eth": mallory},
-			Reverse: map[chain.Address]string{alice: "alice.eth", bob: "other.eth", mallory: "alice.eth"},
-		}
-		e.withENS(t, c)
+		c, sess := e.ensAccount(t, map[string]chain.Address{"alice.eth": alice, "bob.eth": bob, "stolen.eth": mallory},
+			map[chain.Address]string{alice: "alice.eth", bob: "other.eth", mallory: "alice.eth"})
 		ctx := context.Background()
-		acc := e.register(t)
-		sess := session.Session{AccountID: acc.ID, AAL: session.AAL1}
+		acc := &account.Account{ID: sess.AccountID}
 		e.holdWallet(t, acc.ID, chain.AccountID{Address: alice}.Key(chain.KeyControl))
 		e.holdWallet(t, acc.ID, chain.AccountID{ChainID: 1, Address: bob}.Key(chain.ContractControl))
 
@@ -137,14 +142,10 @@ func TestVerifyENS(t *testing.T) {
 func TestReverifyENS(t *testing.T) {
 	alice, bob, carol := chain.Address{0xa1}, chain.Address{0xb0}, chain.Address{0xc0}
 	forEachEngine(t, func(t *testing.T, e *env) {
-		c := &enstest.FakeChain{
-			Forward: map[string]chain.Address{"alice.eth": alice, "bob.eth": bob, "carol.eth": carol},
-			Reverse: map[chain.Address]string{alice: "alice.eth", bob: "bob.eth", carol: "carol.eth"},
-		}
-		e.withENS(t, c)
+		c, sess := e.ensAccount(t, map[string]chain.Address{"alice.eth": alice, "bob.eth": bob, "carol.eth": carol},
+			map[chain.Address]string{alice: "alice.eth", bob: "bob.eth", carol: "carol.eth"})
 		ctx := context.Background()
-		acc := e.register(t)
-		sess := session.Session{AccountID: acc.ID, AAL: session.AAL1}
+		acc := &account.Account{ID: sess.AccountID}
 		for _, a := range []chain.Address{alice, bob, carol} {
 			e.holdWallet(t, acc.ID, chain.AccountID{Address: a}.Key(chain.KeyControl))
 		}
