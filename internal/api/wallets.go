@@ -33,6 +33,7 @@ func walletRoutes(mux *http.ServeMux, log *slog.Logger, c Config, opts ...connec
 	handle("GET /v1/wallets", func(w http.ResponseWriter, r *http.Request) error {
 		return call(w, r, http.StatusOK, h.ListWallets, &atriumv1.ListWalletsRequest{})
 	})
+	postRoute(handle, "/v1/wallets:verifyEns", http.StatusOK, h.VerifyEnsName)
 	handle("DELETE /v1/wallets/{id}", func(w http.ResponseWriter, r *http.Request) error {
 		return call(w, r, http.StatusOK, h.UnlinkWallet, &atriumv1.UnlinkWalletRequest{Id: r.PathValue("id")})
 	})
@@ -51,11 +52,26 @@ func (h walletHandler) SiweLogin(ctx context.Context, req *connect.Request[atriu
 	if err != nil {
 		return nil, err
 	}
+	if res.MFARequired {
+		return noStore(connect.NewResponse(&atriumv1.SiweLoginResponse{MfaRequired: true, Challenge: res.Challenge, ChallengeExpireTime: timestamp(res.ChallengeExpire)})), nil
+	}
 	acc, err := accountToProto(res.Account)
 	if err != nil {
 		return nil, err
 	}
 	return noStore(connect.NewResponse(&atriumv1.SiweLoginResponse{SessionToken: res.Token, Session: sessionToProto(res.Session), Account: acc})), nil
+}
+
+func (h walletHandler) VerifyEnsName(ctx context.Context, req *connect.Request[atriumv1.VerifyEnsNameRequest]) (*connect.Response[atriumv1.EnsName], error) {
+	s, err := h.session(ctx, req.Header())
+	if err != nil {
+		return nil, err
+	}
+	n, err := h.creds.VerifyENS(ctx, s, req.Msg.Name)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&atriumv1.EnsName{Name: n.Name, Address: n.Address.String(), VerifyTime: timestamp(n.VerifyTime)}), nil
 }
 
 func (h walletHandler) LinkWallet(ctx context.Context, req *connect.Request[atriumv1.LinkWalletRequest]) (*connect.Response[atriumv1.Wallet], error) {

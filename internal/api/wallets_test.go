@@ -16,6 +16,7 @@ import (
 	atriumv1 "github.com/atriumid/atrium/gen/atrium/v1"
 	"github.com/atriumid/atrium/gen/atrium/v1/atriumv1connect"
 	"github.com/atriumid/atrium/internal/chain"
+	"github.com/atriumid/atrium/internal/chain/ens/enstest"
 	"github.com/atriumid/atrium/internal/config"
 	"github.com/atriumid/atrium/internal/credential/siwe"
 	"github.com/atriumid/atrium/internal/testenv"
@@ -366,11 +367,11 @@ func TestWalletLink(t *testing.T) {
 		if r := link(aal2, taken, statement); r.status != 409 || r.body["code"] != "already_exists" {
 			t.Errorf("link of another account's wallet = %d %s, want 409", r.status, r.raw)
 		}
-		// The wallet now signs in to the password account.
-		r := c.walletLogin(t, w)
-		who := c.session(aal2, "GET", "/v1/sessions/whoami", nil)
-		if accountID(r) != accountID(who) {
-			t.Errorf("siwe/login of a linked wallet = account %s, want %s", accountID(r), accountID(who))
+		// The wallet now signs in to the password account, which has a
+		// second factor: the answer is a challenge.
+		msg := w.message(c.nonce(t))
+		if r := c.anonymous("POST", "/v1/auth/siwe/login", siweLogin(msg, w.sign(msg))); r.status != 200 || r.body["mfaRequired"] != true {
+			t.Errorf("siwe/login of a wallet linked to an account with TOTP = %d %s, want a challenge", r.status, r.raw)
 		}
 		if r := c.session(aal1, "DELETE", "/v1/wallets/"+key, nil); r.status != 403 {
 			t.Errorf("unlink with an AAL1 session = %d %s, want 403", r.status, r.raw)
@@ -455,4 +456,111 @@ func TestWalletLoginThrottled(t *testing.T) {
 		}
 	}
 	t.Errorf("10 failed wallet sign-ins were never throttled")
+}
+
+// R-19, R-29, R-47: a wallet sign-in to an account with TOTP returns a challenge
+// and no session, like a password login; LoginMfa completes it at AAL2
+// with the wallet and the second factor as methods. The AAL2 session links
+// and unlinks wallets, each with its event and audit record, but never the
+// only one of an account without a password.
+func TestWalletMFA(t *testing.T) {
+	forEachWalletServer(t, "", func(t *testing.T, c client) {
+		w, spare := newDevWallet("mfa wallet"), newDevWallet("mfa spare wallet")
+		aal1 := c.walletLogin(t, w).body["sessionToken"].(string)
+		r := c.session(aal1, "POST", "/v1/auth/totp/enroll", map[string]any{})
+		if r.status != 200 {
+			t.Fatalf("totp/enroll with a wallet session = %d %s", r.status, r.raw)
+		}
+		secret := decodeBase32(t, r.body["secret"].(string))
+		r = c.session(aal1, "POST", "/v1/auth/totp/confirm", map[string]any{"code": currentCode(secret)})
+		codes, _ := r.body["recoveryCodes"].([]any)
+		if r.status != 200 || len(codes) == 0 {
+			t.Fatalf("totp/confirm = %d %s", r.status, r.raw)
+		}
+
+		msg := w.message(c.nonce(t))
+		r = c.anonymous("POST", "/v1/auth/siwe/login", siweLogin(msg, w.sign(msg)))
+		challenge, _ := r.body["challenge"].(string)
+		if r.status != 200 || r.body["mfaRequired"] != true || !strings.HasPrefix(challenge, "atw_") || r.body["sessionToken"] != nil || r.body["account"] != nil {
+			t.Fatalf("siwe/login with TOTP enrolled = %d %s, want a challenge and no session", r.status, r.raw)
+		}
+		r = c.anonymous("POST", "/v1/auth/login/mfa", map[string]any{"challenge": challenge, "recoveryCode": codes[0]})
+		sess, _ := r.body["session"].(map[string]any)
+		methods, _ := sess["methods"].([]any)
+		aal2, _ := r.body["sessionToken"].(string)
+		if r.status != 200 || sess["aal"] != "aal2" || len(methods) != 2 || methods[0] != "swk" || methods[1] != "kba" {
+			t.Fatalf("login/mfa after a wallet = %d %s, want aal2 with methods swk, kba", r.status, r.raw)
+		}
+
+		key := "eip155:0:" + w.addr.String()
+		if r := c.session(aal2, "DELETE", "/v1/wallets/"+key, nil); r.status != 400 || r.body["code"] != "failed_precondition" {
+			t.Errorf("unlink of the only wallet = %d %s, want 400 failed_precondition", r.status, r.raw)
+		}
+		msg = spare.message(c.nonce(t), func(m *siwe.Message) { m.Statement = "Link this wallet to my account." })
+		if r := c.session(aal2, "POST", "/v1/wallets:link", siweLogin(msg, spare.sign(msg))); r.status != 201 {
+			t.Fatalf("link = %d %s", r.status, r.raw)
+		}
+		if r := c.session(aal2, "DELETE", "/v1/wallets/"+key, nil); r.status != 200 {
+			t.Errorf("unlink with another wallet left = %d %s, want 200", r.status, r.raw)
+		}
+		id := accountID(c.session(aal2, "GET", "/v1/sessions/whoami", nil))
+		for _, path := range []string{"/v1/events?page_size=100", "/v1/audit?account=" + id} {
+			r := c.do("GET", path, nil)
+			for _, typ := range []string{"atrium.account.identifier_added", "atrium.account.identifier_removed"} {
+				if r.status != 200 || !strings.Contains(r.raw, typ) {
+					t.Errorf("GET %s = %d, want a record of type %s", path, r.status, typ)
+				}
+			}
+		}
+	})
+}
+
+// An ENS name whose address is the session's wallet and whose primary name
+// it is becomes an identifier of the account; one that does not agree, or
+// that another account's wallet holds, is a typed 4xx; without an endpoint
+// on the ENS chain, ENS names are off.
+func TestVerifyEnsName(t *testing.T) {
+	w, other := newDevWallet("ens wallet"), newDevWallet("ens other wallet")
+	fake := &enstest.FakeChain{
+		Forward: map[string]chain.Address{"wallet.eth": w.addr, "other.eth": other.addr, "liar.eth": w.addr},
+		Reverse: map[chain.Address]string{w.addr: "wallet.eth", other.addr: "other.eth"},
+	}
+	rpc := httptest.NewServer(fake)
+	t.Cleanup(rpc.Close)
+	forEachWalletServer(t, rpc.URL, func(t *testing.T, c client) {
+		tok := c.walletLogin(t, w).body["sessionToken"].(string)
+		cases := []struct {
+			name   string
+			status int
+			code   string
+		}{
+			{"other.eth", 400, "failed_precondition"}, // another wallet's name
+			{"liar.eth", 400, "failed_precondition"},  // resolves here, but the primary name is wallet.eth
+			{"nobody.eth", 404, "not_found"},
+			{"te--st.eth", 400, "invalid_argument"},
+		}
+		for _, tc := range cases {
+			if r := c.session(tok, "POST", "/v1/wallets:verifyEns", map[string]any{"name": tc.name}); r.status != tc.status || r.body["code"] != tc.code {
+				t.Errorf("verifyEns %s = %d %s, want %d %s", tc.name, r.status, r.raw, tc.status, tc.code)
+			}
+		}
+		if r := c.anonymous("POST", "/v1/wallets:verifyEns", map[string]any{"name": "wallet.eth"}); r.status != 401 {
+			t.Errorf("verifyEns without a session = %d, want 401", r.status)
+		}
+		r := c.session(tok, "POST", "/v1/wallets:verifyEns", map[string]any{"name": "Wallet.eth"})
+		if r.status != 200 || r.body["name"] != "wallet.eth" || r.body["address"] != w.addr.String() || r.body["verifyTime"] == nil {
+			t.Fatalf("verifyEns = %d %s, want wallet.eth", r.status, r.raw)
+		}
+		who := c.session(tok, "GET", "/v1/sessions/whoami", nil)
+		if !strings.Contains(who.raw, `"type":"ens","value":"wallet.eth"`) {
+			t.Errorf("whoami = %s, want the ens identifier wallet.eth", who.raw)
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		c := client{t: t, srv: testenv.StartServer(t, testenv.SQLiteURL(t), walletServer(""))}
+		tok := c.walletLogin(t, w).body["sessionToken"].(string)
+		if r := c.session(tok, "POST", "/v1/wallets:verifyEns", map[string]any{"name": "wallet.eth"}); r.status != 400 || r.body["code"] != "failed_precondition" {
+			t.Errorf("verifyEns with ENS off = %d %s, want 400 failed_precondition", r.status, r.raw)
+		}
+	})
 }

@@ -128,6 +128,7 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 	if err := a.startEvents(cfg, auditKey, keys); err != nil {
 		return err
 	}
+	a.startENS(cfg, creds)
 	a.handler = a.routes(apiHandler)
 	a.watchKinds(ctx, kinds)
 	return nil

@@ -50,5 +50,9 @@ func walletConfig(cfg config.Config, db *sqlstore.DB) (*credential.WalletConfig,
 		return nil, err
 	}
 	w.Verifier = wallet.NewVerifier(client)
+	if w.ENS, err = ensResolver(cfg, client); err != nil {
+		return nil, err
+	}
+	w.ENSChainID = cfg.ENSChain
 	return w, nil
 }

@@ -62,6 +62,17 @@ type Config struct {
 	ShedQueue int
 	// RequestTimeout bounds each API request, database calls included.
 	RequestTimeout time.Duration
+	// ENS names resolve through the Universal Resolver at ENSResolver
+	// (empty: mainnet's) on chain ENSChain, which needs an EthRPC
+	// endpoint; without one ENS names are off. Verified names are
+	// verified again every ENSTTL.
+	ENSChain    uint64
+	ENSResolver string
+	ENSTTL      time.Duration
+	// CCIPRead lets ENS resolution follow EIP-3668 OffchainLookup to https
+	// gateways whose host is in CCIPHosts.
+	CCIPRead  bool
+	CCIPHosts []string
 }
 
 // Concurrency is where the adaptive concurrency limit starts and the
@@ -96,6 +107,8 @@ func Default() Config {
 		Concurrency:           Concurrency{Initial: 32, Min: 8, Max: 512},
 		ShedQueue:             256,
 		RequestTimeout:        10 * time.Second,
+		ENSChain:              1,
+		ENSTTL:                24 * time.Hour,
 	}
 }
 
@@ -213,6 +226,26 @@ func (c *Config) FlagSet(name string, out io.Writer, want ...string) *flag.FlagS
 	}
 	if def("request-timeout") {
 		fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "time budget of each API request, database calls included")
+	}
+	if def("ens-chain") {
+		fs.Uint64Var(&c.ENSChain, "ens-chain", c.ENSChain, "chain ID of the ENS registry; ENS names are on when it has an --eth-rpc endpoint")
+	}
+	if def("ens-universal-resolver") {
+		fs.StringVar(&c.ENSResolver, "ens-universal-resolver", c.ENSResolver, "address of the ENS Universal Resolver (default mainnet's)")
+	}
+	if def("ens-ttl") {
+		fs.DurationVar(&c.ENSTTL, "ens-ttl", c.ENSTTL, "how long a verified ENS name stands before it is verified again")
+	}
+	if def("ens-ccip-read") {
+		fs.BoolVar(&c.CCIPRead, "ens-ccip-read", c.CCIPRead, "follow EIP-3668 CCIP-Read to the gateways of --ens-ccip-hosts (off by default)")
+	}
+	if def("ens-ccip-hosts") {
+		fs.Func("ens-ccip-hosts", "comma-separated host names of the https CCIP-Read gateways ENS resolution may fetch", func(v string) error {
+			for h := range strings.SplitSeq(v, ",") {
+				c.CCIPHosts = append(c.CCIPHosts, strings.ToLower(strings.TrimSpace(h)))
+			}
+			return nil
+		})
 	}
 	if def("max-body-bytes") {
 		fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body accepted")
@@ -390,6 +423,22 @@ func (c *Config) validateChains() error {
 			return fmt.Errorf("--eth-rpc names chain %d twice", e.ChainID)
 		}
 		seen[e.ChainID] = true
+	}
+	return c.validateENS()
+}
+
+// validateENS checks the ENS settings.
+func (c *Config) validateENS() error {
+	if c.ENSTTL < time.Minute {
+		return fmt.Errorf("--ens-ttl must be at least 1m")
+	}
+	if c.CCIPRead && len(c.CCIPHosts) == 0 {
+		return fmt.Errorf("--ens-ccip-read needs --ens-ccip-hosts")
+	}
+	for _, h := range c.CCIPHosts {
+		if h == "" || strings.ContainsAny(h, "/:@*") {
+			return fmt.Errorf("--ens-ccip-hosts must list host names, without scheme, port or wildcard")
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"io"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -144,6 +145,40 @@ func TestAdmissionFlagsRefused(t *testing.T) {
 		}
 		if err := c.Validate(); err == nil {
 			t.Errorf("Validate() after %q = nil, want an error", args)
+		}
+	}
+}
+
+// ENS settings: on through an endpoint on the ENS chain, a TTL of at least
+// a minute, and CCIP-Read only with a host allowlist.
+func TestENSFlags(t *testing.T) {
+	c := Default()
+	if c.ENSChain != 1 || c.ENSTTL != 24*time.Hour || c.CCIPRead {
+		t.Errorf("Default() ENS = chain %d, TTL %v, CCIP-Read %v, want 1, 24h, off", c.ENSChain, c.ENSTTL, c.CCIPRead)
+	}
+	args := []string{"--ens-chain", "11155111", "--ens-ttl", "1h", "--ens-ccip-read", "--ens-ccip-hosts", "ccip.example, GW.example",
+		"--ens-universal-resolver", "0xeEeEEEeE14D718C2B47D9923Deab1335E144EeEe"}
+	if err := c.FlagSet("serve", io.Discard).Parse(args); err != nil {
+		t.Fatalf("Parse(%q) = %v", args, err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate() = %v", err)
+	}
+	if diff := cmp.Diff([]string{"ccip.example", "gw.example"}, c.CCIPHosts); diff != "" || c.ENSChain != 11155111 || c.ENSTTL != time.Hour || !c.CCIPRead {
+		t.Errorf("ENS settings = %+v (hosts -want +got:\n%s)", c, diff)
+	}
+	for name, edit := range map[string]func(*Config){
+		"short TTL":            func(c *Config) { c.ENSTTL = time.Second },
+		"CCIP-Read, no hosts":  func(c *Config) { c.CCIPRead = true },
+		"host with a scheme":   func(c *Config) { c.CCIPRead, c.CCIPHosts = true, []string{"https://gw.example"} },
+		"host with a port":     func(c *Config) { c.CCIPHosts = []string{"gw.example:443"} },
+		"wildcard host":        func(c *Config) { c.CCIPHosts = []string{"*.example"} },
+		"empty host in a list": func(c *Config) { c.CCIPHosts = []string{"gw.example", ""} },
+	} {
+		c := Default()
+		edit(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("Validate() with %s = nil, want an error", name)
 		}
 	}
 }

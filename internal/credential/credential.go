@@ -214,7 +214,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	if password.NeedsRehash(stored, s.c.Hashing) {
 		s.rehash(ctx, acc.ID, req.Password, stored)
 	}
-	return s.afterPassword(ctx, acc.ID, acc.State)
+	return s.afterFirstFactor(ctx, acc.ID, acc.State, session.MethodPassword)
 }
 
 // codesKey names the throttle account of an account's one-time codes
@@ -260,15 +260,15 @@ func (s *Service) rehash(ctx context.Context, accountID, pw, old string) {
 	}
 }
 
-// afterPassword issues an AAL1 session, or an MFA challenge when the
-// account has a confirmed second factor.
-func (s *Service) afterPassword(ctx context.Context, accountID, state string) (*LoginResult, error) {
+// afterFirstFactor issues an AAL1 session with the first factor's method,
+// or an MFA challenge when the account has a confirmed second factor.
+func (s *Service) afterFirstFactor(ctx context.Context, accountID, state, method string) (*LoginResult, error) {
 	mfa, err := s.hasSecondFactor(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
 	if mfa {
-		secret, hash, err := newSecret("atc_")
+		secret, hash, err := newSecret(challengePrefix[method])
 		if err != nil {
 			return nil, err
 		}
@@ -278,7 +278,7 @@ func (s *Service) afterPassword(ctx context.Context, accountID, state string) (*
 		}
 		return &LoginResult{MFARequired: true, Challenge: secret, ChallengeExpire: expire}, nil
 	}
-	tok, sess, err := s.c.Sessions.Issue(ctx, session.Grant{AccountID: accountID, AccountState: state, AAL: session.AAL1, Methods: []string{session.MethodPassword}})
+	tok, sess, err := s.c.Sessions.Issue(ctx, session.Grant{AccountID: accountID, AccountState: state, AAL: session.AAL1, Methods: []string{method}})
 	if err != nil {
 		return nil, err
 	}

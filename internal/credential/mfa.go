@@ -33,6 +33,20 @@ type MFARequest struct {
 	Client       string
 }
 
+// challengePrefix is the prefix of the MFA challenges issued after each
+// first factor. The prefix is part of the secret whose hash is stored, so
+// it cannot be changed, and LoginMFA reads the first factor from it.
+var challengePrefix = map[string]string{session.MethodPassword: "atc_", MethodWallet: "atw_"}
+
+// firstFactor returns the method of the first factor a challenge was
+// issued after.
+func firstFactor(challenge string) string {
+	if strings.HasPrefix(challenge, challengePrefix[MethodWallet]) {
+		return MethodWallet
+	}
+	return session.MethodPassword
+}
+
 var errMFA = fault.E("credential.LoginMFA", fault.Unauthenticated, "invalid or expired challenge or code")
 
 // LoginMFA completes a login with its second factor and returns an AAL2
@@ -79,7 +93,7 @@ func (s *Service) LoginMFA(ctx context.Context, req MFARequest) (*LoginResult, e
 		return nil, err
 	}
 	tok, sess, err := s.c.Sessions.Issue(ctx, session.Grant{AccountID: accountID, AccountState: state, AAL: session.AAL2,
-		Methods: []string{session.MethodPassword, method}})
+		Methods: []string{firstFactor(req.Challenge), method}})
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,21 @@ const (
 	purposeMFA      = "mfa"   // the second step after a password
 )
 
+// mfaPurposes are the purposes of a second step by the method of the first
+// factor it follows.
+var mfaPurposes = map[string]string{session.MethodPassword: purposeMFA, MethodWallet: purposeMFA + "_" + MethodWallet}
+
+// mfaFirstFactor returns the method of the first factor a second-step
+// purpose follows, and false when purpose is not a second step.
+func mfaFirstFactor(purpose string) (string, bool) {
+	for method, p := range mfaPurposes {
+		if p == purpose {
+			return method, true
+		}
+	}
+	return "", false
+}
+
 // Reasons recorded with a refused passkey login.
 const (
 	reasonVerification = "verification_failed"
@@ -302,7 +317,7 @@ func (s *Service) consumeCeremony(ctx context.Context, p *PasskeyConfig, challen
 	if err != nil {
 		return c, err
 	}
-	if c.Purpose != purpose && (purpose != purposeLogin || c.Purpose != purposeMFA) {
+	if _, mfa := mfaFirstFactor(c.Purpose); c.Purpose != purpose && (purpose != purposeLogin || !mfa) {
 		return c, errCeremony
 	}
 	return c, nil
@@ -456,7 +471,7 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context, mfaChallenge, client st
 	if err != nil {
 		return nil, err
 	}
-	return c, s.storeCeremony(ctx, p, c, purposeMFA, accountID, mfa)
+	return c, s.storeCeremony(ctx, p, c, mfaPurposes[firstFactor(mfaChallenge)], accountID, mfa)
 }
 
 var errPasskeyLogin = fault.E("credential.FinishPasskeyLogin", fault.Unauthenticated, "passkey login failed")
@@ -494,7 +509,8 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, response []byte, clien
 	}
 	accountID := c.AccountID
 	subject := throttle.Subject{Account: accountID, Client: client}
-	if c.Purpose == purposeMFA {
+	first, mfa := mfaFirstFactor(c.Purpose)
+	if mfa {
 		subject.Account = codesKey(accountID)
 		err = s.checkCodes(ctx, accountID, client)
 	} else {
@@ -518,13 +534,13 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, response []byte, clien
 		return nil, err
 	}
 	methods := []string{MethodPasskey, methodMFA}
-	if c.Purpose == purposeMFA {
+	if mfa {
 		if err := s.c.Store.ConsumeChallenge(ctx, c.MFAHash, s.clock()); fault.Is(err, fault.Aborted) {
 			return nil, errMFA
 		} else if err != nil {
 			return nil, err
 		}
-		methods = []string{session.MethodPassword, MethodPasskey}
+		methods = []string{first, MethodPasskey}
 	}
 	tok, sess, err := s.c.Sessions.Issue(ctx, session.Grant{AccountID: accountID, AccountState: state, AAL: session.AAL2, Methods: methods})
 	if err != nil {
@@ -594,8 +610,9 @@ func (s *Service) verifyAssertion(ctx context.Context, p *PasskeyConfig, account
 	if err := s.active("credential.FinishPasskeyLogin", kindName, state); err != nil {
 		return "", err
 	}
+	_, mfa := mfaFirstFactor(c.Purpose)
 	ok := passkeyChange(ctx, accountID, outbox.New("atrium.credential.passkey_login_succeeded", accountID, now,
-		map[string]any{"passkey": PasskeyID(rec.ID), "mfa": c.Purpose == purposeMFA}))
+		map[string]any{"passkey": PasskeyID(rec.ID), "mfa": mfa}))
 	err = p.Store.UsePasskey(ctx, rec.ID, rec.SignCount, v.SignCount, now, ok)
 	if fault.Is(err, fault.Aborted) {
 		// A concurrent login moved the count or flagged the passkey: the

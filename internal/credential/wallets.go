@@ -2,14 +2,19 @@ package credential
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/atriumid/atrium/internal/account"
+	"github.com/atriumid/atrium/internal/audit"
 	"github.com/atriumid/atrium/internal/chain"
 	"github.com/atriumid/atrium/internal/credential/siwe"
 	"github.com/atriumid/atrium/internal/fault"
+	"github.com/atriumid/atrium/internal/ids"
+	"github.com/atriumid/atrium/internal/outbox"
 	"github.com/atriumid/atrium/internal/session"
 	"github.com/atriumid/atrium/internal/throttle"
 )
@@ -48,6 +53,10 @@ type WalletConfig struct {
 	RPCChains []uint64
 	// Nonces limits how many nonces one client address may ask for.
 	Nonces *throttle.Limiter
+	// ENS resolves ENS names on chain ENSChainID; nil leaves ENS names
+	// off. See VerifyENS.
+	ENS        ENSResolver
+	ENSChainID uint64
 }
 
 // WalletRecord is a wallet identifier as stored.
@@ -57,8 +66,18 @@ type WalletRecord struct {
 	VerifyTime time.Time
 }
 
-// WalletStore keeps sign-in nonces and removes wallet identifiers. Methods
-// return fault.Unavailable when the database fails.
+// IdentifierChange is a change to one identifier of an account, which the
+// store makes in one transaction with the event and audit record Record
+// returns for the account's kind and new version.
+type IdentifierChange struct {
+	AccountID, Value string
+	Time             time.Time
+	Record           func(kind string, version int64) (outbox.Event, audit.Entry, error)
+}
+
+// WalletStore keeps sign-in nonces, removes wallet identifiers and keeps
+// ENS identifiers. Methods return fault.Unavailable when the database
+// fails.
 type WalletStore interface {
 	// InsertNonce stores the hash of an issued nonce.
 	InsertNonce(ctx context.Context, hash []byte, expire time.Time) error
@@ -67,9 +86,13 @@ type WalletStore interface {
 	ConsumeNonce(ctx context.Context, hash []byte, now time.Time) error
 	// Wallets lists the wallet identifiers of an account.
 	Wallets(ctx context.Context, accountID string) ([]WalletRecord, error)
-	// DeleteWallet removes a wallet identifier from a live account, or
-	// returns fault.NotFound when the account does not hold it.
-	DeleteWallet(ctx context.Context, accountID, value string) error
+	// DeleteWallet removes the wallet identifier c.Value from a live
+	// account. It returns fault.NotFound when the account does not hold
+	// it, and fault.FailedPrecondition wrapping ErrLastSignIn when it is
+	// the account's only wallet and the account has no password nor
+	// passkey.
+	DeleteWallet(ctx context.Context, c IdentifierChange) error
+	ENSStore
 }
 
 // NormalizeWallet returns the stored form of a wallet identifier, which is
@@ -131,12 +154,12 @@ type SignedMessage struct {
 	Client    string // the client's address, for throttling
 }
 
-// WalletLogin is the result of a wallet sign-in.
+// WalletLogin is the result of a wallet sign-in: a session, or, when the
+// account has a second factor, a challenge for LoginMFA.
 type WalletLogin struct {
-	Token   string
-	Session session.Session
-	Account *account.Account
-	Wallet  string // the identity key the account was found by
+	LoginResult
+	Account *account.Account // nil when MFARequired
+	Wallet  string           // the identity key the account was found by
 }
 
 var errNonce = fault.E("credential.LoginWallet", fault.Unauthenticated, "sign-in message nonce is not valid")
@@ -147,7 +170,9 @@ var errNonce = fault.E("credential.LoginWallet", fault.Unauthenticated, "sign-in
 // consumes its nonce, which must be one issued by NewNonce, then issues an
 // AAL1 session for the account that holds the wallet; when none does, it
 // creates a SignupKind account with it if that kind allows self-service
-// and wallets.
+// and wallets. When the account has a confirmed second factor it issues,
+// as Login does, a challenge instead: LoginMFA completes it with an AAL2
+// session whose methods are MethodWallet and the second factor's.
 //
 // Errors: fault.Invalid for a malformed message or signature;
 // fault.Unauthenticated for a message for another site, chain or time, a
@@ -176,11 +201,14 @@ func (s *Service) LoginWallet(ctx context.Context, req SignedMessage) (*WalletLo
 	if err := s.active(op, acc.Kind, acc.State); err != nil {
 		return nil, err
 	}
-	tok, sess, err := s.c.Sessions.Issue(ctx, session.Grant{AccountID: acc.ID, AccountState: acc.State, AAL: session.AAL1, Methods: []string{MethodWallet}})
+	res, err := s.afterFirstFactor(ctx, acc.ID, acc.State, MethodWallet)
 	if err != nil {
 		return nil, err
 	}
-	return &WalletLogin{Token: tok, Session: sess, Account: acc, Wallet: key}, nil
+	if res.MFARequired {
+		acc = nil // shown only once both factors are proven
+	}
+	return &WalletLogin{LoginResult: *res, Account: acc, Wallet: key}, nil
 }
 
 // readSigned parses a message and its signature when wallet sign-in is on.
@@ -319,11 +347,17 @@ func (s *Service) LinkWallet(ctx context.Context, sess session.Session, req Sign
 	return &WalletRecord{Value: id.Value, CreateTime: id.CreateTime, VerifyTime: verified}, nil
 }
 
-// UnlinkWallet removes a wallet from the session's account. It needs a
-// recent AAL2 session (fault.PermissionDenied otherwise), which has a
-// password and a second factor, so the account keeps a way to sign in. It
-// returns fault.Invalid for a malformed id and fault.NotFound when the
-// account does not hold the wallet.
+// ErrLastSignIn is wrapped by the fault.FailedPrecondition error of
+// removing an account's only wallet when it has no password nor passkey:
+// the account would have no way left to sign in.
+var ErrLastSignIn = errors.New("the wallet is the account's only way to sign in")
+
+// UnlinkWallet removes a wallet from the session's account, with an
+// atrium.account.identifier_removed event and its audit record. It needs a
+// recent AAL2 session (fault.PermissionDenied otherwise). It returns
+// fault.Invalid for a malformed id, fault.NotFound when the account does
+// not hold the wallet, and fault.FailedPrecondition wrapping ErrLastSignIn
+// for the only wallet of an account without a password or passkey.
 func (s *Service) UnlinkWallet(ctx context.Context, sess session.Session, id string) error {
 	const op = "credential.UnlinkWallet"
 	if err := s.stepUp(op, sess); err != nil {
@@ -337,7 +371,26 @@ func (s *Service) UnlinkWallet(ctx context.Context, sess session.Session, id str
 	if err != nil {
 		return fault.Invalidf(op, []fault.Violation{{Field: "id", Reason: "must be a CAIP-10 account ID"}}, "malformed wallet id")
 	}
-	return w.Store.DeleteWallet(ctx, sess.AccountID, key)
+	now := s.clock()
+	return w.Store.DeleteWallet(ctx, IdentifierChange{AccountID: sess.AccountID, Value: key, Time: now,
+		Record: func(kind string, version int64) (outbox.Event, audit.Entry, error) {
+			return recordOf(ctx, outbox.New("atrium.account.identifier_removed", sess.AccountID, now,
+				map[string]any{"identifier_type": WalletIdentifier, "kind": kind, "version": version}))
+		}})
+}
+
+// recordOf returns e and its audit record, which keeps e's data and ID.
+func recordOf(ctx context.Context, e outbox.Event) (outbox.Event, audit.Entry, error) {
+	var data map[string]any
+	if err := json.Unmarshal(e.Data, &data); err != nil {
+		return e, audit.Entry{}, fault.Wrap("credential.recordOf", fault.Internal, err)
+	}
+	data["event"] = e.ID
+	b, err := json.Marshal(data)
+	if err != nil {
+		return e, audit.Entry{}, fault.Wrap("credential.recordOf", fault.Internal, err)
+	}
+	return e, audit.Entry{ID: ids.New("aud"), Type: e.Type, Account: e.Subject, Time: e.Time, Data: b, Actor: audit.ActorFrom(ctx)}, nil
 }
 
 // Wallets lists the wallets of the session's account.

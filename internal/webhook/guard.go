@@ -113,12 +113,12 @@ func (g Guard) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
 // with.
 var errForbiddenAddress = fault.E("webhook.dial", fault.PermissionDenied, "webhook target resolves to a forbidden address")
 
-// Client returns the HTTP client that deliveries use. Every connection is
-// checked against g at connect time, after DNS resolution, so a host name
-// that resolves differently later still cannot reach an internal address;
-// redirects are not followed and environment proxies are not used.
-func (g Guard) Client() *http.Client {
-	d := &net.Dialer{
+// Dialer returns a dialer that checks every address it connects to
+// against g, after DNS resolution, and fails with a fault.PermissionDenied
+// error for a refused one. Other outbound HTTP clients that must not reach
+// internal addresses build on it.
+func (g Guard) Dialer() *net.Dialer {
+	return &net.Dialer{
 		Timeout:  5 * time.Second,
 		Resolver: g.Resolver,
 		Control: func(network, address string, _ syscall.RawConn) error {
@@ -129,6 +129,14 @@ func (g Guard) Client() *http.Client {
 			return nil
 		},
 	}
+}
+
+// Client returns the HTTP client that deliveries use. Every connection is
+// checked against g at connect time, after DNS resolution, so a host name
+// that resolves differently later still cannot reach an internal address;
+// redirects are not followed and environment proxies are not used.
+func (g Guard) Client() *http.Client {
+	d := g.Dialer()
 	return &http.Client{
 		Timeout: deliverTimeout,
 		Transport: &http.Transport{

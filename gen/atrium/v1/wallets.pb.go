@@ -167,12 +167,18 @@ func (x *SiweLoginRequest) GetSignature() string {
 
 type SiweLoginResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The session token, shown once.
-	SessionToken  string   `protobuf:"bytes,1,opt,name=session_token,json=sessionToken,proto3" json:"session_token,omitempty"`
-	Session       *Session `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
-	Account       *Account `protobuf:"bytes,3,opt,name=account,proto3" json:"account,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The session token, shown once; empty when mfa_required.
+	SessionToken string   `protobuf:"bytes,1,opt,name=session_token,json=sessionToken,proto3" json:"session_token,omitempty"`
+	Session      *Session `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	// The account; unset when mfa_required.
+	Account *Account `protobuf:"bytes,3,opt,name=account,proto3" json:"account,omitempty"`
+	// Set when the account has a second factor: send the challenge with a
+	// code to AuthService.LoginMfa.
+	MfaRequired         bool                   `protobuf:"varint,4,opt,name=mfa_required,json=mfaRequired,proto3" json:"mfa_required,omitempty"`
+	Challenge           string                 `protobuf:"bytes,5,opt,name=challenge,proto3" json:"challenge,omitempty"`
+	ChallengeExpireTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=challenge_expire_time,json=challengeExpireTime,proto3" json:"challenge_expire_time,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *SiweLoginResponse) Reset() {
@@ -222,6 +228,27 @@ func (x *SiweLoginResponse) GetSession() *Session {
 func (x *SiweLoginResponse) GetAccount() *Account {
 	if x != nil {
 		return x.Account
+	}
+	return nil
+}
+
+func (x *SiweLoginResponse) GetMfaRequired() bool {
+	if x != nil {
+		return x.MfaRequired
+	}
+	return false
+}
+
+func (x *SiweLoginResponse) GetChallenge() string {
+	if x != nil {
+		return x.Challenge
+	}
+	return ""
+}
+
+func (x *SiweLoginResponse) GetChallengeExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ChallengeExpireTime
 	}
 	return nil
 }
@@ -514,6 +541,114 @@ func (x *ListWalletsResponse) GetWallets() []*Wallet {
 	return nil
 }
 
+type VerifyEnsNameRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The ENS name, normalised by ENSIP-15 before it is resolved.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyEnsNameRequest) Reset() {
+	*x = VerifyEnsNameRequest{}
+	mi := &file_atrium_v1_wallets_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyEnsNameRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyEnsNameRequest) ProtoMessage() {}
+
+func (x *VerifyEnsNameRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_wallets_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyEnsNameRequest.ProtoReflect.Descriptor instead.
+func (*VerifyEnsNameRequest) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_wallets_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *VerifyEnsNameRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// EnsName is a verified ENS name of an account.
+type EnsName struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The normalised name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The wallet address the name resolves to and whose primary name it is.
+	Address       string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	VerifyTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=verify_time,json=verifyTime,proto3" json:"verify_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnsName) Reset() {
+	*x = EnsName{}
+	mi := &file_atrium_v1_wallets_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnsName) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnsName) ProtoMessage() {}
+
+func (x *EnsName) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_wallets_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnsName.ProtoReflect.Descriptor instead.
+func (*EnsName) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_wallets_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *EnsName) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *EnsName) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *EnsName) GetVerifyTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.VerifyTime
+	}
+	return nil
+}
+
 var File_atrium_v1_wallets_proto protoreflect.FileDescriptor
 
 const file_atrium_v1_wallets_proto_rawDesc = "" +
@@ -526,11 +661,14 @@ const file_atrium_v1_wallets_proto_rawDesc = "" +
 	"expireTime\"J\n" +
 	"\x10SiweLoginRequest\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\tR\tsignature\"\x94\x01\n" +
+	"\tsignature\x18\x02 \x01(\tR\tsignature\"\xa5\x02\n" +
 	"\x11SiweLoginResponse\x12#\n" +
 	"\rsession_token\x18\x01 \x01(\tR\fsessionToken\x12,\n" +
 	"\asession\x18\x02 \x01(\v2\x12.atrium.v1.SessionR\asession\x12,\n" +
-	"\aaccount\x18\x03 \x01(\v2\x12.atrium.v1.AccountR\aaccount\"K\n" +
+	"\aaccount\x18\x03 \x01(\v2\x12.atrium.v1.AccountR\aaccount\x12!\n" +
+	"\fmfa_required\x18\x04 \x01(\bR\vmfaRequired\x12\x1c\n" +
+	"\tchallenge\x18\x05 \x01(\tR\tchallenge\x12N\n" +
+	"\x15challenge_expire_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x13challengeExpireTime\"K\n" +
 	"\x11LinkWalletRequest\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x1c\n" +
 	"\tsignature\x18\x02 \x01(\tR\tsignature\"\x8a\x01\n" +
@@ -545,14 +683,22 @@ const file_atrium_v1_wallets_proto_rawDesc = "" +
 	"\x14UnlinkWalletResponse\"\x14\n" +
 	"\x12ListWalletsRequest\"B\n" +
 	"\x13ListWalletsResponse\x12+\n" +
-	"\awallets\x18\x01 \x03(\v2\x11.atrium.v1.WalletR\awallets2\x8f\x03\n" +
+	"\awallets\x18\x01 \x03(\v2\x11.atrium.v1.WalletR\awallets\"*\n" +
+	"\x14VerifyEnsNameRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"t\n" +
+	"\aEnsName\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12;\n" +
+	"\vverify_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"verifyTime2\xd5\x03\n" +
 	"\rWalletService\x12X\n" +
 	"\x0fCreateSiweNonce\x12!.atrium.v1.CreateSiweNonceRequest\x1a\".atrium.v1.CreateSiweNonceResponse\x12F\n" +
 	"\tSiweLogin\x12\x1b.atrium.v1.SiweLoginRequest\x1a\x1c.atrium.v1.SiweLoginResponse\x12=\n" +
 	"\n" +
 	"LinkWallet\x12\x1c.atrium.v1.LinkWalletRequest\x1a\x11.atrium.v1.Wallet\x12O\n" +
 	"\fUnlinkWallet\x12\x1e.atrium.v1.UnlinkWalletRequest\x1a\x1f.atrium.v1.UnlinkWalletResponse\x12L\n" +
-	"\vListWallets\x12\x1d.atrium.v1.ListWalletsRequest\x1a\x1e.atrium.v1.ListWalletsResponseB3Z1github.com/atriumid/atrium/gen/atrium/v1;atriumv1b\x06proto3"
+	"\vListWallets\x12\x1d.atrium.v1.ListWalletsRequest\x1a\x1e.atrium.v1.ListWalletsResponse\x12D\n" +
+	"\rVerifyEnsName\x12\x1f.atrium.v1.VerifyEnsNameRequest\x1a\x12.atrium.v1.EnsNameB3Z1github.com/atriumid/atrium/gen/atrium/v1;atriumv1b\x06proto3"
 
 var (
 	file_atrium_v1_wallets_proto_rawDescOnce sync.Once
@@ -566,7 +712,7 @@ func file_atrium_v1_wallets_proto_rawDescGZIP() []byte {
 	return file_atrium_v1_wallets_proto_rawDescData
 }
 
-var file_atrium_v1_wallets_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_atrium_v1_wallets_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_atrium_v1_wallets_proto_goTypes = []any{
 	(*CreateSiweNonceRequest)(nil),  // 0: atrium.v1.CreateSiweNonceRequest
 	(*CreateSiweNonceResponse)(nil), // 1: atrium.v1.CreateSiweNonceResponse
@@ -578,31 +724,37 @@ var file_atrium_v1_wallets_proto_goTypes = []any{
 	(*UnlinkWalletResponse)(nil),    // 7: atrium.v1.UnlinkWalletResponse
 	(*ListWalletsRequest)(nil),      // 8: atrium.v1.ListWalletsRequest
 	(*ListWalletsResponse)(nil),     // 9: atrium.v1.ListWalletsResponse
-	(*timestamppb.Timestamp)(nil),   // 10: google.protobuf.Timestamp
-	(*Session)(nil),                 // 11: atrium.v1.Session
-	(*Account)(nil),                 // 12: atrium.v1.Account
+	(*VerifyEnsNameRequest)(nil),    // 10: atrium.v1.VerifyEnsNameRequest
+	(*EnsName)(nil),                 // 11: atrium.v1.EnsName
+	(*timestamppb.Timestamp)(nil),   // 12: google.protobuf.Timestamp
+	(*Session)(nil),                 // 13: atrium.v1.Session
+	(*Account)(nil),                 // 14: atrium.v1.Account
 }
 var file_atrium_v1_wallets_proto_depIdxs = []int32{
-	10, // 0: atrium.v1.CreateSiweNonceResponse.expire_time:type_name -> google.protobuf.Timestamp
-	11, // 1: atrium.v1.SiweLoginResponse.session:type_name -> atrium.v1.Session
-	12, // 2: atrium.v1.SiweLoginResponse.account:type_name -> atrium.v1.Account
-	10, // 3: atrium.v1.Wallet.create_time:type_name -> google.protobuf.Timestamp
-	5,  // 4: atrium.v1.ListWalletsResponse.wallets:type_name -> atrium.v1.Wallet
-	0,  // 5: atrium.v1.WalletService.CreateSiweNonce:input_type -> atrium.v1.CreateSiweNonceRequest
-	2,  // 6: atrium.v1.WalletService.SiweLogin:input_type -> atrium.v1.SiweLoginRequest
-	4,  // 7: atrium.v1.WalletService.LinkWallet:input_type -> atrium.v1.LinkWalletRequest
-	6,  // 8: atrium.v1.WalletService.UnlinkWallet:input_type -> atrium.v1.UnlinkWalletRequest
-	8,  // 9: atrium.v1.WalletService.ListWallets:input_type -> atrium.v1.ListWalletsRequest
-	1,  // 10: atrium.v1.WalletService.CreateSiweNonce:output_type -> atrium.v1.CreateSiweNonceResponse
-	3,  // 11: atrium.v1.WalletService.SiweLogin:output_type -> atrium.v1.SiweLoginResponse
-	5,  // 12: atrium.v1.WalletService.LinkWallet:output_type -> atrium.v1.Wallet
-	7,  // 13: atrium.v1.WalletService.UnlinkWallet:output_type -> atrium.v1.UnlinkWalletResponse
-	9,  // 14: atrium.v1.WalletService.ListWallets:output_type -> atrium.v1.ListWalletsResponse
-	10, // [10:15] is the sub-list for method output_type
-	5,  // [5:10] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	12, // 0: atrium.v1.CreateSiweNonceResponse.expire_time:type_name -> google.protobuf.Timestamp
+	13, // 1: atrium.v1.SiweLoginResponse.session:type_name -> atrium.v1.Session
+	14, // 2: atrium.v1.SiweLoginResponse.account:type_name -> atrium.v1.Account
+	12, // 3: atrium.v1.SiweLoginResponse.challenge_expire_time:type_name -> google.protobuf.Timestamp
+	12, // 4: atrium.v1.Wallet.create_time:type_name -> google.protobuf.Timestamp
+	5,  // 5: atrium.v1.ListWalletsResponse.wallets:type_name -> atrium.v1.Wallet
+	12, // 6: atrium.v1.EnsName.verify_time:type_name -> google.protobuf.Timestamp
+	0,  // 7: atrium.v1.WalletService.CreateSiweNonce:input_type -> atrium.v1.CreateSiweNonceRequest
+	2,  // 8: atrium.v1.WalletService.SiweLogin:input_type -> atrium.v1.SiweLoginRequest
+	4,  // 9: atrium.v1.WalletService.LinkWallet:input_type -> atrium.v1.LinkWalletRequest
+	6,  // 10: atrium.v1.WalletService.UnlinkWallet:input_type -> atrium.v1.UnlinkWalletRequest
+	8,  // 11: atrium.v1.WalletService.ListWallets:input_type -> atrium.v1.ListWalletsRequest
+	10, // 12: atrium.v1.WalletService.VerifyEnsName:input_type -> atrium.v1.VerifyEnsNameRequest
+	1,  // 13: atrium.v1.WalletService.CreateSiweNonce:output_type -> atrium.v1.CreateSiweNonceResponse
+	3,  // 14: atrium.v1.WalletService.SiweLogin:output_type -> atrium.v1.SiweLoginResponse
+	5,  // 15: atrium.v1.WalletService.LinkWallet:output_type -> atrium.v1.Wallet
+	7,  // 16: atrium.v1.WalletService.UnlinkWallet:output_type -> atrium.v1.UnlinkWalletResponse
+	9,  // 17: atrium.v1.WalletService.ListWallets:output_type -> atrium.v1.ListWalletsResponse
+	11, // 18: atrium.v1.WalletService.VerifyEnsName:output_type -> atrium.v1.EnsName
+	13, // [13:19] is the sub-list for method output_type
+	7,  // [7:13] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_atrium_v1_wallets_proto_init() }
@@ -618,7 +770,7 @@ func file_atrium_v1_wallets_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_atrium_v1_wallets_proto_rawDesc), len(file_atrium_v1_wallets_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,10 +19,11 @@ var ErrEncoding = errors.New("malformed ABI encoding")
 const WordLen = 32
 
 // Encode returns the ABI encoding of a tuple, as abi.encode does: one head
-// word per value (the value itself, or for []byte and string the offset of
-// its tail), then the tails (length, then content padded to a multiple of
-// 32 bytes). Values are chain.Address, [32]byte, uint64, []byte or string;
-// any other type is a programming error and panics.
+// word per value (the value itself, or for []byte, string and []string the
+// offset of its tail), then the tails (length, then content padded to a
+// multiple of 32 bytes; for []string the count, then the strings encoded as
+// a tuple). Values are chain.Address, [32]byte, uint64, []byte, string or
+// []string; any other type is a programming error and panics.
 func Encode(args ...any) []byte {
 	head := make([]byte, 0, WordLen*len(args))
 	var tail []byte
@@ -41,6 +42,15 @@ func Encode(args ...any) []byte {
 		case string:
 			putUint(&w, uint64(WordLen*len(args)+len(tail)))
 			tail = appendTail(tail, []byte(a))
+		case []string:
+			putUint(&w, uint64(WordLen*len(args)+len(tail)))
+			var n [WordLen]byte
+			putUint(&n, uint64(len(a)))
+			elems := make([]any, len(a))
+			for i, s := range a {
+				elems[i] = s
+			}
+			tail = append(append(tail, n[:]...), Encode(elems...)...)
 		default:
 			panic("abi.Encode: unsupported type") // a bug in the caller, not input
 		}
@@ -84,19 +94,30 @@ func Address(data []byte, i int) (chain.Address, error) {
 // word i of data, and returns a copy. The offset must be a multiple of 32
 // and the length and content must lie inside data.
 func Bytes(data []byte, i int) ([]byte, error) {
-	w, ok := word(data, i)
-	if !ok {
-		return nil, ErrEncoding
-	}
-	off, ok := small(w)
-	if !ok || off%WordLen != 0 || off > len(data)-WordLen {
-		return nil, ErrEncoding
-	}
-	n, ok := small(data[off : off+WordLen])
-	if !ok || n > len(data)-off-WordLen {
+	off, n, err := dynamic(data, i)
+	if err != nil || n > len(data)-off-WordLen {
 		return nil, ErrEncoding
 	}
 	return append([]byte(nil), data[off+WordLen:off+WordLen+n]...), nil
+}
+
+// dynamic reads head word i of data as the offset of a dynamic value,
+// which must be a multiple of 32 with a length word inside data, and
+// returns the offset and that length (not yet checked against data).
+func dynamic(data []byte, i int) (off, n int, err error) {
+	w, ok := word(data, i)
+	if !ok {
+		return 0, 0, ErrEncoding
+	}
+	off, ok = small(w)
+	if !ok || off%WordLen != 0 || off > len(data)-WordLen {
+		return 0, 0, ErrEncoding
+	}
+	n, ok = small(data[off : off+WordLen])
+	if !ok {
+		return 0, 0, ErrEncoding
+	}
+	return off, n, nil
 }
 
 // word returns head word i of data.
@@ -123,4 +144,33 @@ func zero(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// Strings decodes the dynamic string[] whose offset is head word i of
+// data, refusing more than max elements.
+func Strings(data []byte, i, max int) ([]string, error) {
+	off, n, err := dynamic(data, i)
+	if err != nil || n > max {
+		return nil, ErrEncoding
+	}
+	elems := data[off+WordLen:] // element offsets count from here
+	out := make([]string, 0, n)
+	for j := range n {
+		b, err := Bytes(elems, j)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, string(b))
+	}
+	return out, nil
+}
+
+// Bytes4 decodes head word i of data as a bytes4 value: 4 bytes, then 28
+// zero bytes.
+func Bytes4(data []byte, i int) ([4]byte, error) {
+	w, ok := word(data, i)
+	if !ok || !zero(w[4:]) {
+		return [4]byte{}, ErrEncoding
+	}
+	return [4]byte(w[:4]), nil
 }

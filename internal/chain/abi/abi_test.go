@@ -72,11 +72,36 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
+// TestStrings decodes string[] and bytes4 as Solidity encodes them, and
+// refuses arrays over the limit and dirty bytes4 words.
+func TestStrings(t *testing.T) {
+	urls := []string{"https://gw.example/{sender}/{data}.json", "", strings.Repeat("u", 70)}
+	data := Encode(chain.Address{1}, urls, [32]byte{0x12, 0x34, 0x56, 0x78})
+	got, err := Strings(data, 1, 3)
+	if err != nil || len(got) != 3 || got[0] != urls[0] || got[1] != "" || got[2] != urls[2] {
+		t.Errorf("Strings() = %q, %v, want %q", got, err, urls)
+	}
+	if _, err := Strings(data, 1, 2); !errors.Is(err, ErrEncoding) {
+		t.Errorf("Strings(max 2) = %v, want ErrEncoding", err)
+	}
+	if b, err := Bytes4(data, 2); err != nil || b != [4]byte{0x12, 0x34, 0x56, 0x78} {
+		t.Errorf("Bytes4() = %x, %v", b, err)
+	}
+	if _, err := Bytes4(Encode([32]byte{1, 2, 3, 4, 5}), 0); !errors.Is(err, ErrEncoding) {
+		t.Errorf("Bytes4(5 bytes) = %v, want ErrEncoding", err)
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	f.Add(Encode([]byte{1, 2}, chain.Address{1}, "x"), 0)
 	f.Add(Encode("name.eth", chain.Address{9}, chain.Address{8}), 0)
 	f.Add([]byte{}, 3)
+	f.Add(Encode(chain.Address{1}, []string{"https://a.example/{data}", "b"}, []byte{1}), 1)
 	f.Fuzz(func(t *testing.T, data []byte, i int) {
+		if s, err := Strings(data, i, 8); err == nil && len(s) > 8 {
+			t.Fatalf("Strings() returned %d strings, want at most 8", len(s))
+		}
+		Bytes4(data, i)
 		if b, err := Bytes(data, i); err == nil && len(b) > len(data) {
 			t.Fatalf("Bytes() returned %d bytes from %d", len(b), len(data))
 		}

@@ -8,10 +8,12 @@
 // forward resolution gives back the address, whatever the Universal
 // Resolver already checked.
 //
-// CCIP-Read (EIP-3668) is not followed: a name whose resolver answers with
-// OffchainLookup fails with ErrOffchainLookup. Fetching gateway URLs that a
-// resolver names would let any name owner make Atrium send requests to
-// hosts of their choosing.
+// CCIP-Read (EIP-3668) is off by default: a name whose resolver answers
+// with OffchainLookup fails with ErrOffchainLookup. Fetching gateway URLs
+// that a resolver names would let any name owner make Atrium send requests
+// to hosts of their choosing, so WithCCIPRead follows them only to https
+// hosts on an allowlist, never to internal addresses, with time, size,
+// redirect and round caps (CCIPConfig).
 package ens
 
 import (
@@ -76,12 +78,21 @@ type Resolver struct {
 	chain     Chain
 	chainID   uint64
 	universal chain.Address
+	ccip      *ccipReader // nil: OffchainLookup is not followed
 }
 
 // NewResolver returns a Resolver that calls the Universal Resolver at
 // universal on chain chainID through c.
 func NewResolver(c Chain, chainID uint64, universal chain.Address) *Resolver {
 	return &Resolver{chain: c, chainID: chainID, universal: universal}
+}
+
+// WithCCIPRead returns a copy of r that follows OffchainLookup reverts
+// (EIP-3668) to the gateways c allows.
+func (r *Resolver) WithCCIPRead(c CCIPConfig) *Resolver {
+	out := *r
+	out.ccip = newCCIPReader(c)
+	return &out
 }
 
 // Address returns the Ethereum address of name, which is normalised first
@@ -166,19 +177,29 @@ func (r *Resolver) PrimaryName(ctx context.Context, addr chain.Address) (string,
 }
 
 // call calls the Universal Resolver. A revert means the record is missing
-// (notFoundCause), or, for OffchainLookup, that CCIP-Read would be needed.
+// (notFoundCause), or, for OffchainLookup, that CCIP-Read is needed: when
+// it is on, the gateways' answer goes to the callback the revert names,
+// which may ask again, up to the configured rounds.
 func (r *Resolver) call(ctx context.Context, data []byte, notFoundCause error) ([]byte, error) {
-	out, err := r.chain.Call(ctx, r.chainID, &r.universal, data)
-	if rev, ok := errors.AsType[*ethrpc.RevertError](err); ok {
-		if bytes.HasPrefix(rev.Data, offchainLookup) {
+	for round := 0; ; round++ {
+		out, err := r.chain.Call(ctx, r.chainID, &r.universal, data)
+		rev, ok := errors.AsType[*ethrpc.RevertError](err)
+		switch {
+		case !ok && err != nil:
+			return nil, fault.Wrap("ens.call", fault.Unavailable, err)
+		case !ok:
+			return out, nil
+		case !bytes.HasPrefix(rev.Data, offchainLookup):
+			return nil, notFound(notFoundCause)
+		case r.ccip == nil:
 			return nil, &fault.Error{Kind: fault.FailedPrecondition, Msg: "ENS name needs an off-chain lookup, which is not enabled", Err: ErrOffchainLookup}
+		case round >= r.ccip.cfg.MaxLookups:
+			return nil, &fault.Error{Kind: fault.FailedPrecondition, Msg: "ENS name needs too many off-chain lookups", Err: ErrTooManyLookups}
 		}
-		return nil, notFound(notFoundCause)
+		if data, err = r.ccip.follow(ctx, r.universal, rev.Data); err != nil {
+			return nil, err
+		}
 	}
-	if err != nil {
-		return nil, fault.Wrap("ens.call", fault.Unavailable, err)
-	}
-	return out, nil
 }
 
 func notFound(cause error) error {

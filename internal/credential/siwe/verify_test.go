@@ -1,6 +1,8 @@
 package siwe
 
 import (
+	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"math"
@@ -331,5 +333,40 @@ func TestNewNonce(t *testing.T) {
 			t.Fatalf("NewNonce() = %q: want 26+ fresh letters or digits", n)
 		}
 		seen[n] = true
+	}
+}
+
+// R-24, T-B1: a signature of every length from 0 to 200 bytes but 64 and
+// 65 (the valid one cut short, or followed by extra bytes) is refused as
+// fault.Unauthenticated, never a panic; the 65-byte one passes, and so
+// does its EIP-2098 64-byte form, but not that form with the other parity.
+func TestVerifySignatureLengths(t *testing.T) {
+	now := mustTime(t, "2026-11-26T18:00:00Z")
+	m, p := testMessage(t, now)
+	valid := sign(testKey, m.String())
+	verify := func(sig []byte) error {
+		_, err := VerifyWallet(context.Background(), m, sig, p, now, nil)
+		return err
+	}
+	for n := range 201 {
+		sig := append(bytes.Clone(valid), bytes.Repeat([]byte{0xab}, max(0, n-len(valid)))...)[:n]
+		switch err := verify(sig); {
+		case n == 64: // checked below: a cut 65-byte signature may be its own compact form
+		case n == len(valid) && err != nil:
+			t.Errorf("VerifyWallet(the valid signature) = %v", err)
+		case n != len(valid) && !fault.Is(err, fault.Unauthenticated):
+			t.Errorf("VerifyWallet(%d-byte signature) = %v, want Unauthenticated", n, err)
+		}
+	}
+	compact := bytes.Clone(valid[:64])
+	if valid[64] == 28 || valid[64] == 1 {
+		compact[32] |= 0x80 // yParity in the top bit of s
+	}
+	if err := verify(compact); err != nil {
+		t.Errorf("VerifyWallet(EIP-2098 form) = %v", err)
+	}
+	compact[32] ^= 0x80
+	if err := verify(compact); !fault.Is(err, fault.Unauthenticated) {
+		t.Errorf("VerifyWallet(EIP-2098 form, other parity) = %v, want Unauthenticated", err)
 	}
 }

@@ -47,6 +47,9 @@ const (
 	// WalletServiceListWalletsProcedure is the fully-qualified name of the WalletService's ListWallets
 	// RPC.
 	WalletServiceListWalletsProcedure = "/atrium.v1.WalletService/ListWallets"
+	// WalletServiceVerifyEnsNameProcedure is the fully-qualified name of the WalletService's
+	// VerifyEnsName RPC.
+	WalletServiceVerifyEnsNameProcedure = "/atrium.v1.WalletService/VerifyEnsName"
 )
 
 // WalletServiceClient is a client for the atrium.v1.WalletService service.
@@ -56,7 +59,9 @@ type WalletServiceClient interface {
 	CreateSiweNonce(context.Context, *connect.Request[v1.CreateSiweNonceRequest]) (*connect.Response[v1.CreateSiweNonceResponse], error)
 	// SiweLogin checks a signed sign-in message and returns a session for the
 	// account that holds the wallet, creating a user when self-service
-	// sign-up allows it. REST: POST /v1/auth/siwe/login.
+	// sign-up allows it, or a challenge when the account has a second
+	// factor (complete it with AuthService.LoginMfa).
+	// REST: POST /v1/auth/siwe/login.
 	SiweLogin(context.Context, *connect.Request[v1.SiweLoginRequest]) (*connect.Response[v1.SiweLoginResponse], error)
 	// LinkWallet adds the wallet that signed a link message to the session's
 	// account. It needs a recent AAL2 session. REST: POST /v1/wallets:link.
@@ -67,6 +72,11 @@ type WalletServiceClient interface {
 	// ListWallets lists the wallets of the session's account.
 	// REST: GET /v1/wallets.
 	ListWallets(context.Context, *connect.Request[v1.ListWalletsRequest]) (*connect.Response[v1.ListWalletsResponse], error)
+	// VerifyEnsName adds an ENS name to the session's account when its
+	// address (forward resolution) is a wallet of the account and that
+	// address's primary name (reverse resolution) is the name.
+	// REST: POST /v1/wallets:verifyEns.
+	VerifyEnsName(context.Context, *connect.Request[v1.VerifyEnsNameRequest]) (*connect.Response[v1.EnsName], error)
 }
 
 // NewWalletServiceClient constructs a client for the atrium.v1.WalletService service. By default,
@@ -110,6 +120,12 @@ func NewWalletServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(walletServiceMethods.ByName("ListWallets")),
 			connect.WithClientOptions(opts...),
 		),
+		verifyEnsName: connect.NewClient[v1.VerifyEnsNameRequest, v1.EnsName](
+			httpClient,
+			baseURL+WalletServiceVerifyEnsNameProcedure,
+			connect.WithSchema(walletServiceMethods.ByName("VerifyEnsName")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -120,6 +136,7 @@ type walletServiceClient struct {
 	linkWallet      *connect.Client[v1.LinkWalletRequest, v1.Wallet]
 	unlinkWallet    *connect.Client[v1.UnlinkWalletRequest, v1.UnlinkWalletResponse]
 	listWallets     *connect.Client[v1.ListWalletsRequest, v1.ListWalletsResponse]
+	verifyEnsName   *connect.Client[v1.VerifyEnsNameRequest, v1.EnsName]
 }
 
 // CreateSiweNonce calls atrium.v1.WalletService.CreateSiweNonce.
@@ -147,6 +164,11 @@ func (c *walletServiceClient) ListWallets(ctx context.Context, req *connect.Requ
 	return c.listWallets.CallUnary(ctx, req)
 }
 
+// VerifyEnsName calls atrium.v1.WalletService.VerifyEnsName.
+func (c *walletServiceClient) VerifyEnsName(ctx context.Context, req *connect.Request[v1.VerifyEnsNameRequest]) (*connect.Response[v1.EnsName], error) {
+	return c.verifyEnsName.CallUnary(ctx, req)
+}
+
 // WalletServiceHandler is an implementation of the atrium.v1.WalletService service.
 type WalletServiceHandler interface {
 	// CreateSiweNonce issues a single-use nonce, valid for 5 minutes, to put
@@ -154,7 +176,9 @@ type WalletServiceHandler interface {
 	CreateSiweNonce(context.Context, *connect.Request[v1.CreateSiweNonceRequest]) (*connect.Response[v1.CreateSiweNonceResponse], error)
 	// SiweLogin checks a signed sign-in message and returns a session for the
 	// account that holds the wallet, creating a user when self-service
-	// sign-up allows it. REST: POST /v1/auth/siwe/login.
+	// sign-up allows it, or a challenge when the account has a second
+	// factor (complete it with AuthService.LoginMfa).
+	// REST: POST /v1/auth/siwe/login.
 	SiweLogin(context.Context, *connect.Request[v1.SiweLoginRequest]) (*connect.Response[v1.SiweLoginResponse], error)
 	// LinkWallet adds the wallet that signed a link message to the session's
 	// account. It needs a recent AAL2 session. REST: POST /v1/wallets:link.
@@ -165,6 +189,11 @@ type WalletServiceHandler interface {
 	// ListWallets lists the wallets of the session's account.
 	// REST: GET /v1/wallets.
 	ListWallets(context.Context, *connect.Request[v1.ListWalletsRequest]) (*connect.Response[v1.ListWalletsResponse], error)
+	// VerifyEnsName adds an ENS name to the session's account when its
+	// address (forward resolution) is a wallet of the account and that
+	// address's primary name (reverse resolution) is the name.
+	// REST: POST /v1/wallets:verifyEns.
+	VerifyEnsName(context.Context, *connect.Request[v1.VerifyEnsNameRequest]) (*connect.Response[v1.EnsName], error)
 }
 
 // NewWalletServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -204,6 +233,12 @@ func NewWalletServiceHandler(svc WalletServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(walletServiceMethods.ByName("ListWallets")),
 		connect.WithHandlerOptions(opts...),
 	)
+	walletServiceVerifyEnsNameHandler := connect.NewUnaryHandler(
+		WalletServiceVerifyEnsNameProcedure,
+		svc.VerifyEnsName,
+		connect.WithSchema(walletServiceMethods.ByName("VerifyEnsName")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/atrium.v1.WalletService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case WalletServiceCreateSiweNonceProcedure:
@@ -216,6 +251,8 @@ func NewWalletServiceHandler(svc WalletServiceHandler, opts ...connect.HandlerOp
 			walletServiceUnlinkWalletHandler.ServeHTTP(w, r)
 		case WalletServiceListWalletsProcedure:
 			walletServiceListWalletsHandler.ServeHTTP(w, r)
+		case WalletServiceVerifyEnsNameProcedure:
+			walletServiceVerifyEnsNameHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -243,4 +280,8 @@ func (UnimplementedWalletServiceHandler) UnlinkWallet(context.Context, *connect.
 
 func (UnimplementedWalletServiceHandler) ListWallets(context.Context, *connect.Request[v1.ListWalletsRequest]) (*connect.Response[v1.ListWalletsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.WalletService.ListWallets is not implemented"))
+}
+
+func (UnimplementedWalletServiceHandler) VerifyEnsName(context.Context, *connect.Request[v1.VerifyEnsNameRequest]) (*connect.Response[v1.EnsName], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.WalletService.VerifyEnsName is not implemented"))
 }
