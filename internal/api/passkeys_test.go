@@ -418,3 +418,35 @@ func TestPasskeySuspendedAccount(t *testing.T) {
 		}
 	})
 }
+
+// a passkey is the second factor of a wallet sign-in as it is of a
+// password login, and it is a way left to sign in once the account's only
+// wallet is unlinked.
+func TestPasskeyAfterWalletR19(t *testing.T) {
+	for _, e := range testenv.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			t.Parallel()
+			c := client{t: t, srv: testenv.StartServer(t, e.URL(t), walletServer(""), passkeyConfig)}
+			w := newDevWallet("passkey wallet")
+			aal1 := c.walletLogin(t, w).body["sessionToken"].(string)
+			a := newSoftwareAuthenticator(t)
+			c.registerPasskey(t, a, aal1, nil)
+
+			msg := w.message(c.nonce(t))
+			r := c.anonymous("POST", "/v1/auth/siwe/login", siweLogin(msg, w.sign(msg)))
+			challenge, _ := r.body["challenge"].(string)
+			if r.status != 200 || r.body["mfaRequired"] != true || r.body["sessionToken"] != nil {
+				t.Fatalf("siwe/login with a passkey = %d %s, want a challenge and no session", r.status, r.raw)
+			}
+			r = c.finishLogin(a.get(c.beginLogin(t, challenge), nil))
+			sess, _ := r.body["session"].(map[string]any)
+			if r.status != 200 || sess["aal"] != "aal2" || !slices.Equal(anyStrings(sess["methods"]), []string{"swk", "hwk"}) {
+				t.Fatalf("passkey after a wallet = %d %s, want AAL2 with swk and hwk", r.status, r.raw)
+			}
+			aal2 := r.body["sessionToken"].(string)
+			if r := c.session(aal2, "DELETE", "/v1/wallets/eip155:0:"+w.addr.String(), nil); r.status != 200 {
+				t.Errorf("unlink of the only wallet of an account with a passkey = %d %s, want 200", r.status, r.raw)
+			}
+		})
+	}
+}
