@@ -85,7 +85,23 @@ func (f *failureLog) record(w http.ResponseWriter, r *http.Request, reason strin
 		return
 	}
 	a := requestActor(w, r, "anonymous")
-	key := clientKeyOf(a.IP)
+	f.append(r.Context(), "atrium.security.authentication_failed", clientKeyOf(a.IP), a,
+		map[string]any{"reason": reason, "path": truncatePath(r.URL.Path)})
+}
+
+// denied records that the API key of ctx was refused op, at most once a
+// minute per key and under the same global cap as refused credentials.
+func (f *failureLog) denied(ctx context.Context, op string) {
+	p, ok := PrincipalFrom(ctx)
+	if f == nil || f.log == nil || !ok {
+		return
+	}
+	f.append(ctx, "atrium.security.authorization_denied", "key:"+p.KeyID, audit.ActorFrom(ctx), map[string]any{"operation": op})
+}
+
+// append appends a record of type typ with data d, unless one was
+// recorded for key within the last minute or the global cap is reached.
+func (f *failureLog) append(ctx context.Context, typ, key string, a audit.Actor, d map[string]any) {
 	now := f.now().UTC().Truncate(time.Microsecond)
 	f.mu.Lock()
 	if now.Sub(f.last[key]) < failureEvery {
@@ -108,15 +124,14 @@ func (f *failureLog) record(w http.ResponseWriter, r *http.Request, reason strin
 	suppressed := f.suppressed
 	f.suppressed = 0
 	f.mu.Unlock()
-	d := map[string]any{"reason": reason, "path": truncatePath(r.URL.Path)}
 	if suppressed > 0 {
 		d["suppressed"] = suppressed
 	}
 	data, _ := json.Marshal(d)
-	e := audit.Entry{ID: ids.New("aud"), Type: "atrium.security.authentication_failed", Account: "", Time: now, Data: data, Actor: a}
+	e := audit.Entry{ID: ids.New("aud"), Type: typ, Account: "", Time: now, Data: data, Actor: a}
 	// A failure to record is not the caller's business; the request is
 	// refused either way.
-	_ = f.log.Append(context.WithoutCancel(r.Context()), e)
+	_ = f.log.Append(context.WithoutCancel(ctx), e)
 }
 
 func truncatePath(p string) string {

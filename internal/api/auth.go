@@ -58,6 +58,20 @@ type cachedKey struct {
 
 const maxCachedKeys = 4096
 
+type failureLogKey struct{}
+
+// requireAdmin returns nil when the request of ctx carries an admin API
+// key. Otherwise it returns fault.PermissionDenied with msg, and records
+// the refusal in the audit log (see failureLog.denied).
+func requireAdmin(ctx context.Context, op, msg string) error {
+	if p, ok := PrincipalFrom(ctx); ok && p.Role == "admin" {
+		return nil
+	}
+	f, _ := ctx.Value(failureLogKey{}).(*failureLog)
+	f.denied(ctx, op)
+	return fault.E(op, fault.PermissionDenied, "%s", msg)
+}
+
 var errUnauthenticated = fault.E("api.authenticate", fault.Unauthenticated, "missing or invalid API key")
 
 // authenticate returns the principal of a bearer string. Every failure is
@@ -118,6 +132,7 @@ func (a *authenticator) middleware(writeErr func(http.ResponseWriter, *http.Requ
 			return
 		}
 		ctx := context.WithValue(r.Context(), principalKey{}, p)
+		ctx = context.WithValue(ctx, failureLogKey{}, a.failures)
 		next.ServeHTTP(w, r.WithContext(audit.WithActor(ctx, requestActor(w, r, "key:"+p.KeyID))))
 	})
 }

@@ -18,6 +18,7 @@ import (
 	"connectrpc.com/connect"
 	atriumv1 "github.com/atriumid/atrium/gen/atrium/v1"
 	"github.com/atriumid/atrium/gen/atrium/v1/atriumv1connect"
+	"github.com/atriumid/atrium/internal/apikey"
 	"github.com/atriumid/atrium/internal/config"
 	"github.com/atriumid/atrium/internal/testenv"
 	"github.com/atriumid/atrium/internal/webhook"
@@ -202,9 +203,27 @@ func TestAuditAPI(t *testing.T) {
 		if recs := boot.body["records"].([]any); len(recs) != 1 || recs[0].(map[string]any)["actor"] != "system" {
 			t.Errorf("bootstrap key creation recorded = %s; want one, by system", boot.raw)
 		}
+		// A key without the admin role is refused admin calls, and the
+		// refusal recorded once a minute per key.
+		reader, _ := apikey.New()
+		if _, err := testenv.RawDB(t, c.srv.Database).Exec(`INSERT INTO api_keys (id, hash, role, create_time) VALUES ($1, $2, 'reader', 0)`,
+			reader.ID, apikey.Hash(reader.Secret)); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			req, _ := http.NewRequest("PUT", c.srv.URL+"/v1/kinds", strings.NewReader(`{"document":"kinds: {}"}`))
+			req.Header.Set("Authorization", "Bearer "+reader.Secret)
+			if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 403 {
+				t.Fatalf("PUT /v1/kinds with a reader key = %v, %v; want 403", res, err)
+			}
+		}
+		denied := c.do("GET", "/v1/audit?type=atrium.security.authorization_denied", nil)
+		if recs := denied.body["records"].([]any); len(recs) != 1 || recs[0].(map[string]any)["actor"] != "key:"+reader.ID {
+			t.Errorf("authorization denials recorded = %s; want one, by key:%s", denied.raw, reader.ID)
+		}
 		v := c.do("GET", "/v1/audit:verify", nil)
-		if v.status != 200 || v.body["ok"] != true || v.body["records"] != "6" {
-			t.Fatalf("verify = %d %s, want ok with 6 records", v.status, v.raw)
+		if v.status != 200 || v.body["ok"] != true || v.body["records"] != "7" {
+			t.Fatalf("verify = %d %s, want ok with 7 records", v.status, v.raw)
 		}
 		// An edit made behind Atrium's back is found, and named.
 		if _, err := testenv.RawDB(t, c.srv.Database).Exec(`UPDATE audit_records SET actor = 'key:someone' WHERE seq = 3`); err != nil {

@@ -46,10 +46,10 @@ func (h *kindHandler) GetKinds(ctx context.Context, req *connect.Request[atriumv
 
 func (h *kindHandler) PutKinds(ctx context.Context, req *connect.Request[atriumv1.PutKindsRequest]) (*connect.Response[atriumv1.PutKindsResponse], error) {
 	const op = "api.PutKinds"
-	p, _ := PrincipalFrom(ctx)
-	if p.Role != "admin" {
-		return nil, fault.E(op, fault.PermissionDenied, "applying a kinds document needs an admin API key")
+	if err := requireAdmin(ctx, op, "applying a kinds document needs an admin API key"); err != nil {
+		return nil, err
 	}
+	p, _ := PrincipalFrom(ctx)
 	if h.applier == nil {
 		return nil, fault.E(op, fault.FailedPrecondition, "this server does not apply kinds documents")
 	}

@@ -3,15 +3,13 @@ package api
 import (
 	"context"
 	"net/http"
-
-	"github.com/atriumid/atrium/internal/fault"
 )
 
 // adminOnly serves next to admin API keys only.
 func adminOnly(next http.Handler, writeErr func(http.ResponseWriter, *http.Request, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p, _ := PrincipalFrom(r.Context()); p.Role != "admin" {
-			writeErr(w, r, fault.E("api.adminOnly", fault.PermissionDenied, "this route needs an admin API key"))
+		if err := requireAdmin(r.Context(), "api.adminOnly", "this route needs an admin API key"); err != nil {
+			writeErr(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)

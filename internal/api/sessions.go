@@ -6,7 +6,6 @@ import (
 
 	"connectrpc.com/connect"
 	atriumv1 "github.com/atriumid/atrium/gen/atrium/v1"
-	"github.com/atriumid/atrium/internal/fault"
 )
 
 // sessionRoutes registers the REST mapping of SessionService.
@@ -84,8 +83,8 @@ func (h *authHandler) RevokeOtherSessions(ctx context.Context, req *connect.Requ
 // RevokeAccountSessions is for admins: it needs an API key, which the
 // authenticator has already checked.
 func (h *authHandler) RevokeAccountSessions(ctx context.Context, req *connect.Request[atriumv1.RevokeAccountSessionsRequest]) (*connect.Response[atriumv1.RevokeSessionsResponse], error) {
-	if p, ok := PrincipalFrom(ctx); !ok || p.Role != "admin" {
-		return nil, fault.E("api.RevokeAccountSessions", fault.PermissionDenied, "an admin API key is required")
+	if err := requireAdmin(ctx, "api.RevokeAccountSessions", "an admin API key is required"); err != nil {
+		return nil, err
 	}
 	if _, err := h.accounts.Get(ctx, req.Msg.AccountId, []string{}); err != nil {
 		return nil, err
