@@ -31,9 +31,11 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 	const op = "credential.ChangePassword"
 	id := req.Session.AccountID
 	subject := throttle.Subject{Account: id, Client: req.Client}
-	if err := s.c.Limiter.Check(ctx, subject); err != nil {
+	att, err := s.c.Limiter.Begin(ctx, subject)
+	if err != nil {
 		return nil, err
 	}
+	defer att.Release(ctx)
 	stored, err := s.c.Store.PasswordHash(ctx, id)
 	if fault.Is(err, fault.NotFound) {
 		return nil, fault.E(op, fault.FailedPrecondition, "the account has no password")
@@ -46,9 +48,9 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 		return nil, err
 	}
 	if !ok {
-		return nil, s.fail(ctx, subject, fault.Invalidf(op, []fault.Violation{{Field: "currentPassword", Reason: "does not match"}}, "current password is wrong"))
+		return nil, failed(ctx, att, fault.Invalidf(op, []fault.Violation{{Field: "currentPassword", Reason: "does not match"}}, "current password is wrong"))
 	}
-	if err := s.c.Limiter.Succeed(ctx, subject); err != nil {
+	if err := att.Succeed(ctx); err != nil {
 		return nil, err
 	}
 	acc, err := s.c.Accounts.Get(ctx, id, nil)

@@ -181,11 +181,13 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	if acc != nil {
 		subject.Account = acc.ID
 	} else {
-		subject.Account = "identifier:" + req.Identifier.Type + ":" + strings.ToLower(strings.TrimSpace(req.Identifier.Value))
+		subject.Account = unknownKey(req.Identifier)
 	}
-	if err := s.c.Limiter.Check(ctx, subject); err != nil {
+	att, err := s.c.Limiter.Begin(ctx, subject)
+	if err != nil {
 		return nil, err
 	}
+	defer att.Release(ctx)
 	stored := s.dummy
 	if acc != nil {
 		h, err := s.c.Store.PasswordHash(ctx, acc.ID)
@@ -201,9 +203,9 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 		return nil, err
 	}
 	if !ok || acc == nil || stored == s.dummy {
-		return nil, s.fail(ctx, subject, errLogin)
+		return nil, failed(ctx, att, errLogin)
 	}
-	if err := s.c.Limiter.Succeed(ctx, subject); err != nil {
+	if err := att.Succeed(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.active(op, acc.Kind, acc.State); err != nil {
@@ -213,6 +215,14 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 		s.rehash(ctx, acc.ID, req.Password, stored)
 	}
 	return s.afterPassword(ctx, acc.ID, acc.State)
+}
+
+// unknownKey names the throttle account of an identifier that no account
+// holds, so it is throttled as an account would be. It is a hash: the
+// throttle table keeps no identifier that someone merely typed.
+func unknownKey(id account.IdentifierInput) string {
+	sum := sha256.Sum256([]byte(id.Type + "\x00" + strings.ToLower(strings.TrimSpace(id.Value))))
+	return "identifier:" + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // codesKey names the throttle account of an account's one-time codes
@@ -229,6 +239,24 @@ func (s *Service) checkCodes(ctx context.Context, accountID, client string) erro
 		return err
 	}
 	return s.c.Limiter.Check(ctx, throttle.Subject{Account: codesKey(accountID), Client: client})
+}
+
+// beginCodes refuses a one-time code attempt while the account's password
+// is blocked, and reserves an attempt of the account's codes.
+func (s *Service) beginCodes(ctx context.Context, accountID, client string) (*throttle.Attempt, error) {
+	if err := s.c.Limiter.Check(ctx, throttle.Subject{Account: accountID, Client: client}); err != nil {
+		return nil, err
+	}
+	return s.c.Limiter.Begin(ctx, throttle.Subject{Account: codesKey(accountID), Client: client})
+}
+
+// failed counts a failed attempt and returns err, or the error of
+// counting.
+func failed(ctx context.Context, att *throttle.Attempt, err error) error {
+	if ferr := att.Fail(ctx); ferr != nil {
+		return ferr
+	}
+	return err
 }
 
 // fail counts a failed attempt and returns err, or the error of counting.

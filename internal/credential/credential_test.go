@@ -307,6 +307,52 @@ func TestParallelCorrectLogins(t *testing.T) {
 	})
 }
 
+// the check and the count are one step. Parallel wrong
+// guesses against an account right at its free failures, or as its block
+// ends, are verified at most once; the rest are refused unverified.
+func TestParallelGuessesAtLimit(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		e.register(t)
+		race := func() (verified int) {
+			var (
+				wg sync.WaitGroup
+				mu sync.Mutex
+			)
+			for range 16 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := e.login(t, "not the password at all")
+					switch {
+					case fault.Is(err, fault.Unauthenticated):
+						mu.Lock()
+						verified++
+						mu.Unlock()
+					case !fault.Is(err, fault.ResourceExhausted):
+						t.Errorf("parallel Login(wrong) = %v", err)
+					}
+				}()
+			}
+			wg.Wait()
+			return verified
+		}
+		// Fresh: the free failures and the one that starts the delays.
+		if got := race(); got != testPolicy.Free+1 {
+			t.Errorf("verified guesses on a fresh account = %d, want %d", got, testPolicy.Free+1)
+		}
+		for range 3 {
+			e.clock.Advance(testPolicy.Max)
+			if got := race(); got != 1 {
+				t.Errorf("verified guesses as a block ends = %d, want 1", got)
+			}
+		}
+		e.clock.Advance(testPolicy.Max)
+		if _, err := e.login(t, pw); err != nil {
+			t.Errorf("Login(right) after the block = %v", err)
+		}
+	})
+}
+
 // a hash made with old parameters is replaced at the next login.
 func TestRehashOnLogin(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e *env) {

@@ -11,7 +11,6 @@ import (
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/mail"
 	"github.com/atriumid/atrium/internal/session"
-	"github.com/atriumid/atrium/internal/throttle"
 )
 
 // Mailer sends e-mail; mail.SMTP is one.
@@ -96,24 +95,25 @@ func (s *Service) ConfirmEmailVerification(ctx context.Context, sess session.Ses
 	if len(flow) > maxSecretInput || len(code) > maxSecretInput {
 		return wrong
 	}
-	subject := throttle.Subject{Account: codesKey(sess.AccountID), Client: client}
-	if err := s.checkCodes(ctx, sess.AccountID, client); err != nil {
+	att, err := s.beginCodes(ctx, sess.AccountID, client)
+	if err != nil {
 		return err
 	}
+	defer att.Release(ctx)
 	fh := hashSecret(flow)
 	rec, err := s.c.Store.EmailCode(ctx, fh, sess.AccountID, s.clock())
 	if err != nil && !fault.Is(err, fault.NotFound) {
 		return err
 	}
 	if err != nil || subtle.ConstantTimeCompare(rec.CodeHash, emailCodeHash(flow, code)) != 1 {
-		return s.fail(ctx, subject, wrong)
+		return failed(ctx, att, wrong)
 	}
 	if err := s.c.Store.ConsumeEmailCode(ctx, fh, s.clock()); fault.Is(err, fault.Aborted) {
 		return wrong
 	} else if err != nil {
 		return err
 	}
-	if err := s.c.Limiter.Succeed(ctx, subject); err != nil {
+	if err := att.Succeed(ctx); err != nil {
 		return err
 	}
 	return s.c.Store.MarkIdentifierVerified(ctx, sess.AccountID, "email", rec.Address, s.clock())

@@ -12,7 +12,6 @@ import (
 	"github.com/atriumid/atrium/internal/envelope"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/session"
-	"github.com/atriumid/atrium/internal/throttle"
 )
 
 // Recovery codes: RecoveryCodes of them, each of 80 random bits, so a
@@ -52,23 +51,24 @@ func (s *Service) LoginMFA(ctx context.Context, req MFARequest) (*LoginResult, e
 	if err != nil {
 		return nil, err
 	}
-	subject := throttle.Subject{Account: codesKey(accountID), Client: req.Client}
-	if err := s.checkCodes(ctx, accountID, req.Client); err != nil {
+	att, err := s.beginCodes(ctx, accountID, req.Client)
+	if err != nil {
 		return nil, err
 	}
+	defer att.Release(ctx)
 	method, ok, err := s.secondFactor(ctx, accountID, req.Code, req.RecoveryCode)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, s.fail(ctx, subject, errMFA)
+		return nil, failed(ctx, att, errMFA)
 	}
 	if err := s.c.Store.ConsumeChallenge(ctx, ch, s.clock()); fault.Is(err, fault.Aborted) {
 		return nil, errMFA
 	} else if err != nil {
 		return nil, err
 	}
-	if err := s.c.Limiter.Succeed(ctx, subject); err != nil {
+	if err := att.Succeed(ctx); err != nil {
 		return nil, err
 	}
 	kindName, state, err := s.c.Store.AccountState(ctx, accountID)
@@ -180,10 +180,11 @@ type Confirmation struct {
 // fault.ResourceExhausted when throttled.
 func (s *Service) ConfirmTOTP(ctx context.Context, sess session.Session, code, client string) (*Confirmation, error) {
 	const op = "credential.ConfirmTOTP"
-	subject := throttle.Subject{Account: codesKey(sess.AccountID), Client: client}
-	if err := s.checkCodes(ctx, sess.AccountID, client); err != nil {
+	att, err := s.beginCodes(ctx, sess.AccountID, client)
+	if err != nil {
 		return nil, err
 	}
+	defer att.Release(ctx)
 	rec, err := s.c.Store.TOTP(ctx, sess.AccountID)
 	switch {
 	case fault.Is(err, fault.NotFound):
@@ -200,14 +201,14 @@ func (s *Service) ConfirmTOTP(ctx context.Context, sess session.Session, code, c
 	wrong := fault.Invalidf(op, []fault.Violation{{Field: "code", Reason: "does not match the pending secret"}}, "wrong code")
 	step, ok := totp.Verify(secret, code, s.c.Now(), rec.LastStep)
 	if !ok {
-		return nil, s.fail(ctx, subject, wrong)
+		return nil, failed(ctx, att, wrong)
 	}
 	if err := s.c.Store.ConfirmTOTP(ctx, sess.AccountID, rec.Sealed, step, s.clock()); fault.Is(err, fault.Aborted) {
 		return nil, wrong
 	} else if err != nil {
 		return nil, err
 	}
-	if err := s.c.Limiter.Succeed(ctx, subject); err != nil {
+	if err := att.Succeed(ctx); err != nil {
 		return nil, err
 	}
 	codes, err := s.newRecoveryCodes(ctx, sess.AccountID)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -39,6 +40,8 @@ func RunAuth(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		{"ChallengeOnce", testChallengeOnce},
 		{"SessionRotationOnce", testSessionRotationOnce},
 		{"ThrottleCounterAtomic", testThrottleCounterAtomic},
+		{"ThrottleReserveAtomic", testThrottleReserveAtomic},
+		{"ThrottlePrune", testThrottlePrune},
 		{"SessionRevocation", testSessionRevocation},
 		{"SuspensionRevokesSessions", testSuspensionRevokesSessions},
 		{"PendingTOTP", testPendingTOTP},
@@ -176,7 +179,7 @@ func testThrottleCounterAtomic(t *testing.T, db *sqlstore.DB) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := ts.RecordFailure(ctx, "a:x", t0, t0.Add(-time.Hour), throttle.DefaultPolicies.Pair.Delay); err != nil {
+			if _, err := ts.RecordFailure(ctx, "a:x", t0, t0.Add(-time.Hour), throttle.DefaultPolicies.Pair.Delay, false); err != nil {
 				t.Errorf("RecordFailure: %v", err)
 			}
 		}()
@@ -191,14 +194,126 @@ func testThrottleCounterAtomic(t *testing.T, db *sqlstore.DB) {
 	}
 	// A failure counted after the window starts again from one.
 	later := t0.Add(2 * time.Hour)
-	if got, _ := ts.RecordFailure(ctx, "a:x", later, later.Add(-time.Hour), throttle.DefaultPolicies.Pair.Delay); got.Failures != 1 {
+	if got, _ := ts.RecordFailure(ctx, "a:x", later, later.Add(-time.Hour), throttle.DefaultPolicies.Pair.Delay, false); got.Failures != 1 {
 		t.Errorf("failures after the window = %d, want 1", got.Failures)
 	}
-	if err := ts.ResetThrottle(ctx, []string{"a:x"}); err != nil {
+	if err := ts.Settle(ctx, nil, []string{"a:x"}); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := ts.ThrottleStates(ctx, []string{"a:x"}); len(st) != 0 {
 		t.Errorf("ThrottleStates after reset = %+v, want none", st)
+	}
+}
+
+// reserveRace has racers goroutines Reserve rules at once and returns how
+// many were admitted.
+func reserveRace(t *testing.T, ts throttle.Store, rules []throttle.Rule, now time.Time) int {
+	t.Helper()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		admitted int
+	)
+	for range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, _, err := ts.Reserve(context.Background(), rules, now, now.Add(throttle.Lease))
+			if err != nil {
+				t.Errorf("Reserve: %v", err)
+			}
+			if ok {
+				mu.Lock()
+				admitted++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return admitted
+}
+
+// a reservation is admitted and counted in one step, so of
+// racers parallel attempts at most Free - failures + 1 go ahead, and one
+// alone once the free failures are used; a refused multi-key reservation
+// holds nothing; a lapsed lease frees the key; settling releases it.
+func testThrottleReserveAtomic(t *testing.T, db *sqlstore.DB) {
+	ctx := context.Background()
+	ts := db.Throttle()
+	const free = 3
+	delay := throttle.Policy{Free: free, Base: time.Second, Max: time.Minute, Limit: 100, Window: time.Hour}.Delay
+	rule := func(k string) throttle.Rule { return throttle.Rule{Key: k, Free: free, ForgetBefore: t0.Add(-time.Hour)} }
+	for range rounds {
+		if got := reserveRace(t, ts, []throttle.Rule{rule("p:fresh")}, t0); got != free+1 {
+			t.Fatalf("admitted on a fresh key = %d, want %d", got, free+1)
+		}
+		if err := ts.Settle(ctx, []string{"p:fresh"}, []string{"p:fresh"}); err != nil {
+			t.Fatal(err)
+		}
+		for range free {
+			if err := ts.Settle(ctx, []string{"p:fresh"}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st, _ := ts.ThrottleStates(ctx, []string{"p:fresh"}); len(st) != 0 {
+			t.Fatalf("states after settling every reservation = %+v, want none", st)
+		}
+	}
+	// A key at its free failures, its block just over: one attempt.
+	for range free {
+		ts.RecordFailure(ctx, "p:limit", t0, t0.Add(-time.Hour), delay, false)
+	}
+	if got := reserveRace(t, ts, []throttle.Rule{rule("p:limit")}, t0); got != 1 {
+		t.Errorf("admitted at the free failures = %d, want 1", got)
+	}
+	st, _ := ts.ThrottleStates(ctx, []string{"p:limit"})
+	if len(st) != 1 || st[0].Pending != 1 {
+		t.Errorf("states = %+v, want one pending", st)
+	}
+	// A lapsed lease frees the key.
+	later := t0.Add(throttle.Lease)
+	if ok, _, err := ts.Reserve(ctx, []throttle.Rule{rule("p:limit")}, later, later.Add(throttle.Lease)); !ok || err != nil {
+		t.Errorf("Reserve after the lease = %v, %v, want admitted", ok, err)
+	}
+	// A multi-key reservation refused by one key reserves none.
+	ok, states, err := ts.Reserve(ctx, []throttle.Rule{rule("a:other"), rule("p:limit")}, later, later.Add(throttle.Lease))
+	if ok || err != nil || len(states) != 1 || states[0].Key != "p:limit" {
+		t.Errorf("Reserve(refused) = %v, %+v, %v; want refused with the state of p:limit", ok, states, err)
+	}
+	if st, _ := ts.ThrottleStates(ctx, []string{"a:other"}); len(st) != 0 {
+		t.Errorf("a:other after a refused reservation = %+v, want nothing", st)
+	}
+	// A failure settles its reservation and blocks.
+	got, err := ts.RecordFailure(ctx, "p:limit", later, later.Add(-time.Hour), delay, true)
+	if err != nil || got.Failures != free+1 {
+		t.Fatalf("RecordFailure = %+v, %v", got, err)
+	}
+	if ok, states, _ := ts.Reserve(ctx, []throttle.Rule{rule("p:limit")}, later, later.Add(throttle.Lease)); ok || len(states) != 1 || !states[0].BlockedUntil.After(later) || states[0].Pending != 0 {
+		t.Errorf("Reserve while blocked = %v, %+v; want refused, blocked, none pending", ok, states)
+	}
+}
+
+// Forgotten keys are pruned; blocked, reserved and recent ones stay.
+func testThrottlePrune(t *testing.T, db *sqlstore.DB) {
+	ctx := context.Background()
+	ts := db.Throttle()
+	old := t0.Add(-48 * time.Hour)
+	for _, k := range []string{"c:old", "c:blocked"} {
+		ts.RecordFailure(ctx, k, old, old.Add(-time.Hour), func(int64) time.Duration { return 0 }, false)
+	}
+	ts.RecordFailure(ctx, "c:blocked", old, old.Add(-time.Hour), func(int64) time.Duration { return 72 * time.Hour }, false)
+	ts.RecordFailure(ctx, "c:recent", t0, t0.Add(-time.Hour), func(int64) time.Duration { return 0 }, false)
+	if err := ts.PruneThrottle(ctx, t0.Add(-24*time.Hour), t0); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := ts.ThrottleStates(ctx, []string{"c:old", "c:blocked", "c:recent"})
+	var left []string
+	for _, s := range st {
+		left = append(left, s.Key)
+	}
+	slices.Sort(left)
+	if !slices.Equal(left, []string{"c:blocked", "c:recent"}) {
+		t.Errorf("keys after pruning = %v, want c:blocked c:recent", left)
 	}
 }
 
