@@ -43,7 +43,7 @@ func authRoutes(mux *http.ServeMux, log *slog.Logger, c Config, opts ...connect.
 	mux.Handle(atriumv1connect.NewAuthServiceHandler(h, opts...))
 	mux.Handle(atriumv1connect.NewSessionServiceHandler(h, opts...))
 	handle := restHandle(mux, log)
-	postRoute(handle, "/v1/auth/register", http.StatusCreated, h.Register)
+	postRoute(handle, "/v1/auth/register", http.StatusAccepted, h.Register)
 	postRoute(handle, "/v1/auth/login", http.StatusOK, h.Login)
 	postRoute(handle, "/v1/auth/login/mfa", http.StatusOK, h.LoginMfa)
 	postRoute(handle, "/v1/auth/totp/enroll", http.StatusOK, h.EnrollTotp)
@@ -133,12 +133,14 @@ func (h *authHandler) session(ctx context.Context, header http.Header) (session.
 	return h.sessions.Authenticate(ctx, bearer(header))
 }
 
-func (h *authHandler) Register(ctx context.Context, req *connect.Request[atriumv1.RegisterRequest]) (*connect.Response[atriumv1.Account], error) {
+func (h *authHandler) Register(ctx context.Context, req *connect.Request[atriumv1.RegisterRequest]) (*connect.Response[atriumv1.RegisterResponse], error) {
 	m := req.Msg
-	a, err := h.creds.Register(ctx, credential.RegisterRequest{Kind: m.Kind, Password: m.Password,
+	reg, err := h.creds.Register(ctx, credential.RegisterRequest{Kind: m.Kind, Password: m.Password, Client: clientOf(ctx),
 		Identifier: account.IdentifierInput{Type: m.GetIdentifier().GetType(), Value: m.GetIdentifier().GetValue()}})
-	var ah accountHandler
-	return ah.account(a, err)
+	if err != nil {
+		return nil, err
+	}
+	return noStore(connect.NewResponse(&atriumv1.RegisterResponse{Flow: reg.Flow.Flow, ExpireTime: timestamp(reg.Flow.Expire)})), nil
 }
 
 func (h *authHandler) Login(ctx context.Context, req *connect.Request[atriumv1.LoginRequest]) (*connect.Response[atriumv1.LoginResponse], error) {

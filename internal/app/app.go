@@ -163,9 +163,11 @@ func credentials(cfg config.Config, accounts *account.Service, kinds *kind.Regis
 	}
 	return credential.NewService(credential.Config{
 		Accounts: accounts, Kinds: kinds, Store: db.Credentials(), Sessions: sessions, Keys: keys,
-		Limiter: throttle.New(db.Throttle(), throttle.DefaultPolicies, nil),
-		Hashing: password.Params{Memory: cfg.PasswordHashMemoryKiB, Time: cfg.PasswordHashTime, Threads: 1},
-		Policy:  password.DefaultPolicy, Issuer: "Atrium", ContextWords: context,
+		Limiter:         throttle.New(db.Throttle(), throttle.DefaultPolicies, nil),
+		Sends:           throttle.New(db.Throttle(), throttle.SendPolicies, nil),
+		Hashing:         password.Params{Memory: cfg.PasswordHashMemoryKiB, Time: cfg.PasswordHashTime, Threads: 1},
+		HashConcurrency: cfg.PasswordHashConcurrency,
+		Policy:          password.DefaultPolicy, Issuer: "Atrium", ContextWords: context,
 		Mail: mailer(cfg), PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
 		Wallets: wallets,
 	})

@@ -6,8 +6,8 @@ import (
 	"github.com/atriumid/atrium/internal/account"
 	"github.com/atriumid/atrium/internal/mail"
 
-	"github.com/atriumid/atrium/internal/credential/password"
 	"github.com/atriumid/atrium/internal/fault"
+	"github.com/atriumid/atrium/internal/outbox"
 	"github.com/atriumid/atrium/internal/session"
 	"github.com/atriumid/atrium/internal/throttle"
 )
@@ -43,8 +43,8 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 	if err != nil {
 		return nil, err
 	}
-	ok, err := password.Verify(req.Current, stored)
-	if err != nil && !fault.Is(err, fault.Invalid) {
+	ok, err := s.verify(ctx, req.Current, stored)
+	if err != nil {
 		return nil, err
 	}
 	if !ok {
@@ -57,18 +57,22 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 	if err != nil {
 		return nil, err
 	}
-	var context []string
+	var words []string
 	for _, ident := range acc.Identifiers {
-		context = append(context, ident.Value)
+		words = append(words, ident.Value)
 	}
-	if err := s.c.Policy.Check(req.Password, append(context, s.contextWords("")...)); err != nil {
+	if err := s.c.Policy.Check(req.Password, append(words, s.contextWords("")...)); err != nil {
 		return nil, err
 	}
-	hash, err := password.Hash(req.Password, s.c.Hashing)
+	hash, err := s.hash(ctx, req.Password)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.c.Store.ReplacePassword(ctx, id, stored, hash, s.clock()); err != nil {
+	err = s.write(ctx, func(ctx context.Context, tx Tx) (outbox.Event, error) {
+		now := s.clock()
+		return outbox.New("atrium.credential.password_changed", id, now, map[string]any{"session": req.Session.ID}), tx.ReplacePassword(ctx, id, stored, hash, now)
+	})
+	if err != nil {
 		return nil, err
 	}
 	if _, err := s.c.Sessions.RevokeOthers(ctx, id, req.Session.ID); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/atriumid/atrium/internal/envelope"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/kind"
+	"github.com/atriumid/atrium/internal/outbox"
 	"github.com/atriumid/atrium/internal/session"
 	"github.com/atriumid/atrium/internal/throttle"
 )
@@ -43,11 +44,19 @@ type Config struct {
 	Store    Store
 	Sessions *session.Service
 	Limiter  *throttle.Limiter
-	Keys     *envelope.Keyring
+	// Sends limits the codes and notices sent per account and client, and
+	// registrations per client (throttle.SendPolicies).
+	Sends *throttle.Limiter
+	Keys  *envelope.Keyring
 	// Hashing are the argon2id parameters of new hashes; stored hashes
 	// made with others are replaced at the next login.
 	Hashing password.Params
-	Policy  password.Policy
+	// HashConcurrency bounds the password hashes computed at once; 0 sizes
+	// it from the cores and the Go memory limit. HashQueueWait bounds the
+	// wait for a slot (DefaultHashQueueWait when 0).
+	HashConcurrency int
+	HashQueueWait   time.Duration
+	Policy          password.Policy
 	// Issuer names the service in authenticator apps; it is also a
 	// context word that passwords must not be built from.
 	Issuer string
@@ -68,6 +77,7 @@ type Config struct {
 type Service struct {
 	c     Config
 	dummy string // a hash of a random password, verified for unknown identifiers
+	gate  *hashGate
 }
 
 // NewService returns a Service. It returns fault.Invalid when the hashing
@@ -83,54 +93,17 @@ func NewService(c Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{c: c, dummy: dummy}, nil
+	slots := c.HashConcurrency
+	if slots <= 0 {
+		slots = hashSlots(c.Hashing)
+	}
+	if c.HashQueueWait <= 0 {
+		c.HashQueueWait = DefaultHashQueueWait
+	}
+	return &Service{c: c, dummy: dummy, gate: newHashGate(slots, c.HashQueueWait)}, nil
 }
 
 func (s *Service) clock() time.Time { return s.c.Now().UTC().Truncate(time.Microsecond) }
-
-// RegisterRequest registers an account of a self-service kind with one
-// identifier and a password.
-type RegisterRequest struct {
-	Kind       string
-	Identifier account.IdentifierInput
-	Password   string
-}
-
-// Register creates an account of a kind that allows self-service
-// registration, with its identifier and password. It returns
-// fault.PermissionDenied for a kind that does not allow it, fault.Invalid
-// for a password the policy refuses (with a violation on "password") or a
-// bad identifier, and fault.AlreadyExists when the identifier is taken.
-//
-// The account is created first, then its password; should storing the
-// password fail, the account is erased again.
-func (s *Service) Register(ctx context.Context, req RegisterRequest) (*account.Account, error) {
-	const op = "credential.Register"
-	set, _ := s.c.Kinds.Current()
-	k, ok := set.Kind(req.Kind)
-	if !ok {
-		return nil, fault.Invalidf(op, []fault.Violation{{Field: "kind", Reason: "unknown kind"}}, "unknown kind %q", req.Kind)
-	}
-	if !k.SelfService() {
-		return nil, fault.E(op, fault.PermissionDenied, "kind %q does not allow self-service registration", k.Name)
-	}
-	if err := s.c.Policy.Check(req.Password, s.contextWords(req.Identifier.Value)); err != nil {
-		return nil, err
-	}
-	hash, err := password.Hash(req.Password, s.c.Hashing)
-	if err != nil {
-		return nil, err
-	}
-	acc, err := s.c.Accounts.Create(ctx, account.CreateRequest{Kind: k.Name, Identifiers: []account.IdentifierInput{req.Identifier}})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.c.Store.PutPassword(ctx, acc.ID, hash, s.clock()); err != nil {
-		s.c.Accounts.Erase(context.WithoutCancel(ctx), acc.ID)
-		return nil, fault.Wrap(op, fault.Internal, err)
-	}
-	return acc, nil
-}
 
 // contextWords returns the words a password of the holder of identifier
 // must not be built from.
@@ -198,11 +171,16 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 			return nil, err
 		}
 	}
-	ok, err := password.Verify(req.Password, stored)
-	if err != nil && !fault.Is(err, fault.Invalid) {
+	ok, err := s.verify(ctx, req.Password, stored)
+	if err != nil {
 		return nil, err
 	}
 	if !ok || acc == nil || stored == s.dummy {
+		if acc != nil {
+			if err := s.note(ctx, outbox.New("atrium.auth.login_failed", acc.ID, s.clock(), map[string]any{"factor": session.MethodPassword})); err != nil {
+				return nil, err
+			}
+		}
 		return nil, failed(ctx, att, errLogin)
 	}
 	if err := att.Succeed(ctx); err != nil {
@@ -277,13 +255,18 @@ func (s *Service) active(op, kindName, state string) error {
 	return nil
 }
 
-// rehash replaces a hash made with old parameters. Losing the race to a
-// concurrent login or password change is fine: the other write stands.
+// rehash replaces a hash made with old parameters or another algorithm.
+// Losing the race to a concurrent login or password change is fine: the
+// other write stands.
 func (s *Service) rehash(ctx context.Context, accountID, pw, old string) {
-	h, err := password.Hash(pw, s.c.Hashing)
-	if err == nil {
-		s.c.Store.ReplacePassword(ctx, accountID, old, h, s.clock())
+	h, err := s.hash(ctx, pw)
+	if err != nil {
+		return
 	}
+	s.write(ctx, func(ctx context.Context, tx Tx) (outbox.Event, error) {
+		now := s.clock()
+		return outbox.New("atrium.credential.password_rehashed", accountID, now, map[string]any{}), tx.ReplacePassword(ctx, accountID, old, h, now)
+	})
 }
 
 // afterPassword issues an AAL1 session, or an MFA challenge when the
@@ -304,8 +287,16 @@ func (s *Service) afterPassword(ctx context.Context, accountID, state string) (*
 		}
 		return &LoginResult{MFARequired: true, Challenge: secret, ChallengeExpire: expire}, nil
 	}
-	tok, sess, err := s.c.Sessions.Issue(ctx, session.Grant{AccountID: accountID, AccountState: state, AAL: session.AAL1, Methods: []string{session.MethodPassword}})
+	return s.issue(ctx, session.Grant{AccountID: accountID, AccountState: state, AAL: session.AAL1, Methods: []string{session.MethodPassword}})
+}
+
+// issue starts a session and records the login.
+func (s *Service) issue(ctx context.Context, g session.Grant) (*LoginResult, error) {
+	tok, sess, err := s.c.Sessions.Issue(ctx, g)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.note(ctx, outbox.New("atrium.auth.login_succeeded", g.AccountID, s.clock(), map[string]any{"session": sess.ID, "aal": sess.AAL.String(), "methods": sess.Methods})); err != nil {
 		return nil, err
 	}
 	return &LoginResult{Token: tok, Session: sess}, nil

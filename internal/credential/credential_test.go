@@ -45,6 +45,7 @@ func (c *clock) Advance(d time.Duration) {
 // env is the credential flows over one fresh database. Passwords are
 // hashed with the Cheap argon2id profile.
 type env struct {
+	url      string
 	db       *sqlstore.DB
 	clock    *clock
 	accounts *account.Service
@@ -75,12 +76,13 @@ func newEnv(t *testing.T, dbURL string) *env {
 	keys, _ := envelope.NewKeyring([]envelope.Key{k})
 	codec, _ := freshness.NewCodec([]byte(strings.Repeat("s", 32)))
 	c := &clock{t: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}
-	e := &env{db: db, clock: c, smtp: testenv.StartSMTP(t)}
+	e := &env{url: dbURL, db: db, clock: c, smtp: testenv.StartSMTP(t)}
 	e.accounts = account.NewService(account.Config{Store: db.Accounts(), Kinds: kinds, Keys: keys, Freshness: codec, Sessions: db.SessionRevoker(), Now: c.Now})
 	e.sessions = session.NewService(db.Sessions(), session.DefaultPolicy, c.Now)
 	e.cfg = credential.Config{
 		Accounts: e.accounts, Kinds: kinds, Store: db.Credentials(), Sessions: e.sessions,
 		Limiter: throttle.New(db.Throttle(), throttle.Policies{Pair: testPolicy, Account: testAccountPolicy, Client: throttle.DefaultPolicies.Client}, c.Now), Keys: keys,
+		Sends:   throttle.New(db.Throttle(), throttle.SendPolicies, c.Now),
 		Hashing: password.Cheap, Policy: password.DefaultPolicy, Issuer: "Atrium", ContextWords: []string{"Acme Corporation"}, Now: c.Now,
 		Mail: &mail.SMTP{Addr: e.smtp.Addr(), From: "atrium@id.example.org"}, PublicURL: "https://id.example.org",
 	}
@@ -110,9 +112,13 @@ func email1() account.IdentifierInput { return account.IdentifierInput{Type: "em
 
 func (e *env) register(t *testing.T) *account.Account {
 	t.Helper()
-	a, err := e.svc.Register(context.Background(), credential.RegisterRequest{Kind: "user", Identifier: email1(), Password: pw})
+	reg, err := e.svc.Register(context.Background(), credential.RegisterRequest{Kind: "user", Identifier: email1(), Password: pw, Client: ip})
+	if err != nil || reg.AccountID == "" {
+		t.Fatalf("Register = %+v, %v", reg, err)
+	}
+	a, err := e.accounts.Get(context.Background(), reg.AccountID, nil)
 	if err != nil {
-		t.Fatalf("Register: %v", err)
+		t.Fatal(err)
 	}
 	return a
 }
@@ -153,11 +159,62 @@ func TestRegisterAndLogin(t *testing.T) {
 			{"R-07 identifier", credential.RegisterRequest{Kind: "user", Identifier: account.IdentifierInput{Type: "email", Value: "robert.tables@example.com"}, Password: "robert.tables@example.com!"}, fault.Invalid},
 			{"R-07 organisation", credential.RegisterRequest{Kind: "user", Identifier: account.IdentifierInput{Type: "email", Value: "b@example.com"}, Password: "acme corporation 2026"}, fault.Invalid},
 			{"not self-service", credential.RegisterRequest{Kind: "org", Identifier: account.IdentifierInput{Type: "username", Value: "acme"}, Password: pw}, fault.PermissionDenied},
-			{"taken", credential.RegisterRequest{Kind: "user", Identifier: email1(), Password: pw}, fault.AlreadyExists},
 		} {
 			_, err := e.svc.Register(ctx, tc.req)
 			wantKind(t, "Register "+tc.name, err, tc.want)
 		}
+	})
+}
+
+// R-12: registering a taken identifier answers as a new registration
+// does, changes nothing, and e-mails the holder a notice instead of a
+// code; the holder's password still works.
+func TestRegisterNoEnumeration(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.register(t)
+		code, _ := e.lastCode(t)
+		fresh, err := e.svc.Register(ctx, credential.RegisterRequest{Kind: "user", Identifier: account.IdentifierInput{Type: "email", Value: "bob@example.com"}, Password: pw, Client: ip})
+		if err != nil {
+			t.Fatal(err)
+		}
+		taken, err := e.svc.Register(ctx, credential.RegisterRequest{Kind: "user", Identifier: account.IdentifierInput{Type: "email", Value: " Alice@Example.com"}, Password: "a different long passphrase", Client: ip})
+		if err != nil || taken.AccountID != "" {
+			t.Fatalf("Register(taken) = %+v, %v; want an answer without an account", taken, err)
+		}
+		if len(taken.Flow.Flow) != len(fresh.Flow.Flow) || taken.Flow.Flow[:4] != fresh.Flow.Flow[:4] || !taken.Flow.Expire.Equal(fresh.Flow.Expire) {
+			t.Errorf("flows: taken %+v, fresh %+v; want the same form", taken.Flow, fresh.Flow)
+		}
+		msgs := e.smtp.Messages()
+		notice := msgs[len(msgs)-1]
+		if notice.To != email || !strings.Contains(notice.Data, "already has one") || codeRE.MatchString(notice.Data) || strings.Contains(notice.Data, code) {
+			t.Errorf("message to the holder = %s: %q, want a notice without a code", notice.To, notice.Data)
+		}
+		if _, err := e.login(t, pw); err != nil {
+			t.Errorf("holder's Login after the attempt = %v", err)
+		}
+		_, err = e.login(t, "a different long passphrase")
+		wantKind(t, "Login with the attempt's password", err, fault.Unauthenticated)
+	})
+}
+
+// Registrations count against their client; e-mails against the account
+// and the client, so nobody floods a mailbox.
+func TestRegisterAndSendLimits(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		var err error
+		for i := 0; err == nil && i <= throttle.SendPolicies.Client.Free+1; i++ {
+			_, err = e.svc.Register(ctx, credential.RegisterRequest{Kind: "user", Password: pw, Client: "198.51.100.9",
+				Identifier: account.IdentifierInput{Type: "email", Value: fmt.Sprintf("u%d@example.com", i)}})
+		}
+		wantKind(t, "Register past the client's free registrations", err, fault.ResourceExhausted)
+		e.register(t)
+		sess := e.aal1(t)
+		for range throttle.SendPolicies.Pair.Free + 1 {
+			_, err = e.svc.StartEmailVerification(ctx, sess, ip)
+		}
+		wantKind(t, "StartEmailVerification past the free sends", err, fault.ResourceExhausted)
 	})
 }
 

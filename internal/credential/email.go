@@ -10,6 +10,7 @@ import (
 
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/mail"
+	"github.com/atriumid/atrium/internal/outbox"
 	"github.com/atriumid/atrium/internal/session"
 )
 
@@ -63,6 +64,25 @@ func (s *Service) StartEmailVerification(ctx context.Context, sess session.Sessi
 	if address == "" {
 		return nil, fault.E(op, fault.FailedPrecondition, "the account has no unverified e-mail address")
 	}
+	return s.sendCode(ctx, sess.AccountID, address, client)
+}
+
+// sendCode sends a code to address, an e-mail identifier of the account,
+// replacing any earlier code, and counts the message against the account
+// and the client (Config.Sends), so that nobody can flood a mailbox. It
+// returns fault.ResourceExhausted when too many were sent.
+func (s *Service) sendCode(ctx context.Context, accountID, address, client string) (*EmailFlow, error) {
+	const op = "credential.sendCode"
+	if s.c.Mail == nil {
+		return nil, fault.E(op, fault.FailedPrecondition, "e-mail is not configured")
+	}
+	att, err := s.c.Sends.Begin(ctx, sendSubject(accountID, client))
+	if err != nil {
+		return nil, err
+	}
+	if err := att.Fail(ctx); err != nil {
+		return nil, err
+	}
 	n, err := rand.Int(rand.Reader, big.NewInt(100_000_000))
 	if err != nil {
 		return nil, fault.Wrap(op, fault.Internal, err)
@@ -73,7 +93,7 @@ func (s *Service) StartEmailVerification(ctx context.Context, sess session.Sessi
 		return nil, err
 	}
 	expire := s.clock().Add(EmailCodeTTL)
-	if err := s.c.Store.PutEmailCode(ctx, EmailCode{FlowHash: flowHash, AccountID: sess.AccountID, Address: address, CodeHash: emailCodeHash(flow, code), Expire: expire}); err != nil {
+	if err := s.c.Store.PutEmailCode(ctx, EmailCode{FlowHash: flowHash, AccountID: accountID, Address: address, CodeHash: emailCodeHash(flow, code), Expire: expire}); err != nil {
 		return nil, err
 	}
 	text := fmt.Sprintf("Your %s verification code is %s. It expires in %d minutes.\n\nYou can also enter it at %s/verify-email#code=%s\n\nIf you did not ask for it, ignore this message.\n",
@@ -116,7 +136,11 @@ func (s *Service) ConfirmEmailVerification(ctx context.Context, sess session.Ses
 	if err := att.Succeed(ctx); err != nil {
 		return err
 	}
-	return s.c.Store.MarkIdentifierVerified(ctx, sess.AccountID, "email", rec.Address, s.clock())
+	return s.write(ctx, func(ctx context.Context, tx Tx) (outbox.Event, error) {
+		now := s.clock()
+		return outbox.New("atrium.credential.identifier_verified", sess.AccountID, now, map[string]any{"identifier_type": "email"}),
+			tx.MarkIdentifierVerified(ctx, sess.AccountID, "email", rec.Address, now)
+	})
 }
 
 // emailCodeHash binds a code to its flow: with the flow's secret hashed

@@ -86,6 +86,17 @@ var DefaultPolicies = Policies{
 	Client:  Policy{Free: 50, Base: time.Second, Max: 15 * time.Minute, Limit: 1000, Window: time.Hour},
 }
 
+// SendPolicies limit what is sent and created on request, every request
+// counting (Fail) as it is made: codes and notices per account and client,
+// 3 free then 1 min doubling to 1 h; per account from anywhere, 5 free
+// then 1 min doubling to 1 h; per client address (also registrations),
+// 20 free an hour, then 1 min doubling to 1 h.
+var SendPolicies = Policies{
+	Pair:    Policy{Free: 3, Base: time.Minute, Max: time.Hour, Limit: 100, Window: 24 * time.Hour},
+	Account: Policy{Free: 5, Base: time.Minute, Max: time.Hour, Limit: 100, Window: 24 * time.Hour},
+	Client:  Policy{Free: 20, Base: time.Minute, Max: time.Hour, Limit: 1000, Window: time.Hour},
+}
+
 // Delay returns how long a key is blocked after its failures-th
 // consecutive failure.
 func (p Policy) Delay(failures int64) time.Duration {

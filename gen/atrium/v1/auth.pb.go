@@ -259,6 +259,60 @@ func (x *RegisterRequest) GetPassword() string {
 	return ""
 }
 
+type RegisterResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The e-mail verification flow: log in, then confirm the code from the
+	// e-mail with it (ConfirmEmailVerification).
+	Flow          string                 `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterResponse) Reset() {
+	*x = RegisterResponse{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterResponse) ProtoMessage() {}
+
+func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
+func (*RegisterResponse) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RegisterResponse) GetFlow() string {
+	if x != nil {
+		return x.Flow
+	}
+	return ""
+}
+
+func (x *RegisterResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
 type LoginRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Identifier    *IdentifierInput       `protobuf:"bytes,1,opt,name=identifier,proto3" json:"identifier,omitempty"`
@@ -269,7 +323,7 @@ type LoginRequest struct {
 
 func (x *LoginRequest) Reset() {
 	*x = LoginRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[5]
+	mi := &file_atrium_v1_auth_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -281,7 +335,7 @@ func (x *LoginRequest) String() string {
 func (*LoginRequest) ProtoMessage() {}
 
 func (x *LoginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[5]
+	mi := &file_atrium_v1_auth_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -294,7 +348,7 @@ func (x *LoginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
 func (*LoginRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{5}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *LoginRequest) GetIdentifier() *IdentifierInput {
@@ -327,7 +381,7 @@ type LoginResponse struct {
 
 func (x *LoginResponse) Reset() {
 	*x = LoginResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[6]
+	mi := &file_atrium_v1_auth_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -339,7 +393,7 @@ func (x *LoginResponse) String() string {
 func (*LoginResponse) ProtoMessage() {}
 
 func (x *LoginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[6]
+	mi := &file_atrium_v1_auth_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -352,7 +406,7 @@ func (x *LoginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginResponse.ProtoReflect.Descriptor instead.
 func (*LoginResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{6}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LoginResponse) GetSessionToken() string {
@@ -403,7 +457,7 @@ type LoginMfaRequest struct {
 
 func (x *LoginMfaRequest) Reset() {
 	*x = LoginMfaRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[7]
+	mi := &file_atrium_v1_auth_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -415,7 +469,7 @@ func (x *LoginMfaRequest) String() string {
 func (*LoginMfaRequest) ProtoMessage() {}
 
 func (x *LoginMfaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[7]
+	mi := &file_atrium_v1_auth_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -428,7 +482,7 @@ func (x *LoginMfaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginMfaRequest.ProtoReflect.Descriptor instead.
 func (*LoginMfaRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{7}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *LoginMfaRequest) GetChallenge() string {
@@ -460,7 +514,7 @@ type EnrollTotpRequest struct {
 
 func (x *EnrollTotpRequest) Reset() {
 	*x = EnrollTotpRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[8]
+	mi := &file_atrium_v1_auth_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -472,7 +526,7 @@ func (x *EnrollTotpRequest) String() string {
 func (*EnrollTotpRequest) ProtoMessage() {}
 
 func (x *EnrollTotpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[8]
+	mi := &file_atrium_v1_auth_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -485,7 +539,7 @@ func (x *EnrollTotpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollTotpRequest.ProtoReflect.Descriptor instead.
 func (*EnrollTotpRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{8}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{9}
 }
 
 type EnrollTotpResponse struct {
@@ -500,7 +554,7 @@ type EnrollTotpResponse struct {
 
 func (x *EnrollTotpResponse) Reset() {
 	*x = EnrollTotpResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[9]
+	mi := &file_atrium_v1_auth_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -512,7 +566,7 @@ func (x *EnrollTotpResponse) String() string {
 func (*EnrollTotpResponse) ProtoMessage() {}
 
 func (x *EnrollTotpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[9]
+	mi := &file_atrium_v1_auth_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -525,7 +579,7 @@ func (x *EnrollTotpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollTotpResponse.ProtoReflect.Descriptor instead.
 func (*EnrollTotpResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{9}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *EnrollTotpResponse) GetSecret() string {
@@ -551,7 +605,7 @@ type ConfirmTotpRequest struct {
 
 func (x *ConfirmTotpRequest) Reset() {
 	*x = ConfirmTotpRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[10]
+	mi := &file_atrium_v1_auth_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +617,7 @@ func (x *ConfirmTotpRequest) String() string {
 func (*ConfirmTotpRequest) ProtoMessage() {}
 
 func (x *ConfirmTotpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[10]
+	mi := &file_atrium_v1_auth_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +630,7 @@ func (x *ConfirmTotpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTotpRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmTotpRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{10}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ConfirmTotpRequest) GetCode() string {
@@ -599,7 +653,7 @@ type ConfirmTotpResponse struct {
 
 func (x *ConfirmTotpResponse) Reset() {
 	*x = ConfirmTotpResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[11]
+	mi := &file_atrium_v1_auth_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +665,7 @@ func (x *ConfirmTotpResponse) String() string {
 func (*ConfirmTotpResponse) ProtoMessage() {}
 
 func (x *ConfirmTotpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[11]
+	mi := &file_atrium_v1_auth_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +678,7 @@ func (x *ConfirmTotpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTotpResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmTotpResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{11}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ConfirmTotpResponse) GetRecoveryCodes() []string {
@@ -658,7 +712,7 @@ type ChangePasswordRequest struct {
 
 func (x *ChangePasswordRequest) Reset() {
 	*x = ChangePasswordRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[12]
+	mi := &file_atrium_v1_auth_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +724,7 @@ func (x *ChangePasswordRequest) String() string {
 func (*ChangePasswordRequest) ProtoMessage() {}
 
 func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[12]
+	mi := &file_atrium_v1_auth_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +737,7 @@ func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordRequest.ProtoReflect.Descriptor instead.
 func (*ChangePasswordRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{12}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ChangePasswordRequest) GetCurrentPassword() string {
@@ -708,7 +762,7 @@ type RegenerateRecoveryCodesRequest struct {
 
 func (x *RegenerateRecoveryCodesRequest) Reset() {
 	*x = RegenerateRecoveryCodesRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[13]
+	mi := &file_atrium_v1_auth_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -720,7 +774,7 @@ func (x *RegenerateRecoveryCodesRequest) String() string {
 func (*RegenerateRecoveryCodesRequest) ProtoMessage() {}
 
 func (x *RegenerateRecoveryCodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[13]
+	mi := &file_atrium_v1_auth_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -733,7 +787,7 @@ func (x *RegenerateRecoveryCodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegenerateRecoveryCodesRequest.ProtoReflect.Descriptor instead.
 func (*RegenerateRecoveryCodesRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{13}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{14}
 }
 
 type RegenerateRecoveryCodesResponse struct {
@@ -745,7 +799,7 @@ type RegenerateRecoveryCodesResponse struct {
 
 func (x *RegenerateRecoveryCodesResponse) Reset() {
 	*x = RegenerateRecoveryCodesResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[14]
+	mi := &file_atrium_v1_auth_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +811,7 @@ func (x *RegenerateRecoveryCodesResponse) String() string {
 func (*RegenerateRecoveryCodesResponse) ProtoMessage() {}
 
 func (x *RegenerateRecoveryCodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[14]
+	mi := &file_atrium_v1_auth_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +824,7 @@ func (x *RegenerateRecoveryCodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegenerateRecoveryCodesResponse.ProtoReflect.Descriptor instead.
 func (*RegenerateRecoveryCodesResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{14}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RegenerateRecoveryCodesResponse) GetRecoveryCodes() []string {
@@ -798,7 +852,7 @@ type Session struct {
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[15]
+	mi := &file_atrium_v1_auth_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -810,7 +864,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[15]
+	mi := &file_atrium_v1_auth_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -823,7 +877,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{15}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Session) GetId() string {
@@ -883,7 +937,7 @@ type WhoAmIRequest struct {
 
 func (x *WhoAmIRequest) Reset() {
 	*x = WhoAmIRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[16]
+	mi := &file_atrium_v1_auth_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +949,7 @@ func (x *WhoAmIRequest) String() string {
 func (*WhoAmIRequest) ProtoMessage() {}
 
 func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[16]
+	mi := &file_atrium_v1_auth_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +962,7 @@ func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIRequest.ProtoReflect.Descriptor instead.
 func (*WhoAmIRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{16}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{17}
 }
 
 type WhoAmIResponse struct {
@@ -921,7 +975,7 @@ type WhoAmIResponse struct {
 
 func (x *WhoAmIResponse) Reset() {
 	*x = WhoAmIResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[17]
+	mi := &file_atrium_v1_auth_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +987,7 @@ func (x *WhoAmIResponse) String() string {
 func (*WhoAmIResponse) ProtoMessage() {}
 
 func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[17]
+	mi := &file_atrium_v1_auth_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -946,7 +1000,7 @@ func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIResponse.ProtoReflect.Descriptor instead.
 func (*WhoAmIResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{17}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WhoAmIResponse) GetSession() *Session {
@@ -971,7 +1025,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[18]
+	mi := &file_atrium_v1_auth_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1037,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[18]
+	mi := &file_atrium_v1_auth_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1050,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{18}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{19}
 }
 
 type ListSessionsResponse struct {
@@ -1008,7 +1062,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[19]
+	mi := &file_atrium_v1_auth_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1020,7 +1074,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[19]
+	mi := &file_atrium_v1_auth_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1033,7 +1087,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{19}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*Session {
@@ -1052,7 +1106,7 @@ type RevokeSessionRequest struct {
 
 func (x *RevokeSessionRequest) Reset() {
 	*x = RevokeSessionRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[20]
+	mi := &file_atrium_v1_auth_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1064,7 +1118,7 @@ func (x *RevokeSessionRequest) String() string {
 func (*RevokeSessionRequest) ProtoMessage() {}
 
 func (x *RevokeSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[20]
+	mi := &file_atrium_v1_auth_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1077,7 +1131,7 @@ func (x *RevokeSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSessionRequest.ProtoReflect.Descriptor instead.
 func (*RevokeSessionRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{20}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RevokeSessionRequest) GetId() string {
@@ -1095,7 +1149,7 @@ type RevokeOtherSessionsRequest struct {
 
 func (x *RevokeOtherSessionsRequest) Reset() {
 	*x = RevokeOtherSessionsRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[21]
+	mi := &file_atrium_v1_auth_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1107,7 +1161,7 @@ func (x *RevokeOtherSessionsRequest) String() string {
 func (*RevokeOtherSessionsRequest) ProtoMessage() {}
 
 func (x *RevokeOtherSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[21]
+	mi := &file_atrium_v1_auth_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1120,7 +1174,7 @@ func (x *RevokeOtherSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeOtherSessionsRequest.ProtoReflect.Descriptor instead.
 func (*RevokeOtherSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{21}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{22}
 }
 
 type RevokeAccountSessionsRequest struct {
@@ -1132,7 +1186,7 @@ type RevokeAccountSessionsRequest struct {
 
 func (x *RevokeAccountSessionsRequest) Reset() {
 	*x = RevokeAccountSessionsRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[22]
+	mi := &file_atrium_v1_auth_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1198,7 @@ func (x *RevokeAccountSessionsRequest) String() string {
 func (*RevokeAccountSessionsRequest) ProtoMessage() {}
 
 func (x *RevokeAccountSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[22]
+	mi := &file_atrium_v1_auth_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1211,7 @@ func (x *RevokeAccountSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAccountSessionsRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAccountSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{22}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RevokeAccountSessionsRequest) GetAccountId() string {
@@ -1177,7 +1231,7 @@ type RevokeSessionsResponse struct {
 
 func (x *RevokeSessionsResponse) Reset() {
 	*x = RevokeSessionsResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[23]
+	mi := &file_atrium_v1_auth_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1189,7 +1243,7 @@ func (x *RevokeSessionsResponse) String() string {
 func (*RevokeSessionsResponse) ProtoMessage() {}
 
 func (x *RevokeSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[23]
+	mi := &file_atrium_v1_auth_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1202,7 +1256,7 @@ func (x *RevokeSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSessionsResponse.ProtoReflect.Descriptor instead.
 func (*RevokeSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{23}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RevokeSessionsResponse) GetRevoked() int32 {
@@ -1231,7 +1285,11 @@ const file_atrium_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"identifier\x18\x02 \x01(\v2\x1a.atrium.v1.IdentifierInputR\n" +
 	"identifier\x12\x1a\n" +
-	"\bpassword\x18\x03 \x01(\tR\bpassword\"f\n" +
+	"\bpassword\x18\x03 \x01(\tR\bpassword\"c\n" +
+	"\x10RegisterResponse\x12\x12\n" +
+	"\x04flow\x18\x01 \x01(\tR\x04flow\x12;\n" +
+	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\"f\n" +
 	"\fLoginRequest\x12:\n" +
 	"\n" +
 	"identifier\x18\x01 \x01(\v2\x1a.atrium.v1.IdentifierInputR\n" +
@@ -1287,9 +1345,9 @@ const file_atrium_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\"2\n" +
 	"\x16RevokeSessionsResponse\x12\x18\n" +
-	"\arevoked\x18\x01 \x01(\x05R\arevoked2\x84\x06\n" +
-	"\vAuthService\x12:\n" +
-	"\bRegister\x12\x1a.atrium.v1.RegisterRequest\x1a\x12.atrium.v1.Account\x12:\n" +
+	"\arevoked\x18\x01 \x01(\x05R\arevoked2\x8d\x06\n" +
+	"\vAuthService\x12C\n" +
+	"\bRegister\x12\x1a.atrium.v1.RegisterRequest\x1a\x1b.atrium.v1.RegisterResponse\x12:\n" +
 	"\x05Login\x12\x17.atrium.v1.LoginRequest\x1a\x18.atrium.v1.LoginResponse\x12@\n" +
 	"\bLoginMfa\x12\x1a.atrium.v1.LoginMfaRequest\x1a\x18.atrium.v1.LoginResponse\x12I\n" +
 	"\n" +
@@ -1318,82 +1376,84 @@ func file_atrium_v1_auth_proto_rawDescGZIP() []byte {
 	return file_atrium_v1_auth_proto_rawDescData
 }
 
-var file_atrium_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_atrium_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_atrium_v1_auth_proto_goTypes = []any{
 	(*StartEmailVerificationRequest)(nil),    // 0: atrium.v1.StartEmailVerificationRequest
 	(*StartEmailVerificationResponse)(nil),   // 1: atrium.v1.StartEmailVerificationResponse
 	(*ConfirmEmailVerificationRequest)(nil),  // 2: atrium.v1.ConfirmEmailVerificationRequest
 	(*ConfirmEmailVerificationResponse)(nil), // 3: atrium.v1.ConfirmEmailVerificationResponse
 	(*RegisterRequest)(nil),                  // 4: atrium.v1.RegisterRequest
-	(*LoginRequest)(nil),                     // 5: atrium.v1.LoginRequest
-	(*LoginResponse)(nil),                    // 6: atrium.v1.LoginResponse
-	(*LoginMfaRequest)(nil),                  // 7: atrium.v1.LoginMfaRequest
-	(*EnrollTotpRequest)(nil),                // 8: atrium.v1.EnrollTotpRequest
-	(*EnrollTotpResponse)(nil),               // 9: atrium.v1.EnrollTotpResponse
-	(*ConfirmTotpRequest)(nil),               // 10: atrium.v1.ConfirmTotpRequest
-	(*ConfirmTotpResponse)(nil),              // 11: atrium.v1.ConfirmTotpResponse
-	(*ChangePasswordRequest)(nil),            // 12: atrium.v1.ChangePasswordRequest
-	(*RegenerateRecoveryCodesRequest)(nil),   // 13: atrium.v1.RegenerateRecoveryCodesRequest
-	(*RegenerateRecoveryCodesResponse)(nil),  // 14: atrium.v1.RegenerateRecoveryCodesResponse
-	(*Session)(nil),                          // 15: atrium.v1.Session
-	(*WhoAmIRequest)(nil),                    // 16: atrium.v1.WhoAmIRequest
-	(*WhoAmIResponse)(nil),                   // 17: atrium.v1.WhoAmIResponse
-	(*ListSessionsRequest)(nil),              // 18: atrium.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),             // 19: atrium.v1.ListSessionsResponse
-	(*RevokeSessionRequest)(nil),             // 20: atrium.v1.RevokeSessionRequest
-	(*RevokeOtherSessionsRequest)(nil),       // 21: atrium.v1.RevokeOtherSessionsRequest
-	(*RevokeAccountSessionsRequest)(nil),     // 22: atrium.v1.RevokeAccountSessionsRequest
-	(*RevokeSessionsResponse)(nil),           // 23: atrium.v1.RevokeSessionsResponse
-	(*timestamppb.Timestamp)(nil),            // 24: google.protobuf.Timestamp
-	(*IdentifierInput)(nil),                  // 25: atrium.v1.IdentifierInput
-	(*Account)(nil),                          // 26: atrium.v1.Account
+	(*RegisterResponse)(nil),                 // 5: atrium.v1.RegisterResponse
+	(*LoginRequest)(nil),                     // 6: atrium.v1.LoginRequest
+	(*LoginResponse)(nil),                    // 7: atrium.v1.LoginResponse
+	(*LoginMfaRequest)(nil),                  // 8: atrium.v1.LoginMfaRequest
+	(*EnrollTotpRequest)(nil),                // 9: atrium.v1.EnrollTotpRequest
+	(*EnrollTotpResponse)(nil),               // 10: atrium.v1.EnrollTotpResponse
+	(*ConfirmTotpRequest)(nil),               // 11: atrium.v1.ConfirmTotpRequest
+	(*ConfirmTotpResponse)(nil),              // 12: atrium.v1.ConfirmTotpResponse
+	(*ChangePasswordRequest)(nil),            // 13: atrium.v1.ChangePasswordRequest
+	(*RegenerateRecoveryCodesRequest)(nil),   // 14: atrium.v1.RegenerateRecoveryCodesRequest
+	(*RegenerateRecoveryCodesResponse)(nil),  // 15: atrium.v1.RegenerateRecoveryCodesResponse
+	(*Session)(nil),                          // 16: atrium.v1.Session
+	(*WhoAmIRequest)(nil),                    // 17: atrium.v1.WhoAmIRequest
+	(*WhoAmIResponse)(nil),                   // 18: atrium.v1.WhoAmIResponse
+	(*ListSessionsRequest)(nil),              // 19: atrium.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),             // 20: atrium.v1.ListSessionsResponse
+	(*RevokeSessionRequest)(nil),             // 21: atrium.v1.RevokeSessionRequest
+	(*RevokeOtherSessionsRequest)(nil),       // 22: atrium.v1.RevokeOtherSessionsRequest
+	(*RevokeAccountSessionsRequest)(nil),     // 23: atrium.v1.RevokeAccountSessionsRequest
+	(*RevokeSessionsResponse)(nil),           // 24: atrium.v1.RevokeSessionsResponse
+	(*timestamppb.Timestamp)(nil),            // 25: google.protobuf.Timestamp
+	(*IdentifierInput)(nil),                  // 26: atrium.v1.IdentifierInput
+	(*Account)(nil),                          // 27: atrium.v1.Account
 }
 var file_atrium_v1_auth_proto_depIdxs = []int32{
-	24, // 0: atrium.v1.StartEmailVerificationResponse.expire_time:type_name -> google.protobuf.Timestamp
-	25, // 1: atrium.v1.RegisterRequest.identifier:type_name -> atrium.v1.IdentifierInput
-	25, // 2: atrium.v1.LoginRequest.identifier:type_name -> atrium.v1.IdentifierInput
-	15, // 3: atrium.v1.LoginResponse.session:type_name -> atrium.v1.Session
-	24, // 4: atrium.v1.LoginResponse.challenge_expire_time:type_name -> google.protobuf.Timestamp
-	15, // 5: atrium.v1.ConfirmTotpResponse.session:type_name -> atrium.v1.Session
-	24, // 6: atrium.v1.Session.auth_time:type_name -> google.protobuf.Timestamp
-	24, // 7: atrium.v1.Session.last_seen_time:type_name -> google.protobuf.Timestamp
-	24, // 8: atrium.v1.Session.expire_time:type_name -> google.protobuf.Timestamp
-	15, // 9: atrium.v1.WhoAmIResponse.session:type_name -> atrium.v1.Session
-	26, // 10: atrium.v1.WhoAmIResponse.account:type_name -> atrium.v1.Account
-	15, // 11: atrium.v1.ListSessionsResponse.sessions:type_name -> atrium.v1.Session
-	4,  // 12: atrium.v1.AuthService.Register:input_type -> atrium.v1.RegisterRequest
-	5,  // 13: atrium.v1.AuthService.Login:input_type -> atrium.v1.LoginRequest
-	7,  // 14: atrium.v1.AuthService.LoginMfa:input_type -> atrium.v1.LoginMfaRequest
-	8,  // 15: atrium.v1.AuthService.EnrollTotp:input_type -> atrium.v1.EnrollTotpRequest
-	10, // 16: atrium.v1.AuthService.ConfirmTotp:input_type -> atrium.v1.ConfirmTotpRequest
-	12, // 17: atrium.v1.AuthService.ChangePassword:input_type -> atrium.v1.ChangePasswordRequest
-	13, // 18: atrium.v1.AuthService.RegenerateRecoveryCodes:input_type -> atrium.v1.RegenerateRecoveryCodesRequest
-	0,  // 19: atrium.v1.AuthService.StartEmailVerification:input_type -> atrium.v1.StartEmailVerificationRequest
-	2,  // 20: atrium.v1.AuthService.ConfirmEmailVerification:input_type -> atrium.v1.ConfirmEmailVerificationRequest
-	16, // 21: atrium.v1.SessionService.WhoAmI:input_type -> atrium.v1.WhoAmIRequest
-	18, // 22: atrium.v1.SessionService.ListSessions:input_type -> atrium.v1.ListSessionsRequest
-	20, // 23: atrium.v1.SessionService.RevokeSession:input_type -> atrium.v1.RevokeSessionRequest
-	21, // 24: atrium.v1.SessionService.RevokeOtherSessions:input_type -> atrium.v1.RevokeOtherSessionsRequest
-	22, // 25: atrium.v1.SessionService.RevokeAccountSessions:input_type -> atrium.v1.RevokeAccountSessionsRequest
-	26, // 26: atrium.v1.AuthService.Register:output_type -> atrium.v1.Account
-	6,  // 27: atrium.v1.AuthService.Login:output_type -> atrium.v1.LoginResponse
-	6,  // 28: atrium.v1.AuthService.LoginMfa:output_type -> atrium.v1.LoginResponse
-	9,  // 29: atrium.v1.AuthService.EnrollTotp:output_type -> atrium.v1.EnrollTotpResponse
-	11, // 30: atrium.v1.AuthService.ConfirmTotp:output_type -> atrium.v1.ConfirmTotpResponse
-	6,  // 31: atrium.v1.AuthService.ChangePassword:output_type -> atrium.v1.LoginResponse
-	14, // 32: atrium.v1.AuthService.RegenerateRecoveryCodes:output_type -> atrium.v1.RegenerateRecoveryCodesResponse
-	1,  // 33: atrium.v1.AuthService.StartEmailVerification:output_type -> atrium.v1.StartEmailVerificationResponse
-	3,  // 34: atrium.v1.AuthService.ConfirmEmailVerification:output_type -> atrium.v1.ConfirmEmailVerificationResponse
-	17, // 35: atrium.v1.SessionService.WhoAmI:output_type -> atrium.v1.WhoAmIResponse
-	19, // 36: atrium.v1.SessionService.ListSessions:output_type -> atrium.v1.ListSessionsResponse
-	23, // 37: atrium.v1.SessionService.RevokeSession:output_type -> atrium.v1.RevokeSessionsResponse
-	23, // 38: atrium.v1.SessionService.RevokeOtherSessions:output_type -> atrium.v1.RevokeSessionsResponse
-	23, // 39: atrium.v1.SessionService.RevokeAccountSessions:output_type -> atrium.v1.RevokeSessionsResponse
-	26, // [26:40] is the sub-list for method output_type
-	12, // [12:26] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	25, // 0: atrium.v1.StartEmailVerificationResponse.expire_time:type_name -> google.protobuf.Timestamp
+	26, // 1: atrium.v1.RegisterRequest.identifier:type_name -> atrium.v1.IdentifierInput
+	25, // 2: atrium.v1.RegisterResponse.expire_time:type_name -> google.protobuf.Timestamp
+	26, // 3: atrium.v1.LoginRequest.identifier:type_name -> atrium.v1.IdentifierInput
+	16, // 4: atrium.v1.LoginResponse.session:type_name -> atrium.v1.Session
+	25, // 5: atrium.v1.LoginResponse.challenge_expire_time:type_name -> google.protobuf.Timestamp
+	16, // 6: atrium.v1.ConfirmTotpResponse.session:type_name -> atrium.v1.Session
+	25, // 7: atrium.v1.Session.auth_time:type_name -> google.protobuf.Timestamp
+	25, // 8: atrium.v1.Session.last_seen_time:type_name -> google.protobuf.Timestamp
+	25, // 9: atrium.v1.Session.expire_time:type_name -> google.protobuf.Timestamp
+	16, // 10: atrium.v1.WhoAmIResponse.session:type_name -> atrium.v1.Session
+	27, // 11: atrium.v1.WhoAmIResponse.account:type_name -> atrium.v1.Account
+	16, // 12: atrium.v1.ListSessionsResponse.sessions:type_name -> atrium.v1.Session
+	4,  // 13: atrium.v1.AuthService.Register:input_type -> atrium.v1.RegisterRequest
+	6,  // 14: atrium.v1.AuthService.Login:input_type -> atrium.v1.LoginRequest
+	8,  // 15: atrium.v1.AuthService.LoginMfa:input_type -> atrium.v1.LoginMfaRequest
+	9,  // 16: atrium.v1.AuthService.EnrollTotp:input_type -> atrium.v1.EnrollTotpRequest
+	11, // 17: atrium.v1.AuthService.ConfirmTotp:input_type -> atrium.v1.ConfirmTotpRequest
+	13, // 18: atrium.v1.AuthService.ChangePassword:input_type -> atrium.v1.ChangePasswordRequest
+	14, // 19: atrium.v1.AuthService.RegenerateRecoveryCodes:input_type -> atrium.v1.RegenerateRecoveryCodesRequest
+	0,  // 20: atrium.v1.AuthService.StartEmailVerification:input_type -> atrium.v1.StartEmailVerificationRequest
+	2,  // 21: atrium.v1.AuthService.ConfirmEmailVerification:input_type -> atrium.v1.ConfirmEmailVerificationRequest
+	17, // 22: atrium.v1.SessionService.WhoAmI:input_type -> atrium.v1.WhoAmIRequest
+	19, // 23: atrium.v1.SessionService.ListSessions:input_type -> atrium.v1.ListSessionsRequest
+	21, // 24: atrium.v1.SessionService.RevokeSession:input_type -> atrium.v1.RevokeSessionRequest
+	22, // 25: atrium.v1.SessionService.RevokeOtherSessions:input_type -> atrium.v1.RevokeOtherSessionsRequest
+	23, // 26: atrium.v1.SessionService.RevokeAccountSessions:input_type -> atrium.v1.RevokeAccountSessionsRequest
+	5,  // 27: atrium.v1.AuthService.Register:output_type -> atrium.v1.RegisterResponse
+	7,  // 28: atrium.v1.AuthService.Login:output_type -> atrium.v1.LoginResponse
+	7,  // 29: atrium.v1.AuthService.LoginMfa:output_type -> atrium.v1.LoginResponse
+	10, // 30: atrium.v1.AuthService.EnrollTotp:output_type -> atrium.v1.EnrollTotpResponse
+	12, // 31: atrium.v1.AuthService.ConfirmTotp:output_type -> atrium.v1.ConfirmTotpResponse
+	7,  // 32: atrium.v1.AuthService.ChangePassword:output_type -> atrium.v1.LoginResponse
+	15, // 33: atrium.v1.AuthService.RegenerateRecoveryCodes:output_type -> atrium.v1.RegenerateRecoveryCodesResponse
+	1,  // 34: atrium.v1.AuthService.StartEmailVerification:output_type -> atrium.v1.StartEmailVerificationResponse
+	3,  // 35: atrium.v1.AuthService.ConfirmEmailVerification:output_type -> atrium.v1.ConfirmEmailVerificationResponse
+	18, // 36: atrium.v1.SessionService.WhoAmI:output_type -> atrium.v1.WhoAmIResponse
+	20, // 37: atrium.v1.SessionService.ListSessions:output_type -> atrium.v1.ListSessionsResponse
+	24, // 38: atrium.v1.SessionService.RevokeSession:output_type -> atrium.v1.RevokeSessionsResponse
+	24, // 39: atrium.v1.SessionService.RevokeOtherSessions:output_type -> atrium.v1.RevokeSessionsResponse
+	24, // 40: atrium.v1.SessionService.RevokeAccountSessions:output_type -> atrium.v1.RevokeSessionsResponse
+	27, // [27:41] is the sub-list for method output_type
+	13, // [13:27] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_atrium_v1_auth_proto_init() }
@@ -1408,7 +1468,7 @@ func file_atrium_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_atrium_v1_auth_proto_rawDesc), len(file_atrium_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

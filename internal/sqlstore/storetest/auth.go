@@ -54,6 +54,11 @@ func RunAuth(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 	}
 }
 
+// credTx runs one credential write in a transaction of its own.
+func credTx(db *sqlstore.DB, fn func(tx credential.Tx) error) error {
+	return db.Credentials().Update(context.Background(), func(_ context.Context, tx credential.Tx) error { return fn(tx) })
+}
+
 func newAccount(t *testing.T, db *sqlstore.DB) string {
 	t.Helper()
 	r := newRecord("user", "usr")
@@ -67,10 +72,12 @@ func testTOTPStepOnce(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
 	cs := db.Credentials()
 	id := newAccount(t, db)
-	if err := cs.PutPendingTOTP(ctx, credential.TOTPRecord{AccountID: id, Sealed: []byte("s"), CreateTime: t0}); err != nil {
+	if err := credTx(db, func(tx credential.Tx) error {
+		return tx.PutPendingTOTP(ctx, credential.TOTPRecord{AccountID: id, Sealed: []byte("s"), CreateTime: t0})
+	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := cs.ConfirmTOTP(ctx, id, []byte("s"), 1, t0); err != nil {
+	if err := credTx(db, func(tx credential.Tx) error { return tx.ConfirmTOTP(ctx, id, []byte("s"), 1, t0) }); err != nil {
 		t.Fatal(err)
 	}
 	for step := int64(2); step < 2+rounds; step++ {
@@ -91,11 +98,13 @@ func testRecoveryCodeOnce(t *testing.T, db *sqlstore.DB) {
 		h := sha256.Sum256([]byte(fmt.Sprint(i)))
 		hashes = append(hashes, h[:])
 	}
-	if err := cs.ReplaceRecoveryCodes(ctx, id, hashes, t0); err != nil {
+	if err := credTx(db, func(tx credential.Tx) error { return tx.ReplaceRecoveryCodes(ctx, id, hashes, t0) }); err != nil {
 		t.Fatal(err)
 	}
 	for _, h := range hashes {
-		testenv.ExactlyOnce(t, racers, func() error { return cs.UseRecoveryCode(ctx, id, h, t0) })
+		testenv.ExactlyOnce(t, racers, func() error {
+			return credTx(db, func(tx credential.Tx) error { return tx.UseRecoveryCode(ctx, id, h, t0) })
+		})
 	}
 	if n, err := cs.RecoveryCodesLeft(ctx, id); n != 0 || err != nil {
 		t.Errorf("RecoveryCodesLeft = %d, %v, want 0", n, err)
@@ -242,7 +251,9 @@ func testThrottleReserveAtomic(t *testing.T, db *sqlstore.DB) {
 	ts := db.Throttle()
 	const free = 3
 	delay := throttle.Policy{Free: free, Base: time.Second, Max: time.Minute, Limit: 100, Window: time.Hour}.Delay
-	rule := func(k string) throttle.Rule { return throttle.Rule{Key: k, Free: free, ForgetBefore: t0.Add(-time.Hour)} }
+	rule := func(k string) throttle.Rule {
+		return throttle.Rule{Key: k, Free: free, ForgetBefore: t0.Add(-time.Hour)}
+	}
 	for range rounds {
 		if got := reserveRace(t, ts, []throttle.Rule{rule("p:fresh")}, t0); got != free+1 {
 			t.Fatalf("admitted on a fresh key = %d, want %d", got, free+1)
@@ -380,17 +391,21 @@ func testPendingTOTP(t *testing.T, db *sqlstore.DB) {
 	cs := db.Credentials()
 	id := newAccount(t, db)
 	for _, s := range []string{"one", "two"} {
-		if err := cs.PutPendingTOTP(ctx, credential.TOTPRecord{AccountID: id, Sealed: []byte(s), CreateTime: t0}); err != nil {
+		if err := credTx(db, func(tx credential.Tx) error {
+			return tx.PutPendingTOTP(ctx, credential.TOTPRecord{AccountID: id, Sealed: []byte(s), CreateTime: t0})
+		}); err != nil {
 			t.Fatalf("PutPendingTOTP(%s) = %v", s, err)
 		}
 	}
-	if err := cs.ConfirmTOTP(ctx, id, []byte("one"), 5, t0); !fault.Is(err, fault.Aborted) {
+	if err := credTx(db, func(tx credential.Tx) error { return tx.ConfirmTOTP(ctx, id, []byte("one"), 5, t0) }); !fault.Is(err, fault.Aborted) {
 		t.Errorf("ConfirmTOTP(replaced secret) = %v, want Aborted", err)
 	}
-	if err := cs.ConfirmTOTP(ctx, id, []byte("two"), 5, t0); err != nil {
+	if err := credTx(db, func(tx credential.Tx) error { return tx.ConfirmTOTP(ctx, id, []byte("two"), 5, t0) }); err != nil {
 		t.Fatal(err)
 	}
-	if err := cs.PutPendingTOTP(ctx, credential.TOTPRecord{AccountID: id, Sealed: []byte("three"), CreateTime: t0}); !fault.Is(err, fault.AlreadyExists) {
+	if err := credTx(db, func(tx credential.Tx) error {
+		return tx.PutPendingTOTP(ctx, credential.TOTPRecord{AccountID: id, Sealed: []byte("three"), CreateTime: t0})
+	}); !fault.Is(err, fault.AlreadyExists) {
 		t.Errorf("PutPendingTOTP over a confirmed one = %v, want AlreadyExists", err)
 	}
 	rec, err := cs.TOTP(ctx, id)

@@ -76,8 +76,11 @@ const (
 // AuthServiceClient is a client for the atrium.v1.AuthService service.
 type AuthServiceClient interface {
 	// Register creates an account of a self-service kind with an identifier
-	// and a password. REST: POST /v1/auth/register.
-	Register(context.Context, *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.Account], error)
+	// and a password, and e-mails a code to an e-mail identifier. The answer
+	// is the same when the identifier is taken (its holder is e-mailed a
+	// notice instead), so it never tells who holds an identifier.
+	// REST: POST /v1/auth/register (202).
+	Register(context.Context, *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.RegisterResponse], error)
 	// Login checks a password and returns a session, or a challenge when the
 	// account has a second factor. REST: POST /v1/auth/login.
 	Login(context.Context, *connect.Request[v1.LoginRequest]) (*connect.Response[v1.LoginResponse], error)
@@ -116,7 +119,7 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 	baseURL = strings.TrimRight(baseURL, "/")
 	authServiceMethods := v1.File_atrium_v1_auth_proto.Services().ByName("AuthService").Methods()
 	return &authServiceClient{
-		register: connect.NewClient[v1.RegisterRequest, v1.Account](
+		register: connect.NewClient[v1.RegisterRequest, v1.RegisterResponse](
 			httpClient,
 			baseURL+AuthServiceRegisterProcedure,
 			connect.WithSchema(authServiceMethods.ByName("Register")),
@@ -175,7 +178,7 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 
 // authServiceClient implements AuthServiceClient.
 type authServiceClient struct {
-	register                 *connect.Client[v1.RegisterRequest, v1.Account]
+	register                 *connect.Client[v1.RegisterRequest, v1.RegisterResponse]
 	login                    *connect.Client[v1.LoginRequest, v1.LoginResponse]
 	loginMfa                 *connect.Client[v1.LoginMfaRequest, v1.LoginResponse]
 	enrollTotp               *connect.Client[v1.EnrollTotpRequest, v1.EnrollTotpResponse]
@@ -187,7 +190,7 @@ type authServiceClient struct {
 }
 
 // Register calls atrium.v1.AuthService.Register.
-func (c *authServiceClient) Register(ctx context.Context, req *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.Account], error) {
+func (c *authServiceClient) Register(ctx context.Context, req *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.RegisterResponse], error) {
 	return c.register.CallUnary(ctx, req)
 }
 
@@ -234,8 +237,11 @@ func (c *authServiceClient) ConfirmEmailVerification(ctx context.Context, req *c
 // AuthServiceHandler is an implementation of the atrium.v1.AuthService service.
 type AuthServiceHandler interface {
 	// Register creates an account of a self-service kind with an identifier
-	// and a password. REST: POST /v1/auth/register.
-	Register(context.Context, *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.Account], error)
+	// and a password, and e-mails a code to an e-mail identifier. The answer
+	// is the same when the identifier is taken (its holder is e-mailed a
+	// notice instead), so it never tells who holds an identifier.
+	// REST: POST /v1/auth/register (202).
+	Register(context.Context, *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.RegisterResponse], error)
 	// Login checks a password and returns a session, or a challenge when the
 	// account has a second factor. REST: POST /v1/auth/login.
 	Login(context.Context, *connect.Request[v1.LoginRequest]) (*connect.Response[v1.LoginResponse], error)
@@ -353,7 +359,7 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 // UnimplementedAuthServiceHandler returns CodeUnimplemented from all methods.
 type UnimplementedAuthServiceHandler struct{}
 
-func (UnimplementedAuthServiceHandler) Register(context.Context, *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.Account], error) {
+func (UnimplementedAuthServiceHandler) Register(context.Context, *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.RegisterResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.Register is not implemented"))
 }
 
