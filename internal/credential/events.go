@@ -10,11 +10,11 @@ import (
 	"github.com/atriumid/atrium/internal/outbox"
 )
 
-// record appends e, an event about the account e.Subject, and its audit
+// Record appends e, an event about the account e.Subject, and its audit
 // record, attributed to the actor in ctx. Every credential and session
 // change ends here, in its transaction. Event data holds methods, counts
 // and IDs, never a secret or an identifier's value.
-func record(ctx context.Context, tx Tx, e outbox.Event) error {
+func Record(ctx context.Context, tx Tx, e outbox.Event) error {
 	if err := tx.AppendEvent(ctx, e); err != nil {
 		return err
 	}
@@ -37,7 +37,7 @@ func (s *Service) write(ctx context.Context, fn func(ctx context.Context, tx Tx)
 		if err != nil {
 			return err
 		}
-		return record(ctx, tx, e)
+		return Record(ctx, tx, e)
 	})
 }
 

@@ -10,8 +10,8 @@ import (
 	"github.com/atriumid/atrium/internal/testenv"
 )
 
-// Every credential change and login outcome of an account is an event
-// with its audit record, and no event carries a secret.
+// Every credential and session change and login outcome of an account is
+// an event with its audit record, and no event carries a secret.
 func TestCredentialEvents(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
@@ -22,7 +22,14 @@ func TestCredentialEvents(t *testing.T) {
 		if _, err := e.svc.RegenerateRecoveryCodes(ctx, sess); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.ChangePassword(ctx, credential.ChangePasswordRequest{Session: sess, Current: pw, Password: "an entirely new passphrase", Client: ip}); err != nil {
+		res, err := e.svc.ChangePassword(ctx, credential.ChangePasswordRequest{Session: sess, Current: pw, Password: "an entirely new passphrase", Client: ip})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.sessions.Revoke(ctx, a.ID, res.Session.ID, res.Session.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.sessions.RevokeAll(ctx, a.ID); err != nil {
 			t.Fatal(err)
 		}
 		raw := testenv.RawDB(t, e.url)
@@ -47,7 +54,8 @@ func TestCredentialEvents(t *testing.T) {
 		audits := types(`SELECT type, data FROM audit_records WHERE account_id = $1 ORDER BY seq`)
 		for _, want := range []string{"atrium.account.created", "atrium.credential.password_set", "atrium.auth.login_failed",
 			"atrium.auth.login_succeeded", "atrium.credential.totp_enrolment_started", "atrium.credential.totp_confirmed",
-			"atrium.credential.recovery_codes_regenerated", "atrium.credential.password_changed"} {
+			"atrium.credential.recovery_codes_regenerated", "atrium.credential.password_changed", "atrium.session.revoked",
+			"atrium.session.logged_out"} {
 			if !slices.Contains(events, want) {
 				t.Errorf("events = %v, want %s", events, want)
 			}

@@ -130,7 +130,7 @@ func (s *Service) createWithPassword(ctx context.Context, kindName string, id ac
 			if err := tx.PutPassword(ctx, accountID, hash, now); err != nil {
 				return err
 			}
-			return record(ctx, tx, outbox.New("atrium.credential.password_set", accountID, now, map[string]any{"via": "registration"}))
+			return Record(ctx, tx, outbox.New("atrium.credential.password_set", accountID, now, map[string]any{"via": "registration"}))
 		}})
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/ids"
+	"github.com/atriumid/atrium/internal/outbox"
 )
 
 // AAL is an authenticator assurance level.
@@ -107,12 +108,14 @@ type Store interface {
 	TouchSession(ctx context.Context, id string, now time.Time) error
 	// Sessions returns the live sessions of an account, newest first.
 	Sessions(ctx context.Context, accountID string, now time.Time) ([]Session, error)
-	// RevokeSession revokes one live session of the account; it returns
+	// RevokeSession revokes one live session of the account and appends
+	// e with its audit record in the same transaction; it returns
 	// fault.NotFound when there is no such live session.
-	RevokeSession(ctx context.Context, accountID, id string, now time.Time) error
+	RevokeSession(ctx context.Context, accountID, id string, now time.Time, e outbox.Event) error
 	// RevokeSessions revokes every live session of the account except
-	// keep (none when empty) and returns how many it revoked.
-	RevokeSessions(ctx context.Context, accountID, keep string, now time.Time) (int, error)
+	// keep (none when empty), appends e with its audit record in the same
+	// transaction, and returns how many it revoked.
+	RevokeSessions(ctx context.Context, accountID, keep string, now time.Time, e outbox.Event) (int, error)
 }
 
 // Service issues and checks sessions. It is safe for concurrent use.
@@ -224,19 +227,28 @@ func (s *Service) List(ctx context.Context, accountID string) ([]Session, error)
 	return slices.DeleteFunc(out, func(x Session) bool { return !now.Before(x.LastSeen.Add(s.policy.of(x.AAL).Idle)) }), nil
 }
 
-// Revoke revokes one session of an account. It returns fault.NotFound
-// when the account has no such live session.
-func (s *Service) Revoke(ctx context.Context, accountID, id string) error {
-	return s.store.RevokeSession(ctx, accountID, id, s.clock())
+// Revoke revokes one session of an account; by is the session asking,
+// so that a session ending itself is recorded as a logout. It returns
+// fault.NotFound when the account has no such live session.
+func (s *Service) Revoke(ctx context.Context, accountID, id, by string) error {
+	now := s.clock()
+	e := outbox.New("atrium.session.revoked", accountID, now, map[string]any{"session": id, "scope": "one", "by": by})
+	if id == by {
+		e = outbox.New("atrium.session.logged_out", accountID, now, map[string]any{"session": id})
+	}
+	return s.store.RevokeSession(ctx, accountID, id, now, e)
 }
 
 // RevokeOthers revokes every session of an account but keep, and returns
 // how many it revoked.
 func (s *Service) RevokeOthers(ctx context.Context, accountID, keep string) (int, error) {
-	return s.store.RevokeSessions(ctx, accountID, keep, s.clock())
+	now := s.clock()
+	return s.store.RevokeSessions(ctx, accountID, keep, now, outbox.New("atrium.session.revoked", accountID, now, map[string]any{"scope": "others", "by": keep}))
 }
 
-// RevokeAll revokes every session of an account.
+// RevokeAll revokes every session of an account, as an administrator
+// does.
 func (s *Service) RevokeAll(ctx context.Context, accountID string) (int, error) {
-	return s.store.RevokeSessions(ctx, accountID, "", s.clock())
+	now := s.clock()
+	return s.store.RevokeSessions(ctx, accountID, "", now, outbox.New("atrium.session.revoked", accountID, now, map[string]any{"scope": "all"}))
 }

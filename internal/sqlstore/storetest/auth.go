@@ -14,6 +14,7 @@ import (
 	"github.com/atriumid/atrium/internal/credential"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/ids"
+	"github.com/atriumid/atrium/internal/outbox"
 	"github.com/atriumid/atrium/internal/session"
 	"github.com/atriumid/atrium/internal/sqlstore"
 	"github.com/atriumid/atrium/internal/testenv"
@@ -345,16 +346,16 @@ func testSessionRevocation(t *testing.T, db *sqlstore.DB) {
 	if err != nil || got.ID != rs[0].ID || state != "active" || !bytes.Equal(got.TokenHash, rs[0].TokenHash) {
 		t.Fatalf("SessionByToken = %+v, %q, %v", got, state, err)
 	}
-	if err := ss.RevokeSession(ctx, "usr_other", rs[0].ID, t0); !fault.Is(err, fault.NotFound) {
+	if err := ss.RevokeSession(ctx, "usr_other", rs[0].ID, t0, outbox.New("atrium.session.revoked", id, t0, map[string]any{})); !fault.Is(err, fault.NotFound) {
 		t.Errorf("RevokeSession(another account's session) = %v, want NotFound", err)
 	}
-	if err := ss.RevokeSession(ctx, id, rs[0].ID, t0); err != nil {
+	if err := ss.RevokeSession(ctx, id, rs[0].ID, t0, outbox.New("atrium.session.revoked", id, t0, map[string]any{})); err != nil {
 		t.Fatal(err)
 	}
-	if err := ss.RevokeSession(ctx, id, rs[0].ID, t0); !fault.Is(err, fault.NotFound) {
+	if err := ss.RevokeSession(ctx, id, rs[0].ID, t0, outbox.New("atrium.session.revoked", id, t0, map[string]any{})); !fault.Is(err, fault.NotFound) {
 		t.Errorf("RevokeSession twice = %v, want NotFound", err)
 	}
-	if n, err := ss.RevokeSessions(ctx, id, rs[2].ID, t0); n != 1 || err != nil {
+	if n, err := ss.RevokeSessions(ctx, id, rs[2].ID, t0, outbox.New("atrium.session.revoked", id, t0, map[string]any{})); n != 1 || err != nil {
 		t.Errorf("RevokeSessions(keep last) = %d, %v, want 1", n, err)
 	}
 	live, _ := ss.Sessions(ctx, id, t0)
