@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"connectrpc.com/connect"
 	atriumv1 "github.com/atriumid/atrium/gen/atrium/v1"
 	"github.com/atriumid/atrium/gen/atrium/v1/atriumv1connect"
@@ -318,4 +320,27 @@ func TestEmailVerificationREST(t *testing.T) {
 	if idents := r.body["identifiers"].([]any); idents[0].(map[string]any)["verifyTime"] == nil {
 		t.Errorf("identifier after confirmation = %v, want verified", idents[0])
 	}
+}
+
+// an administrator imports a legacy bcrypt hash; the account logs
+// in with its old password. Sessions cannot import.
+func TestImportPasswordHashREST(t *testing.T) {
+	forEachAuthServer(t, func(t *testing.T, c client) {
+		r := c.do("POST", "/v1/accounts", map[string]any{"kind": "user", "identifiers": []any{map[string]any{"type": "email", "value": userEmail}}})
+		if r.status != 201 {
+			t.Fatalf("create = %d %s", r.status, r.raw)
+		}
+		path := "/v1/accounts/" + r.body["id"].(string) + "/password-hash"
+		legacy, _ := bcrypt.GenerateFromPassword([]byte(userPw), bcrypt.MinCost)
+		if r := c.do("PUT", path, map[string]any{"passwordHash": "$md5$x$y"}); r.status != 400 {
+			t.Errorf("import(unsupported) = %d %s, want 400", r.status, r.raw)
+		}
+		if r := c.do("PUT", path, map[string]any{"passwordHash": string(legacy)}); r.status != 200 {
+			t.Fatalf("import = %d %s", r.status, r.raw)
+		}
+		tok := c.loginToken(t)
+		if r := c.session(tok, "PUT", path, map[string]any{"passwordHash": string(legacy)}); r.status != 401 && r.status != 403 {
+			t.Errorf("import with a session token = %d %s, want 401 or 403", r.status, r.raw)
+		}
+	})
 }

@@ -52,6 +52,14 @@ func authRoutes(mux *http.ServeMux, log *slog.Logger, c Config, opts ...connect.
 	postRoute(handle, "/v1/auth/recovery-codes", http.StatusOK, h.RegenerateRecoveryCodes)
 	postRoute(handle, "/v1/auth/email/verify", http.StatusOK, h.StartEmailVerification)
 	postRoute(handle, "/v1/auth/email/confirm", http.StatusOK, h.ConfirmEmailVerification)
+	handle("PUT /v1/accounts/{id}/password-hash", func(w http.ResponseWriter, r *http.Request) error {
+		msg := &atriumv1.ImportPasswordHashRequest{}
+		if err := readMessage(r, msg); err != nil {
+			return err
+		}
+		msg.AccountId = r.PathValue("id")
+		return call(w, r, http.StatusOK, h.ImportPasswordHash, msg)
+	})
 	handle("/v1/auth/", func(w http.ResponseWriter, r *http.Request) error {
 		return fault.E("api.rest", fault.NotFound, "no such method: %s %s", r.Method, r.URL.Path)
 	})
@@ -110,6 +118,9 @@ func clientOf(ctx context.Context) string {
 // would hold session tokens.
 func selfAuthenticated(r *http.Request) bool {
 	p := r.URL.Path
+	if p == atriumv1connect.AuthServiceImportPasswordHashProcedure {
+		return false // an admin method
+	}
 	if strings.HasPrefix(p, "/v1/auth/") || strings.HasPrefix(p, "/"+atriumv1connect.AuthServiceName+"/") ||
 		strings.HasPrefix(p, "/"+atriumv1connect.WalletServiceName+"/") {
 		return true
@@ -244,4 +255,16 @@ func (h *authHandler) ConfirmEmailVerification(ctx context.Context, req *connect
 		return nil, err
 	}
 	return connect.NewResponse(&atriumv1.ConfirmEmailVerificationResponse{}), nil
+}
+
+// ImportPasswordHash is for admins: it needs an API key, which the
+// authenticator has already checked.
+func (h *authHandler) ImportPasswordHash(ctx context.Context, req *connect.Request[atriumv1.ImportPasswordHashRequest]) (*connect.Response[atriumv1.ImportPasswordHashResponse], error) {
+	if p, ok := PrincipalFrom(ctx); !ok || p.Role != "admin" {
+		return nil, fault.E("api.ImportPasswordHash", fault.PermissionDenied, "an admin API key is required")
+	}
+	if err := h.creds.ImportPasswordHash(ctx, req.Msg.AccountId, req.Msg.PasswordHash); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&atriumv1.ImportPasswordHashResponse{}), nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/atriumid/atrium/internal/sqlstore"
 	"github.com/atriumid/atrium/internal/testenv"
 	"github.com/atriumid/atrium/internal/throttle"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // clock is a settable clock shared by every service of a test.
@@ -430,6 +431,40 @@ func TestRehashOnLogin(t *testing.T) {
 		}
 		if _, err := svc.Login(ctx, credential.LoginRequest{Identifier: email1(), Password: pw}); err != nil {
 			t.Errorf("Login after rehash = %v", err)
+		}
+	})
+}
+
+// an imported bcrypt hash verifies the password as bcrypt
+// did, refuses one that differs only after byte 72, and is replaced by an
+// argon2id hash at the first login.
+func TestImportedHashRehashed(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		a, err := e.accounts.Create(ctx, account.CreateRequest{Kind: "user", Identifiers: []account.IdentifierInput{email1()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		long := strings.Repeat("legacy-", 11) // 77 bytes
+		legacy, _ := bcrypt.GenerateFromPassword([]byte(long[:72]), bcrypt.MinCost)
+		err = e.svc.ImportPasswordHash(ctx, a.ID, "$md5$not$supported")
+		wantKind(t, "ImportPasswordHash(unsupported)", err, fault.Invalid)
+		if err := e.svc.ImportPasswordHash(ctx, a.ID, string(legacy)); err != nil {
+			t.Fatal(err)
+		}
+		err = e.svc.ImportPasswordHash(ctx, a.ID, string(legacy))
+		wantKind(t, "ImportPasswordHash(again)", err, fault.AlreadyExists)
+		_, err = e.login(t, long)
+		wantKind(t, "Login(differs after byte 72)", err, fault.Unauthenticated)
+		if _, err := e.login(t, long[:72]); err != nil {
+			t.Fatalf("Login(imported password) = %v", err)
+		}
+		h, _ := e.db.Credentials().PasswordHash(ctx, a.ID)
+		if !strings.HasPrefix(h, "$argon2id$") {
+			t.Errorf("stored hash after login = %q, want argon2id", h)
+		}
+		if _, err := e.login(t, long[:72]); err != nil {
+			t.Errorf("Login after the rehash = %v", err)
 		}
 	})
 }

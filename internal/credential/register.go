@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/atriumid/atrium/internal/account"
+	"github.com/atriumid/atrium/internal/credential/password"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/mail"
 	"github.com/atriumid/atrium/internal/outbox"
@@ -149,4 +150,31 @@ func (s *Service) decoyFlow(f *EmailFlow) error {
 // failed credentials.
 func sendSubject(accountID, client string) throttle.Subject {
 	return throttle.Subject{Account: "send:" + accountID, Client: "send:" + client}
+}
+
+// ImportPasswordHash gives an account without a password the hash of its
+// password in a system it comes from (see password.Algorithm for the
+// formats). The first successful login verifies it as that system did and
+// replaces it with an argon2id hash. It returns fault.Invalid (violation
+// "passwordHash") for a format that is not supported, fault.NotFound for
+// an unknown account and fault.AlreadyExists when the account has a
+// password.
+func (s *Service) ImportPasswordHash(ctx context.Context, accountID, hash string) error {
+	const op = "credential.ImportPasswordHash"
+	alg, err := password.Algorithm(hash)
+	if err != nil {
+		return fault.Invalidf(op, []fault.Violation{{Field: "passwordHash", Reason: "not a supported hash: argon2id, argon2i, bcrypt, scrypt or pbkdf2-sha256"}}, "unsupported password hash")
+	}
+	if _, _, err := s.c.Store.AccountState(ctx, accountID); err != nil {
+		return err
+	}
+	err = s.write(ctx, func(ctx context.Context, tx Tx) (outbox.Event, error) {
+		now := s.clock()
+		return outbox.New("atrium.credential.password_set", accountID, now, map[string]any{"via": "import", "algorithm": alg}),
+			tx.PutPassword(ctx, accountID, hash, now)
+	})
+	if fault.Is(err, fault.AlreadyExists) {
+		return fault.E(op, fault.AlreadyExists, "the account has a password")
+	}
+	return err
 }

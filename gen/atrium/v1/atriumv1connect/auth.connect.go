@@ -57,6 +57,9 @@ const (
 	// AuthServiceConfirmEmailVerificationProcedure is the fully-qualified name of the AuthService's
 	// ConfirmEmailVerification RPC.
 	AuthServiceConfirmEmailVerificationProcedure = "/atrium.v1.AuthService/ConfirmEmailVerification"
+	// AuthServiceImportPasswordHashProcedure is the fully-qualified name of the AuthService's
+	// ImportPasswordHash RPC.
+	AuthServiceImportPasswordHashProcedure = "/atrium.v1.AuthService/ImportPasswordHash"
 	// SessionServiceWhoAmIProcedure is the fully-qualified name of the SessionService's WhoAmI RPC.
 	SessionServiceWhoAmIProcedure = "/atrium.v1.SessionService/WhoAmI"
 	// SessionServiceListSessionsProcedure is the fully-qualified name of the SessionService's
@@ -106,6 +109,11 @@ type AuthServiceClient interface {
 	// ConfirmEmailVerification checks the code with its flow and marks the
 	// address verified. REST: POST /v1/auth/email/confirm.
 	ConfirmEmailVerification(context.Context, *connect.Request[v1.ConfirmEmailVerificationRequest]) (*connect.Response[v1.ConfirmEmailVerificationResponse], error)
+	// ImportPasswordHash gives an account without a password the hash of
+	// its password in a system it comes from (argon2id, argon2i, bcrypt,
+	// scrypt or pbkdf2-sha256); the first login replaces it with argon2id.
+	// Needs an admin API key. REST: PUT /v1/accounts/{account_id}/password-hash.
+	ImportPasswordHash(context.Context, *connect.Request[v1.ImportPasswordHashRequest]) (*connect.Response[v1.ImportPasswordHashResponse], error)
 }
 
 // NewAuthServiceClient constructs a client for the atrium.v1.AuthService service. By default, it
@@ -173,6 +181,12 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(authServiceMethods.ByName("ConfirmEmailVerification")),
 			connect.WithClientOptions(opts...),
 		),
+		importPasswordHash: connect.NewClient[v1.ImportPasswordHashRequest, v1.ImportPasswordHashResponse](
+			httpClient,
+			baseURL+AuthServiceImportPasswordHashProcedure,
+			connect.WithSchema(authServiceMethods.ByName("ImportPasswordHash")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -187,6 +201,7 @@ type authServiceClient struct {
 	regenerateRecoveryCodes  *connect.Client[v1.RegenerateRecoveryCodesRequest, v1.RegenerateRecoveryCodesResponse]
 	startEmailVerification   *connect.Client[v1.StartEmailVerificationRequest, v1.StartEmailVerificationResponse]
 	confirmEmailVerification *connect.Client[v1.ConfirmEmailVerificationRequest, v1.ConfirmEmailVerificationResponse]
+	importPasswordHash       *connect.Client[v1.ImportPasswordHashRequest, v1.ImportPasswordHashResponse]
 }
 
 // Register calls atrium.v1.AuthService.Register.
@@ -234,6 +249,11 @@ func (c *authServiceClient) ConfirmEmailVerification(ctx context.Context, req *c
 	return c.confirmEmailVerification.CallUnary(ctx, req)
 }
 
+// ImportPasswordHash calls atrium.v1.AuthService.ImportPasswordHash.
+func (c *authServiceClient) ImportPasswordHash(ctx context.Context, req *connect.Request[v1.ImportPasswordHashRequest]) (*connect.Response[v1.ImportPasswordHashResponse], error) {
+	return c.importPasswordHash.CallUnary(ctx, req)
+}
+
 // AuthServiceHandler is an implementation of the atrium.v1.AuthService service.
 type AuthServiceHandler interface {
 	// Register creates an account of a self-service kind with an identifier
@@ -267,6 +287,11 @@ type AuthServiceHandler interface {
 	// ConfirmEmailVerification checks the code with its flow and marks the
 	// address verified. REST: POST /v1/auth/email/confirm.
 	ConfirmEmailVerification(context.Context, *connect.Request[v1.ConfirmEmailVerificationRequest]) (*connect.Response[v1.ConfirmEmailVerificationResponse], error)
+	// ImportPasswordHash gives an account without a password the hash of
+	// its password in a system it comes from (argon2id, argon2i, bcrypt,
+	// scrypt or pbkdf2-sha256); the first login replaces it with argon2id.
+	// Needs an admin API key. REST: PUT /v1/accounts/{account_id}/password-hash.
+	ImportPasswordHash(context.Context, *connect.Request[v1.ImportPasswordHashRequest]) (*connect.Response[v1.ImportPasswordHashResponse], error)
 }
 
 // NewAuthServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -330,6 +355,12 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(authServiceMethods.ByName("ConfirmEmailVerification")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authServiceImportPasswordHashHandler := connect.NewUnaryHandler(
+		AuthServiceImportPasswordHashProcedure,
+		svc.ImportPasswordHash,
+		connect.WithSchema(authServiceMethods.ByName("ImportPasswordHash")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/atrium.v1.AuthService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AuthServiceRegisterProcedure:
@@ -350,6 +381,8 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 			authServiceStartEmailVerificationHandler.ServeHTTP(w, r)
 		case AuthServiceConfirmEmailVerificationProcedure:
 			authServiceConfirmEmailVerificationHandler.ServeHTTP(w, r)
+		case AuthServiceImportPasswordHashProcedure:
+			authServiceImportPasswordHashHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -393,6 +426,10 @@ func (UnimplementedAuthServiceHandler) StartEmailVerification(context.Context, *
 
 func (UnimplementedAuthServiceHandler) ConfirmEmailVerification(context.Context, *connect.Request[v1.ConfirmEmailVerificationRequest]) (*connect.Response[v1.ConfirmEmailVerificationResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.ConfirmEmailVerification is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) ImportPasswordHash(context.Context, *connect.Request[v1.ImportPasswordHashRequest]) (*connect.Response[v1.ImportPasswordHashResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.ImportPasswordHash is not implemented"))
 }
 
 // SessionServiceClient is a client for the atrium.v1.SessionService service.
