@@ -298,7 +298,7 @@ func FuzzAuthRequests(f *testing.F) {
 func TestEmailVerificationREST(t *testing.T) {
 	smtp := testenv.StartSMTP(t)
 	srv := testenv.StartServer(t, testenv.SQLiteURL(t), cheapHashing, func(c *config.Config) {
-		c.SMTPAddr, c.SMTPFrom, c.PublicURL = smtp.Addr(), "atrium@id.example.org", "https://id.example.org"
+		c.SMTPAddr, c.SMTPFrom, c.SMTPInsecure, c.PublicURL = smtp.Addr(), "atrium@id.example.org", true, "https://id.example.org"
 	})
 	c := client{t: t, srv: srv}
 	id := c.register(t)

@@ -52,6 +52,8 @@ func authRoutes(mux *http.ServeMux, log *slog.Logger, c Config, opts ...connect.
 	postRoute(handle, "/v1/auth/recovery-codes", http.StatusOK, h.RegenerateRecoveryCodes)
 	postRoute(handle, "/v1/auth/email/verify", http.StatusOK, h.StartEmailVerification)
 	postRoute(handle, "/v1/auth/email/confirm", http.StatusOK, h.ConfirmEmailVerification)
+	postRoute(handle, "/v1/auth/phone/verify", http.StatusOK, h.StartPhoneVerification)
+	postRoute(handle, "/v1/auth/phone/confirm", http.StatusOK, h.ConfirmPhoneVerification)
 	handle("PUT /v1/accounts/{id}/password-hash", func(w http.ResponseWriter, r *http.Request) error {
 		msg := &atriumv1.ImportPasswordHashRequest{}
 		if err := readMessage(r, msg); err != nil {
@@ -235,26 +237,51 @@ func (h *authHandler) RegenerateRecoveryCodes(ctx context.Context, req *connect.
 }
 
 func (h *authHandler) StartEmailVerification(ctx context.Context, req *connect.Request[atriumv1.StartEmailVerificationRequest]) (*connect.Response[atriumv1.StartEmailVerificationResponse], error) {
-	s, err := h.session(ctx, req.Header())
-	if err != nil {
-		return nil, err
-	}
-	f, err := h.creds.StartEmailVerification(ctx, s, clientOf(ctx))
+	f, err := h.startVerification(ctx, req.Header(), h.creds.StartEmailVerification)
 	if err != nil {
 		return nil, err
 	}
 	return noStore(connect.NewResponse(&atriumv1.StartEmailVerificationResponse{Flow: f.Flow, ExpireTime: timestamp(f.Expire)})), nil
 }
 
-func (h *authHandler) ConfirmEmailVerification(ctx context.Context, req *connect.Request[atriumv1.ConfirmEmailVerificationRequest]) (*connect.Response[atriumv1.ConfirmEmailVerificationResponse], error) {
-	s, err := h.session(ctx, req.Header())
+func (h *authHandler) StartPhoneVerification(ctx context.Context, req *connect.Request[atriumv1.StartPhoneVerificationRequest]) (*connect.Response[atriumv1.StartPhoneVerificationResponse], error) {
+	f, err := h.startVerification(ctx, req.Header(), h.creds.StartPhoneVerification)
 	if err != nil {
 		return nil, err
 	}
-	if err := h.creds.ConfirmEmailVerification(ctx, s, req.Msg.Flow, req.Msg.Code, clientOf(ctx)); err != nil {
+	return noStore(connect.NewResponse(&atriumv1.StartPhoneVerificationResponse{Flow: f.Flow, ExpireTime: timestamp(f.Expire)})), nil
+}
+
+// startVerification runs start for the session a request carries.
+func (h *authHandler) startVerification(ctx context.Context, header http.Header, start func(context.Context, session.Session, string) (*credential.EmailFlow, error)) (*credential.EmailFlow, error) {
+	s, err := h.session(ctx, header)
+	if err != nil {
+		return nil, err
+	}
+	return start(ctx, s, clientOf(ctx))
+}
+
+func (h *authHandler) ConfirmEmailVerification(ctx context.Context, req *connect.Request[atriumv1.ConfirmEmailVerificationRequest]) (*connect.Response[atriumv1.ConfirmEmailVerificationResponse], error) {
+	if err := h.confirmVerification(ctx, req.Header(), req.Msg.Flow, req.Msg.Code, h.creds.ConfirmEmailVerification); err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&atriumv1.ConfirmEmailVerificationResponse{}), nil
+}
+
+func (h *authHandler) ConfirmPhoneVerification(ctx context.Context, req *connect.Request[atriumv1.ConfirmPhoneVerificationRequest]) (*connect.Response[atriumv1.ConfirmPhoneVerificationResponse], error) {
+	if err := h.confirmVerification(ctx, req.Header(), req.Msg.Flow, req.Msg.Code, h.creds.ConfirmPhoneVerification); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&atriumv1.ConfirmPhoneVerificationResponse{}), nil
+}
+
+// confirmVerification runs confirm for the session a request carries.
+func (h *authHandler) confirmVerification(ctx context.Context, header http.Header, flow, code string, confirm func(context.Context, session.Session, string, string, string) error) error {
+	s, err := h.session(ctx, header)
+	if err != nil {
+		return err
+	}
+	return confirm(ctx, s, flow, code, clientOf(ctx))
 }
 
 // ImportPasswordHash is for admins: it needs an API key, which the

@@ -36,6 +36,14 @@ type Config struct {
 	// without a relay, e-mail verification is off.
 	SMTPAddr string
 	SMTPFrom string
+	// SMTPInsecure allows a relay without STARTTLS (development only);
+	// SMTPTLS connects with TLS from the first byte (port 465).
+	SMTPInsecure bool
+	SMTPTLS      bool
+	// SMSLog sends SMS codes to the log (development); SMSLogCodes
+	// includes the codes themselves in it.
+	SMSLog      bool
+	SMSLogCodes bool
 
 	NatsURL          string        // NATS server with JetStream; empty: no relay, the embedded feed only
 	EventRetention   time.Duration // delivered events older than this are pruned
@@ -138,6 +146,14 @@ func (c *Config) FlagSet(name string, out io.Writer, want ...string) *flag.FlagS
 			c.PasswordHashMemoryKiB = uint32(n)
 			return err
 		})
+	}
+	if def("smtp-insecure") {
+		fs.BoolVar(&c.SMTPInsecure, "smtp-insecure", c.SMTPInsecure, "allow an SMTP relay without STARTTLS (development only)")
+		fs.BoolVar(&c.SMTPTLS, "smtp-tls", c.SMTPTLS, "connect to the SMTP relay with TLS from the first byte (port 465) instead of STARTTLS")
+	}
+	if def("sms-log") {
+		fs.BoolVar(&c.SMSLog, "sms-log", c.SMSLog, "send SMS codes to the log instead of a provider (development)")
+		fs.BoolVar(&c.SMSLogCodes, "sms-log-codes", c.SMSLogCodes, "with --sms-log, write the codes themselves to the log (development only)")
 	}
 	if def("password-hash-concurrency") {
 		fs.IntVar(&c.PasswordHashConcurrency, "password-hash-concurrency", c.PasswordHashConcurrency, "password hashes computed at once; 0 = one per core, within a quarter of GOMEMLIMIT")

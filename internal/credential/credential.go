@@ -64,6 +64,8 @@ type Config struct {
 	// such as the organisation's name.
 	ContextWords []string
 	// Mail sends verification codes; nil disables e-mail verification.
+	// SMS sends them to phones; nil disables phone verification.
+	SMS  SMSSender
 	Mail Mailer
 	// PublicURL is the externally visible base URL, the only origin of
 	// links in e-mail.

@@ -85,7 +85,7 @@ func newEnv(t *testing.T, dbURL string) *env {
 		Limiter: throttle.New(db.Throttle(), throttle.Policies{Pair: testPolicy, Account: testAccountPolicy, Client: throttle.DefaultPolicies.Client}, c.Now), Keys: keys,
 		Sends:   throttle.New(db.Throttle(), throttle.SendPolicies, c.Now),
 		Hashing: password.Cheap, Policy: password.DefaultPolicy, Issuer: "Atrium", ContextWords: []string{"Acme Corporation"}, Now: c.Now,
-		Mail: &mail.SMTP{Addr: e.smtp.Addr(), From: "atrium@id.example.org"}, PublicURL: "https://id.example.org",
+		Mail: &mail.SMTP{Addr: e.smtp.Addr(), From: "atrium@id.example.org", Insecure: true}, PublicURL: "https://id.example.org",
 	}
 	e.svc, err = credential.NewService(e.cfg)
 	if err != nil {

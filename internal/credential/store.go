@@ -102,7 +102,8 @@ type Tx interface {
 type EmailCode struct {
 	FlowHash  []byte // SHA-256 of the flow secret
 	AccountID string
-	Address   string // the normalized e-mail identifier it verifies
+	Type      string // the identifier type: "email" or "phone"
+	Address   string // the normalized identifier it verifies
 	CodeHash  []byte // SHA-256 of the flow secret and the code
 	Expire    time.Time
 }

@@ -158,8 +158,8 @@ func (s credentialStore) PutEmailCode(ctx context.Context, c credential.EmailCod
 		if _, err := q.ExecContext(ctx, `DELETE FROM email_codes WHERE account_id = $1`, c.AccountID); err != nil {
 			return classify(op, err)
 		}
-		_, err := q.ExecContext(ctx, `INSERT INTO email_codes (flow_hash, account_id, address, code_hash, expire_time) VALUES ($1, $2, $3, $4, $5)`,
-			c.FlowHash, c.AccountID, c.Address, c.CodeHash, c.Expire.UnixMicro())
+		_, err := q.ExecContext(ctx, `INSERT INTO email_codes (flow_hash, account_id, address, code_hash, expire_time, type) VALUES ($1, $2, $3, $4, $5, $6)`,
+			c.FlowHash, c.AccountID, c.Address, c.CodeHash, c.Expire.UnixMicro(), c.Type)
 		return classify(op, err)
 	})
 }
@@ -167,8 +167,8 @@ func (s credentialStore) PutEmailCode(ctx context.Context, c credential.EmailCod
 func (s credentialStore) EmailCode(ctx context.Context, flowHash []byte, accountID string, now time.Time) (credential.EmailCode, error) {
 	c := credential.EmailCode{FlowHash: flowHash, AccountID: accountID}
 	var expire sql.NullInt64
-	err := s.db.r.QueryRowContext(ctx, `SELECT address, code_hash, expire_time FROM email_codes WHERE flow_hash = $1 AND account_id = $2 AND expire_time > $3`,
-		flowHash, accountID, now.UnixMicro()).Scan(&c.Address, &c.CodeHash, &expire)
+	err := s.db.r.QueryRowContext(ctx, `SELECT address, code_hash, expire_time, type FROM email_codes WHERE flow_hash = $1 AND account_id = $2 AND expire_time > $3`,
+		flowHash, accountID, now.UnixMicro()).Scan(&c.Address, &c.CodeHash, &expire, &c.Type)
 	c.Expire = fromMicros(expire)
 	return c, notFound("sqlstore.EmailCode", "no such code", err)
 }

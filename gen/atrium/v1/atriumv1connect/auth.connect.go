@@ -60,6 +60,12 @@ const (
 	// AuthServiceImportPasswordHashProcedure is the fully-qualified name of the AuthService's
 	// ImportPasswordHash RPC.
 	AuthServiceImportPasswordHashProcedure = "/atrium.v1.AuthService/ImportPasswordHash"
+	// AuthServiceStartPhoneVerificationProcedure is the fully-qualified name of the AuthService's
+	// StartPhoneVerification RPC.
+	AuthServiceStartPhoneVerificationProcedure = "/atrium.v1.AuthService/StartPhoneVerification"
+	// AuthServiceConfirmPhoneVerificationProcedure is the fully-qualified name of the AuthService's
+	// ConfirmPhoneVerification RPC.
+	AuthServiceConfirmPhoneVerificationProcedure = "/atrium.v1.AuthService/ConfirmPhoneVerification"
 	// SessionServiceWhoAmIProcedure is the fully-qualified name of the SessionService's WhoAmI RPC.
 	SessionServiceWhoAmIProcedure = "/atrium.v1.SessionService/WhoAmI"
 	// SessionServiceListSessionsProcedure is the fully-qualified name of the SessionService's
@@ -114,6 +120,12 @@ type AuthServiceClient interface {
 	// scrypt or pbkdf2-sha256); the first login replaces it with argon2id.
 	// Needs an admin API key. REST: PUT /v1/accounts/{account_id}/password-hash.
 	ImportPasswordHash(context.Context, *connect.Request[v1.ImportPasswordHashRequest]) (*connect.Response[v1.ImportPasswordHashResponse], error)
+	// StartPhoneVerification sends a code by SMS to the account's unverified
+	// phone number. REST: POST /v1/auth/phone/verify.
+	StartPhoneVerification(context.Context, *connect.Request[v1.StartPhoneVerificationRequest]) (*connect.Response[v1.StartPhoneVerificationResponse], error)
+	// ConfirmPhoneVerification checks the code with its flow and marks the
+	// number verified. REST: POST /v1/auth/phone/confirm.
+	ConfirmPhoneVerification(context.Context, *connect.Request[v1.ConfirmPhoneVerificationRequest]) (*connect.Response[v1.ConfirmPhoneVerificationResponse], error)
 }
 
 // NewAuthServiceClient constructs a client for the atrium.v1.AuthService service. By default, it
@@ -187,6 +199,18 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(authServiceMethods.ByName("ImportPasswordHash")),
 			connect.WithClientOptions(opts...),
 		),
+		startPhoneVerification: connect.NewClient[v1.StartPhoneVerificationRequest, v1.StartPhoneVerificationResponse](
+			httpClient,
+			baseURL+AuthServiceStartPhoneVerificationProcedure,
+			connect.WithSchema(authServiceMethods.ByName("StartPhoneVerification")),
+			connect.WithClientOptions(opts...),
+		),
+		confirmPhoneVerification: connect.NewClient[v1.ConfirmPhoneVerificationRequest, v1.ConfirmPhoneVerificationResponse](
+			httpClient,
+			baseURL+AuthServiceConfirmPhoneVerificationProcedure,
+			connect.WithSchema(authServiceMethods.ByName("ConfirmPhoneVerification")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -202,6 +226,8 @@ type authServiceClient struct {
 	startEmailVerification   *connect.Client[v1.StartEmailVerificationRequest, v1.StartEmailVerificationResponse]
 	confirmEmailVerification *connect.Client[v1.ConfirmEmailVerificationRequest, v1.ConfirmEmailVerificationResponse]
 	importPasswordHash       *connect.Client[v1.ImportPasswordHashRequest, v1.ImportPasswordHashResponse]
+	startPhoneVerification   *connect.Client[v1.StartPhoneVerificationRequest, v1.StartPhoneVerificationResponse]
+	confirmPhoneVerification *connect.Client[v1.ConfirmPhoneVerificationRequest, v1.ConfirmPhoneVerificationResponse]
 }
 
 // Register calls atrium.v1.AuthService.Register.
@@ -254,6 +280,16 @@ func (c *authServiceClient) ImportPasswordHash(ctx context.Context, req *connect
 	return c.importPasswordHash.CallUnary(ctx, req)
 }
 
+// StartPhoneVerification calls atrium.v1.AuthService.StartPhoneVerification.
+func (c *authServiceClient) StartPhoneVerification(ctx context.Context, req *connect.Request[v1.StartPhoneVerificationRequest]) (*connect.Response[v1.StartPhoneVerificationResponse], error) {
+	return c.startPhoneVerification.CallUnary(ctx, req)
+}
+
+// ConfirmPhoneVerification calls atrium.v1.AuthService.ConfirmPhoneVerification.
+func (c *authServiceClient) ConfirmPhoneVerification(ctx context.Context, req *connect.Request[v1.ConfirmPhoneVerificationRequest]) (*connect.Response[v1.ConfirmPhoneVerificationResponse], error) {
+	return c.confirmPhoneVerification.CallUnary(ctx, req)
+}
+
 // AuthServiceHandler is an implementation of the atrium.v1.AuthService service.
 type AuthServiceHandler interface {
 	// Register creates an account of a self-service kind with an identifier
@@ -292,6 +328,12 @@ type AuthServiceHandler interface {
 	// scrypt or pbkdf2-sha256); the first login replaces it with argon2id.
 	// Needs an admin API key. REST: PUT /v1/accounts/{account_id}/password-hash.
 	ImportPasswordHash(context.Context, *connect.Request[v1.ImportPasswordHashRequest]) (*connect.Response[v1.ImportPasswordHashResponse], error)
+	// StartPhoneVerification sends a code by SMS to the account's unverified
+	// phone number. REST: POST /v1/auth/phone/verify.
+	StartPhoneVerification(context.Context, *connect.Request[v1.StartPhoneVerificationRequest]) (*connect.Response[v1.StartPhoneVerificationResponse], error)
+	// ConfirmPhoneVerification checks the code with its flow and marks the
+	// number verified. REST: POST /v1/auth/phone/confirm.
+	ConfirmPhoneVerification(context.Context, *connect.Request[v1.ConfirmPhoneVerificationRequest]) (*connect.Response[v1.ConfirmPhoneVerificationResponse], error)
 }
 
 // NewAuthServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -361,6 +403,18 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(authServiceMethods.ByName("ImportPasswordHash")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authServiceStartPhoneVerificationHandler := connect.NewUnaryHandler(
+		AuthServiceStartPhoneVerificationProcedure,
+		svc.StartPhoneVerification,
+		connect.WithSchema(authServiceMethods.ByName("StartPhoneVerification")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceConfirmPhoneVerificationHandler := connect.NewUnaryHandler(
+		AuthServiceConfirmPhoneVerificationProcedure,
+		svc.ConfirmPhoneVerification,
+		connect.WithSchema(authServiceMethods.ByName("ConfirmPhoneVerification")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/atrium.v1.AuthService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AuthServiceRegisterProcedure:
@@ -383,6 +437,10 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 			authServiceConfirmEmailVerificationHandler.ServeHTTP(w, r)
 		case AuthServiceImportPasswordHashProcedure:
 			authServiceImportPasswordHashHandler.ServeHTTP(w, r)
+		case AuthServiceStartPhoneVerificationProcedure:
+			authServiceStartPhoneVerificationHandler.ServeHTTP(w, r)
+		case AuthServiceConfirmPhoneVerificationProcedure:
+			authServiceConfirmPhoneVerificationHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -430,6 +488,14 @@ func (UnimplementedAuthServiceHandler) ConfirmEmailVerification(context.Context,
 
 func (UnimplementedAuthServiceHandler) ImportPasswordHash(context.Context, *connect.Request[v1.ImportPasswordHashRequest]) (*connect.Response[v1.ImportPasswordHashResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.ImportPasswordHash is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) StartPhoneVerification(context.Context, *connect.Request[v1.StartPhoneVerificationRequest]) (*connect.Response[v1.StartPhoneVerificationResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.StartPhoneVerification is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) ConfirmPhoneVerification(context.Context, *connect.Request[v1.ConfirmPhoneVerificationRequest]) (*connect.Response[v1.ConfirmPhoneVerificationResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.ConfirmPhoneVerification is not implemented"))
 }
 
 // SessionServiceClient is a client for the atrium.v1.SessionService service.

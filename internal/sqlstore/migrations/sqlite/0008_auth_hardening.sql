@@ -5,3 +5,7 @@
 ALTER TABLE throttle ADD COLUMN pending BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE throttle ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX throttle_update ON throttle (update_time);
+
+-- One-time codes verify phone numbers (by SMS) as well as e-mail
+-- addresses.
+ALTER TABLE email_codes ADD COLUMN type TEXT NOT NULL DEFAULT 'email';
