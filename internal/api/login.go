@@ -54,6 +54,8 @@ func authRoutes(mux *http.ServeMux, log *slog.Logger, c Config, opts ...connect.
 	postRoute(handle, "/v1/auth/email/confirm", http.StatusOK, h.ConfirmEmailVerification)
 	postRoute(handle, "/v1/auth/phone/verify", http.StatusOK, h.StartPhoneVerification)
 	postRoute(handle, "/v1/auth/phone/confirm", http.StatusOK, h.ConfirmPhoneVerification)
+	postRoute(handle, "/v1/auth/recovery/start", http.StatusAccepted, h.StartRecovery)
+	postRoute(handle, "/v1/auth/recovery/complete", http.StatusOK, h.CompleteRecovery)
 	handle("PUT /v1/accounts/{id}/password-hash", func(w http.ResponseWriter, r *http.Request) error {
 		msg := &atriumv1.ImportPasswordHashRequest{}
 		if err := readMessage(r, msg); err != nil {
@@ -294,4 +296,23 @@ func (h *authHandler) ImportPasswordHash(ctx context.Context, req *connect.Reque
 		return nil, err
 	}
 	return connect.NewResponse(&atriumv1.ImportPasswordHashResponse{}), nil
+}
+
+func (h *authHandler) StartRecovery(ctx context.Context, req *connect.Request[atriumv1.StartRecoveryRequest]) (*connect.Response[atriumv1.StartRecoveryResponse], error) {
+	id := req.Msg.GetIdentifier()
+	f, err := h.creds.StartRecovery(ctx, account.IdentifierInput{Type: id.GetType(), Value: id.GetValue()}, clientOf(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return noStore(connect.NewResponse(&atriumv1.StartRecoveryResponse{Flow: f.Flow, ExpireTime: timestamp(f.Expire)})), nil
+}
+
+func (h *authHandler) CompleteRecovery(ctx context.Context, req *connect.Request[atriumv1.CompleteRecoveryRequest]) (*connect.Response[atriumv1.CompleteRecoveryResponse], error) {
+	m := req.Msg
+	err := h.creds.CompleteRecovery(ctx, credential.RecoverRequest{Flow: m.Flow, Code: m.Code, Password: m.Password,
+		TOTPCode: m.TotpCode, RecoveryCode: m.RecoveryCode, Client: clientOf(ctx)})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&atriumv1.CompleteRecoveryResponse{}), nil
 }

@@ -71,19 +71,20 @@ func (s *Service) startVerification(ctx context.Context, sess session.Session, t
 	}
 	for _, id := range acc.Identifiers {
 		if id.Type == typ && id.VerifyTime.IsZero() {
-			return s.sendCode(ctx, sess.AccountID, typ, id.Value, client)
+			return s.sendCode(ctx, sess.AccountID, typ, typ, id.Value, client)
 		}
 	}
 	return nil, fault.E(op, fault.FailedPrecondition, "the account has no unverified %s identifier", typ)
 }
 
-// sendCode sends a code to address, an identifier of type typ ("email" or
+// sendCode sends a code for purpose (the identifier type it verifies, or
+// recoveryType) to address, an identifier of type typ ("email" or
 // "phone") of the account, replacing any earlier code, and counts the
 // message against the account and the client (Config.Sends), so that
 // nobody can flood a mailbox or a phone. It returns
 // fault.FailedPrecondition when the channel is not configured and
 // fault.ResourceExhausted when too many were sent.
-func (s *Service) sendCode(ctx context.Context, accountID, typ, address, client string) (*EmailFlow, error) {
+func (s *Service) sendCode(ctx context.Context, accountID, purpose, typ, address, client string) (*EmailFlow, error) {
 	const op = "credential.sendCode"
 	if (typ == "email" && s.c.Mail == nil) || (typ == "phone" && s.c.SMS == nil) || (typ != "email" && typ != "phone") {
 		return nil, fault.E(op, fault.FailedPrecondition, "sending codes to %s identifiers is not configured", typ)
@@ -105,16 +106,22 @@ func (s *Service) sendCode(ctx context.Context, accountID, typ, address, client 
 		return nil, err
 	}
 	expire := s.clock().Add(EmailCodeTTL)
-	if err := s.c.Store.PutEmailCode(ctx, EmailCode{FlowHash: flowHash, AccountID: accountID, Type: typ, Address: address, CodeHash: emailCodeHash(flow, code), Expire: expire}); err != nil {
+	if err := s.c.Store.PutEmailCode(ctx, EmailCode{FlowHash: flowHash, AccountID: accountID, Type: purpose, Address: address, CodeHash: emailCodeHash(flow, code), Expire: expire}); err != nil {
 		return nil, err
 	}
 	minutes := int(EmailCodeTTL / time.Minute)
+	what, page := "verification", "verify-email"
+	if purpose == recoveryType {
+		what, page = "account recovery", "recover"
+	}
 	if typ == "phone" {
-		err = s.c.SMS.SendSMS(ctx, address, fmt.Sprintf("Your %s code is %s. It expires in %d minutes.", s.c.Issuer, code, minutes))
+		err = s.c.SMS.SendSMS(ctx, address, fmt.Sprintf("Your %s %s code is %s. It expires in %d minutes.", s.c.Issuer, what, code, minutes))
 	} else {
-		err = s.c.Mail.Send(ctx, mail.Message{To: address, Subject: s.c.Issuer + " verification code",
-			Text: fmt.Sprintf("Your %s verification code is %s. It expires in %d minutes.\n\nYou can also enter it at %s/verify-email#code=%s\n\nIf you did not ask for it, ignore this message.\n",
-				s.c.Issuer, code, minutes, s.c.PublicURL, code)})
+		// Links are built from the configured public URL only (ASVS
+		// 6.4.3, R-17).
+		err = s.c.Mail.Send(ctx, mail.Message{To: address, Subject: s.c.Issuer + " " + what + " code",
+			Text: fmt.Sprintf("Your %s %s code is %s. It expires in %d minutes.\n\nYou can also enter it at %s/%s#code=%s\n\nIf you did not ask for it, ignore this message.\n",
+				s.c.Issuer, what, code, minutes, s.c.PublicURL, page, code)})
 	}
 	if err != nil {
 		return nil, err

@@ -76,6 +76,8 @@ type Tx interface {
 
 	// PutPassword stores the first password hash of an account.
 	PutPassword(ctx context.Context, accountID, hash string, now time.Time) error
+	// SetPassword stores the password hash of an account, whatever it had.
+	SetPassword(ctx context.Context, accountID, hash string, now time.Time) error
 	// ReplacePassword replaces the hash old with hash, or returns
 	// fault.Aborted when the stored hash is not old any more.
 	ReplacePassword(ctx context.Context, accountID, old, hash string, now time.Time) error
@@ -102,7 +104,7 @@ type Tx interface {
 type EmailCode struct {
 	FlowHash  []byte // SHA-256 of the flow secret
 	AccountID string
-	Type      string // the identifier type: "email" or "phone"
+	Type      string // what it is for: "email" or "phone" verification, or "recovery"
 	Address   string // the normalized identifier it verifies
 	CodeHash  []byte // SHA-256 of the flow secret and the code
 	Expire    time.Time
@@ -117,6 +119,9 @@ type EmailCodeStore interface {
 	// EmailCode returns the unexpired code of the flow for the account,
 	// or fault.NotFound.
 	EmailCode(ctx context.Context, flowHash []byte, accountID string, now time.Time) (EmailCode, error)
+	// CodeByFlow returns the unexpired code of the flow, whatever its
+	// account, or fault.NotFound.
+	CodeByFlow(ctx context.Context, flowHash []byte, now time.Time) (EmailCode, error)
 	// ConsumeEmailCode deletes an unexpired code, or returns fault.Aborted
 	// when it is gone.
 	ConsumeEmailCode(ctx context.Context, flowHash []byte, now time.Time) error

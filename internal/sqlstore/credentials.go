@@ -66,6 +66,12 @@ func (t accountTx) PutPassword(ctx context.Context, accountID, hash string, now 
 	return classify("sqlstore.PutPassword", err)
 }
 
+func (t accountTx) SetPassword(ctx context.Context, accountID, hash string, now time.Time) error {
+	_, err := t.q.ExecContext(ctx, `INSERT INTO passwords (account_id, hash, update_time) VALUES ($1, $2, $3)
+		ON CONFLICT (account_id) DO UPDATE SET hash = $2, update_time = $3`, accountID, hash, now.UnixMicro())
+	return classify("sqlstore.SetPassword", err)
+}
+
 func (t accountTx) ReplacePassword(ctx context.Context, accountID, old, hash string, now time.Time) error {
 	return exactlyOne(ctx, t.q, "sqlstore.ReplacePassword", "password changed concurrently",
 		`UPDATE passwords SET hash = $3, update_time = $4 WHERE account_id = $1 AND hash = $2`, accountID, old, hash, now.UnixMicro())
@@ -171,6 +177,15 @@ func (s credentialStore) EmailCode(ctx context.Context, flowHash []byte, account
 		flowHash, accountID, now.UnixMicro()).Scan(&c.Address, &c.CodeHash, &expire, &c.Type)
 	c.Expire = fromMicros(expire)
 	return c, notFound("sqlstore.EmailCode", "no such code", err)
+}
+
+func (s credentialStore) CodeByFlow(ctx context.Context, flowHash []byte, now time.Time) (credential.EmailCode, error) {
+	c := credential.EmailCode{FlowHash: flowHash}
+	var expire sql.NullInt64
+	err := s.db.r.QueryRowContext(ctx, `SELECT account_id, address, code_hash, expire_time, type FROM email_codes WHERE flow_hash = $1 AND expire_time > $2`,
+		flowHash, now.UnixMicro()).Scan(&c.AccountID, &c.Address, &c.CodeHash, &expire, &c.Type)
+	c.Expire = fromMicros(expire)
+	return c, notFound("sqlstore.CodeByFlow", "no such code", err)
 }
 
 func (s credentialStore) ConsumeEmailCode(ctx context.Context, flowHash []byte, now time.Time) error {

@@ -22,6 +22,215 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type StartRecoveryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Identifier    *IdentifierInput       `protobuf:"bytes,1,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartRecoveryRequest) Reset() {
+	*x = StartRecoveryRequest{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartRecoveryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartRecoveryRequest) ProtoMessage() {}
+
+func (x *StartRecoveryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartRecoveryRequest.ProtoReflect.Descriptor instead.
+func (*StartRecoveryRequest) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *StartRecoveryRequest) GetIdentifier() *IdentifierInput {
+	if x != nil {
+		return x.Identifier
+	}
+	return nil
+}
+
+type StartRecoveryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          string                 `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartRecoveryResponse) Reset() {
+	*x = StartRecoveryResponse{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartRecoveryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartRecoveryResponse) ProtoMessage() {}
+
+func (x *StartRecoveryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartRecoveryResponse.ProtoReflect.Descriptor instead.
+func (*StartRecoveryResponse) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *StartRecoveryResponse) GetFlow() string {
+	if x != nil {
+		return x.Flow
+	}
+	return ""
+}
+
+func (x *StartRecoveryResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+type CompleteRecoveryRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Flow     string                 `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	Code     string                 `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	Password string                 `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
+	// Required when the account has a second factor: one of
+	TotpCode      string `protobuf:"bytes,4,opt,name=totp_code,json=totpCode,proto3" json:"totp_code,omitempty"`
+	RecoveryCode  string `protobuf:"bytes,5,opt,name=recovery_code,json=recoveryCode,proto3" json:"recovery_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteRecoveryRequest) Reset() {
+	*x = CompleteRecoveryRequest{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteRecoveryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteRecoveryRequest) ProtoMessage() {}
+
+func (x *CompleteRecoveryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteRecoveryRequest.ProtoReflect.Descriptor instead.
+func (*CompleteRecoveryRequest) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CompleteRecoveryRequest) GetFlow() string {
+	if x != nil {
+		return x.Flow
+	}
+	return ""
+}
+
+func (x *CompleteRecoveryRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *CompleteRecoveryRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *CompleteRecoveryRequest) GetTotpCode() string {
+	if x != nil {
+		return x.TotpCode
+	}
+	return ""
+}
+
+func (x *CompleteRecoveryRequest) GetRecoveryCode() string {
+	if x != nil {
+		return x.RecoveryCode
+	}
+	return ""
+}
+
+type CompleteRecoveryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteRecoveryResponse) Reset() {
+	*x = CompleteRecoveryResponse{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteRecoveryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteRecoveryResponse) ProtoMessage() {}
+
+func (x *CompleteRecoveryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteRecoveryResponse.ProtoReflect.Descriptor instead.
+func (*CompleteRecoveryResponse) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{3}
+}
+
 type StartPhoneVerificationRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -30,7 +239,7 @@ type StartPhoneVerificationRequest struct {
 
 func (x *StartPhoneVerificationRequest) Reset() {
 	*x = StartPhoneVerificationRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[0]
+	mi := &file_atrium_v1_auth_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -42,7 +251,7 @@ func (x *StartPhoneVerificationRequest) String() string {
 func (*StartPhoneVerificationRequest) ProtoMessage() {}
 
 func (x *StartPhoneVerificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[0]
+	mi := &file_atrium_v1_auth_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -55,7 +264,7 @@ func (x *StartPhoneVerificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartPhoneVerificationRequest.ProtoReflect.Descriptor instead.
 func (*StartPhoneVerificationRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{0}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{4}
 }
 
 type StartPhoneVerificationResponse struct {
@@ -69,7 +278,7 @@ type StartPhoneVerificationResponse struct {
 
 func (x *StartPhoneVerificationResponse) Reset() {
 	*x = StartPhoneVerificationResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[1]
+	mi := &file_atrium_v1_auth_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -81,7 +290,7 @@ func (x *StartPhoneVerificationResponse) String() string {
 func (*StartPhoneVerificationResponse) ProtoMessage() {}
 
 func (x *StartPhoneVerificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[1]
+	mi := &file_atrium_v1_auth_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -94,7 +303,7 @@ func (x *StartPhoneVerificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartPhoneVerificationResponse.ProtoReflect.Descriptor instead.
 func (*StartPhoneVerificationResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{1}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *StartPhoneVerificationResponse) GetFlow() string {
@@ -121,7 +330,7 @@ type ConfirmPhoneVerificationRequest struct {
 
 func (x *ConfirmPhoneVerificationRequest) Reset() {
 	*x = ConfirmPhoneVerificationRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[2]
+	mi := &file_atrium_v1_auth_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -133,7 +342,7 @@ func (x *ConfirmPhoneVerificationRequest) String() string {
 func (*ConfirmPhoneVerificationRequest) ProtoMessage() {}
 
 func (x *ConfirmPhoneVerificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[2]
+	mi := &file_atrium_v1_auth_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -146,7 +355,7 @@ func (x *ConfirmPhoneVerificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmPhoneVerificationRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmPhoneVerificationRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{2}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ConfirmPhoneVerificationRequest) GetFlow() string {
@@ -171,7 +380,7 @@ type ConfirmPhoneVerificationResponse struct {
 
 func (x *ConfirmPhoneVerificationResponse) Reset() {
 	*x = ConfirmPhoneVerificationResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[3]
+	mi := &file_atrium_v1_auth_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -183,7 +392,7 @@ func (x *ConfirmPhoneVerificationResponse) String() string {
 func (*ConfirmPhoneVerificationResponse) ProtoMessage() {}
 
 func (x *ConfirmPhoneVerificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[3]
+	mi := &file_atrium_v1_auth_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -196,7 +405,7 @@ func (x *ConfirmPhoneVerificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmPhoneVerificationResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmPhoneVerificationResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{3}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{7}
 }
 
 type ImportPasswordHashRequest struct {
@@ -209,7 +418,7 @@ type ImportPasswordHashRequest struct {
 
 func (x *ImportPasswordHashRequest) Reset() {
 	*x = ImportPasswordHashRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[4]
+	mi := &file_atrium_v1_auth_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -221,7 +430,7 @@ func (x *ImportPasswordHashRequest) String() string {
 func (*ImportPasswordHashRequest) ProtoMessage() {}
 
 func (x *ImportPasswordHashRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[4]
+	mi := &file_atrium_v1_auth_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -234,7 +443,7 @@ func (x *ImportPasswordHashRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportPasswordHashRequest.ProtoReflect.Descriptor instead.
 func (*ImportPasswordHashRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{4}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ImportPasswordHashRequest) GetAccountId() string {
@@ -259,7 +468,7 @@ type ImportPasswordHashResponse struct {
 
 func (x *ImportPasswordHashResponse) Reset() {
 	*x = ImportPasswordHashResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[5]
+	mi := &file_atrium_v1_auth_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -271,7 +480,7 @@ func (x *ImportPasswordHashResponse) String() string {
 func (*ImportPasswordHashResponse) ProtoMessage() {}
 
 func (x *ImportPasswordHashResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[5]
+	mi := &file_atrium_v1_auth_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -284,7 +493,7 @@ func (x *ImportPasswordHashResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportPasswordHashResponse.ProtoReflect.Descriptor instead.
 func (*ImportPasswordHashResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{5}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{9}
 }
 
 type StartEmailVerificationRequest struct {
@@ -295,7 +504,7 @@ type StartEmailVerificationRequest struct {
 
 func (x *StartEmailVerificationRequest) Reset() {
 	*x = StartEmailVerificationRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[6]
+	mi := &file_atrium_v1_auth_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -307,7 +516,7 @@ func (x *StartEmailVerificationRequest) String() string {
 func (*StartEmailVerificationRequest) ProtoMessage() {}
 
 func (x *StartEmailVerificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[6]
+	mi := &file_atrium_v1_auth_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -320,7 +529,7 @@ func (x *StartEmailVerificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartEmailVerificationRequest.ProtoReflect.Descriptor instead.
 func (*StartEmailVerificationRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{6}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{10}
 }
 
 type StartEmailVerificationResponse struct {
@@ -334,7 +543,7 @@ type StartEmailVerificationResponse struct {
 
 func (x *StartEmailVerificationResponse) Reset() {
 	*x = StartEmailVerificationResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[7]
+	mi := &file_atrium_v1_auth_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -346,7 +555,7 @@ func (x *StartEmailVerificationResponse) String() string {
 func (*StartEmailVerificationResponse) ProtoMessage() {}
 
 func (x *StartEmailVerificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[7]
+	mi := &file_atrium_v1_auth_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -359,7 +568,7 @@ func (x *StartEmailVerificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartEmailVerificationResponse.ProtoReflect.Descriptor instead.
 func (*StartEmailVerificationResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{7}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StartEmailVerificationResponse) GetFlow() string {
@@ -386,7 +595,7 @@ type ConfirmEmailVerificationRequest struct {
 
 func (x *ConfirmEmailVerificationRequest) Reset() {
 	*x = ConfirmEmailVerificationRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[8]
+	mi := &file_atrium_v1_auth_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +607,7 @@ func (x *ConfirmEmailVerificationRequest) String() string {
 func (*ConfirmEmailVerificationRequest) ProtoMessage() {}
 
 func (x *ConfirmEmailVerificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[8]
+	mi := &file_atrium_v1_auth_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +620,7 @@ func (x *ConfirmEmailVerificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmEmailVerificationRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmEmailVerificationRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{8}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ConfirmEmailVerificationRequest) GetFlow() string {
@@ -436,7 +645,7 @@ type ConfirmEmailVerificationResponse struct {
 
 func (x *ConfirmEmailVerificationResponse) Reset() {
 	*x = ConfirmEmailVerificationResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[9]
+	mi := &file_atrium_v1_auth_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -448,7 +657,7 @@ func (x *ConfirmEmailVerificationResponse) String() string {
 func (*ConfirmEmailVerificationResponse) ProtoMessage() {}
 
 func (x *ConfirmEmailVerificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[9]
+	mi := &file_atrium_v1_auth_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -461,7 +670,7 @@ func (x *ConfirmEmailVerificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmEmailVerificationResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmEmailVerificationResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{9}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{13}
 }
 
 type RegisterRequest struct {
@@ -475,7 +684,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[10]
+	mi := &file_atrium_v1_auth_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -487,7 +696,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[10]
+	mi := &file_atrium_v1_auth_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -500,7 +709,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{10}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RegisterRequest) GetKind() string {
@@ -536,7 +745,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[11]
+	mi := &file_atrium_v1_auth_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -548,7 +757,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[11]
+	mi := &file_atrium_v1_auth_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -561,7 +770,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{11}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RegisterResponse) GetFlow() string {
@@ -588,7 +797,7 @@ type LoginRequest struct {
 
 func (x *LoginRequest) Reset() {
 	*x = LoginRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[12]
+	mi := &file_atrium_v1_auth_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -600,7 +809,7 @@ func (x *LoginRequest) String() string {
 func (*LoginRequest) ProtoMessage() {}
 
 func (x *LoginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[12]
+	mi := &file_atrium_v1_auth_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -613,7 +822,7 @@ func (x *LoginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
 func (*LoginRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{12}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LoginRequest) GetIdentifier() *IdentifierInput {
@@ -646,7 +855,7 @@ type LoginResponse struct {
 
 func (x *LoginResponse) Reset() {
 	*x = LoginResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[13]
+	mi := &file_atrium_v1_auth_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -658,7 +867,7 @@ func (x *LoginResponse) String() string {
 func (*LoginResponse) ProtoMessage() {}
 
 func (x *LoginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[13]
+	mi := &file_atrium_v1_auth_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -671,7 +880,7 @@ func (x *LoginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginResponse.ProtoReflect.Descriptor instead.
 func (*LoginResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{13}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LoginResponse) GetSessionToken() string {
@@ -722,7 +931,7 @@ type LoginMfaRequest struct {
 
 func (x *LoginMfaRequest) Reset() {
 	*x = LoginMfaRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[14]
+	mi := &file_atrium_v1_auth_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -734,7 +943,7 @@ func (x *LoginMfaRequest) String() string {
 func (*LoginMfaRequest) ProtoMessage() {}
 
 func (x *LoginMfaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[14]
+	mi := &file_atrium_v1_auth_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -747,7 +956,7 @@ func (x *LoginMfaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginMfaRequest.ProtoReflect.Descriptor instead.
 func (*LoginMfaRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{14}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LoginMfaRequest) GetChallenge() string {
@@ -779,7 +988,7 @@ type EnrollTotpRequest struct {
 
 func (x *EnrollTotpRequest) Reset() {
 	*x = EnrollTotpRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[15]
+	mi := &file_atrium_v1_auth_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -791,7 +1000,7 @@ func (x *EnrollTotpRequest) String() string {
 func (*EnrollTotpRequest) ProtoMessage() {}
 
 func (x *EnrollTotpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[15]
+	mi := &file_atrium_v1_auth_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -804,7 +1013,7 @@ func (x *EnrollTotpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollTotpRequest.ProtoReflect.Descriptor instead.
 func (*EnrollTotpRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{15}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{19}
 }
 
 type EnrollTotpResponse struct {
@@ -819,7 +1028,7 @@ type EnrollTotpResponse struct {
 
 func (x *EnrollTotpResponse) Reset() {
 	*x = EnrollTotpResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[16]
+	mi := &file_atrium_v1_auth_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -831,7 +1040,7 @@ func (x *EnrollTotpResponse) String() string {
 func (*EnrollTotpResponse) ProtoMessage() {}
 
 func (x *EnrollTotpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[16]
+	mi := &file_atrium_v1_auth_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -844,7 +1053,7 @@ func (x *EnrollTotpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollTotpResponse.ProtoReflect.Descriptor instead.
 func (*EnrollTotpResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{16}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *EnrollTotpResponse) GetSecret() string {
@@ -870,7 +1079,7 @@ type ConfirmTotpRequest struct {
 
 func (x *ConfirmTotpRequest) Reset() {
 	*x = ConfirmTotpRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[17]
+	mi := &file_atrium_v1_auth_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -882,7 +1091,7 @@ func (x *ConfirmTotpRequest) String() string {
 func (*ConfirmTotpRequest) ProtoMessage() {}
 
 func (x *ConfirmTotpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[17]
+	mi := &file_atrium_v1_auth_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -895,7 +1104,7 @@ func (x *ConfirmTotpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTotpRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmTotpRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{17}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ConfirmTotpRequest) GetCode() string {
@@ -918,7 +1127,7 @@ type ConfirmTotpResponse struct {
 
 func (x *ConfirmTotpResponse) Reset() {
 	*x = ConfirmTotpResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[18]
+	mi := &file_atrium_v1_auth_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -930,7 +1139,7 @@ func (x *ConfirmTotpResponse) String() string {
 func (*ConfirmTotpResponse) ProtoMessage() {}
 
 func (x *ConfirmTotpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[18]
+	mi := &file_atrium_v1_auth_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -943,7 +1152,7 @@ func (x *ConfirmTotpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTotpResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmTotpResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{18}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ConfirmTotpResponse) GetRecoveryCodes() []string {
@@ -977,7 +1186,7 @@ type ChangePasswordRequest struct {
 
 func (x *ChangePasswordRequest) Reset() {
 	*x = ChangePasswordRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[19]
+	mi := &file_atrium_v1_auth_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -989,7 +1198,7 @@ func (x *ChangePasswordRequest) String() string {
 func (*ChangePasswordRequest) ProtoMessage() {}
 
 func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[19]
+	mi := &file_atrium_v1_auth_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1002,7 +1211,7 @@ func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordRequest.ProtoReflect.Descriptor instead.
 func (*ChangePasswordRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{19}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ChangePasswordRequest) GetCurrentPassword() string {
@@ -1027,7 +1236,7 @@ type RegenerateRecoveryCodesRequest struct {
 
 func (x *RegenerateRecoveryCodesRequest) Reset() {
 	*x = RegenerateRecoveryCodesRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[20]
+	mi := &file_atrium_v1_auth_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1039,7 +1248,7 @@ func (x *RegenerateRecoveryCodesRequest) String() string {
 func (*RegenerateRecoveryCodesRequest) ProtoMessage() {}
 
 func (x *RegenerateRecoveryCodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[20]
+	mi := &file_atrium_v1_auth_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1052,7 +1261,7 @@ func (x *RegenerateRecoveryCodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegenerateRecoveryCodesRequest.ProtoReflect.Descriptor instead.
 func (*RegenerateRecoveryCodesRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{20}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{24}
 }
 
 type RegenerateRecoveryCodesResponse struct {
@@ -1064,7 +1273,7 @@ type RegenerateRecoveryCodesResponse struct {
 
 func (x *RegenerateRecoveryCodesResponse) Reset() {
 	*x = RegenerateRecoveryCodesResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[21]
+	mi := &file_atrium_v1_auth_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1285,7 @@ func (x *RegenerateRecoveryCodesResponse) String() string {
 func (*RegenerateRecoveryCodesResponse) ProtoMessage() {}
 
 func (x *RegenerateRecoveryCodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[21]
+	mi := &file_atrium_v1_auth_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1298,7 @@ func (x *RegenerateRecoveryCodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegenerateRecoveryCodesResponse.ProtoReflect.Descriptor instead.
 func (*RegenerateRecoveryCodesResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{21}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RegenerateRecoveryCodesResponse) GetRecoveryCodes() []string {
@@ -1117,7 +1326,7 @@ type Session struct {
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[22]
+	mi := &file_atrium_v1_auth_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1338,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[22]
+	mi := &file_atrium_v1_auth_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1351,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{22}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Session) GetId() string {
@@ -1202,7 +1411,7 @@ type WhoAmIRequest struct {
 
 func (x *WhoAmIRequest) Reset() {
 	*x = WhoAmIRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[23]
+	mi := &file_atrium_v1_auth_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1214,7 +1423,7 @@ func (x *WhoAmIRequest) String() string {
 func (*WhoAmIRequest) ProtoMessage() {}
 
 func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[23]
+	mi := &file_atrium_v1_auth_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1227,7 +1436,7 @@ func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIRequest.ProtoReflect.Descriptor instead.
 func (*WhoAmIRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{23}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{27}
 }
 
 type WhoAmIResponse struct {
@@ -1240,7 +1449,7 @@ type WhoAmIResponse struct {
 
 func (x *WhoAmIResponse) Reset() {
 	*x = WhoAmIResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[24]
+	mi := &file_atrium_v1_auth_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1252,7 +1461,7 @@ func (x *WhoAmIResponse) String() string {
 func (*WhoAmIResponse) ProtoMessage() {}
 
 func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[24]
+	mi := &file_atrium_v1_auth_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1265,7 +1474,7 @@ func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIResponse.ProtoReflect.Descriptor instead.
 func (*WhoAmIResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{24}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *WhoAmIResponse) GetSession() *Session {
@@ -1290,7 +1499,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[25]
+	mi := &file_atrium_v1_auth_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1302,7 +1511,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[25]
+	mi := &file_atrium_v1_auth_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1315,7 +1524,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{25}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{29}
 }
 
 type ListSessionsResponse struct {
@@ -1327,7 +1536,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[26]
+	mi := &file_atrium_v1_auth_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1339,7 +1548,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[26]
+	mi := &file_atrium_v1_auth_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1352,7 +1561,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{26}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*Session {
@@ -1371,7 +1580,7 @@ type RevokeSessionRequest struct {
 
 func (x *RevokeSessionRequest) Reset() {
 	*x = RevokeSessionRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[27]
+	mi := &file_atrium_v1_auth_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1383,7 +1592,7 @@ func (x *RevokeSessionRequest) String() string {
 func (*RevokeSessionRequest) ProtoMessage() {}
 
 func (x *RevokeSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[27]
+	mi := &file_atrium_v1_auth_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1396,7 +1605,7 @@ func (x *RevokeSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSessionRequest.ProtoReflect.Descriptor instead.
 func (*RevokeSessionRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{27}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RevokeSessionRequest) GetId() string {
@@ -1414,7 +1623,7 @@ type RevokeOtherSessionsRequest struct {
 
 func (x *RevokeOtherSessionsRequest) Reset() {
 	*x = RevokeOtherSessionsRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[28]
+	mi := &file_atrium_v1_auth_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1426,7 +1635,7 @@ func (x *RevokeOtherSessionsRequest) String() string {
 func (*RevokeOtherSessionsRequest) ProtoMessage() {}
 
 func (x *RevokeOtherSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[28]
+	mi := &file_atrium_v1_auth_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1439,7 +1648,7 @@ func (x *RevokeOtherSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeOtherSessionsRequest.ProtoReflect.Descriptor instead.
 func (*RevokeOtherSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{28}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{32}
 }
 
 type RevokeAccountSessionsRequest struct {
@@ -1451,7 +1660,7 @@ type RevokeAccountSessionsRequest struct {
 
 func (x *RevokeAccountSessionsRequest) Reset() {
 	*x = RevokeAccountSessionsRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[29]
+	mi := &file_atrium_v1_auth_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1463,7 +1672,7 @@ func (x *RevokeAccountSessionsRequest) String() string {
 func (*RevokeAccountSessionsRequest) ProtoMessage() {}
 
 func (x *RevokeAccountSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[29]
+	mi := &file_atrium_v1_auth_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1476,7 +1685,7 @@ func (x *RevokeAccountSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAccountSessionsRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAccountSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{29}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RevokeAccountSessionsRequest) GetAccountId() string {
@@ -1496,7 +1705,7 @@ type RevokeSessionsResponse struct {
 
 func (x *RevokeSessionsResponse) Reset() {
 	*x = RevokeSessionsResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[30]
+	mi := &file_atrium_v1_auth_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1508,7 +1717,7 @@ func (x *RevokeSessionsResponse) String() string {
 func (*RevokeSessionsResponse) ProtoMessage() {}
 
 func (x *RevokeSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[30]
+	mi := &file_atrium_v1_auth_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1521,7 +1730,7 @@ func (x *RevokeSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSessionsResponse.ProtoReflect.Descriptor instead.
 func (*RevokeSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{30}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RevokeSessionsResponse) GetRevoked() int32 {
@@ -1535,7 +1744,22 @@ var File_atrium_v1_auth_proto protoreflect.FileDescriptor
 
 const file_atrium_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x14atrium/v1/auth.proto\x12\tatrium.v1\x1a\x18atrium/v1/accounts.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1f\n" +
+	"\x14atrium/v1/auth.proto\x12\tatrium.v1\x1a\x18atrium/v1/accounts.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"R\n" +
+	"\x14StartRecoveryRequest\x12:\n" +
+	"\n" +
+	"identifier\x18\x01 \x01(\v2\x1a.atrium.v1.IdentifierInputR\n" +
+	"identifier\"h\n" +
+	"\x15StartRecoveryResponse\x12\x12\n" +
+	"\x04flow\x18\x01 \x01(\tR\x04flow\x12;\n" +
+	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\"\x9f\x01\n" +
+	"\x17CompleteRecoveryRequest\x12\x12\n" +
+	"\x04flow\x18\x01 \x01(\tR\x04flow\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\x12\x1a\n" +
+	"\bpassword\x18\x03 \x01(\tR\bpassword\x12\x1b\n" +
+	"\ttotp_code\x18\x04 \x01(\tR\btotpCode\x12#\n" +
+	"\rrecovery_code\x18\x05 \x01(\tR\frecoveryCode\"\x1a\n" +
+	"\x18CompleteRecoveryResponse\"\x1f\n" +
 	"\x1dStartPhoneVerificationRequest\"q\n" +
 	"\x1eStartPhoneVerificationResponse\x12\x12\n" +
 	"\x04flow\x18\x01 \x01(\tR\x04flow\x12;\n" +
@@ -1624,7 +1848,8 @@ const file_atrium_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\"2\n" +
 	"\x16RevokeSessionsResponse\x12\x18\n" +
-	"\arevoked\x18\x01 \x01(\x05R\arevoked2\xd4\b\n" +
+	"\arevoked\x18\x01 \x01(\x05R\arevoked2\x85\n" +
+	"\n" +
 	"\vAuthService\x12C\n" +
 	"\bRegister\x12\x1a.atrium.v1.RegisterRequest\x1a\x1b.atrium.v1.RegisterResponse\x12:\n" +
 	"\x05Login\x12\x17.atrium.v1.LoginRequest\x1a\x18.atrium.v1.LoginResponse\x12@\n" +
@@ -1638,7 +1863,9 @@ const file_atrium_v1_auth_proto_rawDesc = "" +
 	"\x18ConfirmEmailVerification\x12*.atrium.v1.ConfirmEmailVerificationRequest\x1a+.atrium.v1.ConfirmEmailVerificationResponse\x12a\n" +
 	"\x12ImportPasswordHash\x12$.atrium.v1.ImportPasswordHashRequest\x1a%.atrium.v1.ImportPasswordHashResponse\x12m\n" +
 	"\x16StartPhoneVerification\x12(.atrium.v1.StartPhoneVerificationRequest\x1a).atrium.v1.StartPhoneVerificationResponse\x12s\n" +
-	"\x18ConfirmPhoneVerification\x12*.atrium.v1.ConfirmPhoneVerificationRequest\x1a+.atrium.v1.ConfirmPhoneVerificationResponse2\xbb\x03\n" +
+	"\x18ConfirmPhoneVerification\x12*.atrium.v1.ConfirmPhoneVerificationRequest\x1a+.atrium.v1.ConfirmPhoneVerificationResponse\x12R\n" +
+	"\rStartRecovery\x12\x1f.atrium.v1.StartRecoveryRequest\x1a .atrium.v1.StartRecoveryResponse\x12[\n" +
+	"\x10CompleteRecovery\x12\".atrium.v1.CompleteRecoveryRequest\x1a#.atrium.v1.CompleteRecoveryResponse2\xbb\x03\n" +
 	"\x0eSessionService\x12=\n" +
 	"\x06WhoAmI\x12\x18.atrium.v1.WhoAmIRequest\x1a\x19.atrium.v1.WhoAmIResponse\x12O\n" +
 	"\fListSessions\x12\x1e.atrium.v1.ListSessionsRequest\x1a\x1f.atrium.v1.ListSessionsResponse\x12S\n" +
@@ -1658,97 +1885,107 @@ func file_atrium_v1_auth_proto_rawDescGZIP() []byte {
 	return file_atrium_v1_auth_proto_rawDescData
 }
 
-var file_atrium_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_atrium_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_atrium_v1_auth_proto_goTypes = []any{
-	(*StartPhoneVerificationRequest)(nil),    // 0: atrium.v1.StartPhoneVerificationRequest
-	(*StartPhoneVerificationResponse)(nil),   // 1: atrium.v1.StartPhoneVerificationResponse
-	(*ConfirmPhoneVerificationRequest)(nil),  // 2: atrium.v1.ConfirmPhoneVerificationRequest
-	(*ConfirmPhoneVerificationResponse)(nil), // 3: atrium.v1.ConfirmPhoneVerificationResponse
-	(*ImportPasswordHashRequest)(nil),        // 4: atrium.v1.ImportPasswordHashRequest
-	(*ImportPasswordHashResponse)(nil),       // 5: atrium.v1.ImportPasswordHashResponse
-	(*StartEmailVerificationRequest)(nil),    // 6: atrium.v1.StartEmailVerificationRequest
-	(*StartEmailVerificationResponse)(nil),   // 7: atrium.v1.StartEmailVerificationResponse
-	(*ConfirmEmailVerificationRequest)(nil),  // 8: atrium.v1.ConfirmEmailVerificationRequest
-	(*ConfirmEmailVerificationResponse)(nil), // 9: atrium.v1.ConfirmEmailVerificationResponse
-	(*RegisterRequest)(nil),                  // 10: atrium.v1.RegisterRequest
-	(*RegisterResponse)(nil),                 // 11: atrium.v1.RegisterResponse
-	(*LoginRequest)(nil),                     // 12: atrium.v1.LoginRequest
-	(*LoginResponse)(nil),                    // 13: atrium.v1.LoginResponse
-	(*LoginMfaRequest)(nil),                  // 14: atrium.v1.LoginMfaRequest
-	(*EnrollTotpRequest)(nil),                // 15: atrium.v1.EnrollTotpRequest
-	(*EnrollTotpResponse)(nil),               // 16: atrium.v1.EnrollTotpResponse
-	(*ConfirmTotpRequest)(nil),               // 17: atrium.v1.ConfirmTotpRequest
-	(*ConfirmTotpResponse)(nil),              // 18: atrium.v1.ConfirmTotpResponse
-	(*ChangePasswordRequest)(nil),            // 19: atrium.v1.ChangePasswordRequest
-	(*RegenerateRecoveryCodesRequest)(nil),   // 20: atrium.v1.RegenerateRecoveryCodesRequest
-	(*RegenerateRecoveryCodesResponse)(nil),  // 21: atrium.v1.RegenerateRecoveryCodesResponse
-	(*Session)(nil),                          // 22: atrium.v1.Session
-	(*WhoAmIRequest)(nil),                    // 23: atrium.v1.WhoAmIRequest
-	(*WhoAmIResponse)(nil),                   // 24: atrium.v1.WhoAmIResponse
-	(*ListSessionsRequest)(nil),              // 25: atrium.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),             // 26: atrium.v1.ListSessionsResponse
-	(*RevokeSessionRequest)(nil),             // 27: atrium.v1.RevokeSessionRequest
-	(*RevokeOtherSessionsRequest)(nil),       // 28: atrium.v1.RevokeOtherSessionsRequest
-	(*RevokeAccountSessionsRequest)(nil),     // 29: atrium.v1.RevokeAccountSessionsRequest
-	(*RevokeSessionsResponse)(nil),           // 30: atrium.v1.RevokeSessionsResponse
-	(*timestamppb.Timestamp)(nil),            // 31: google.protobuf.Timestamp
-	(*IdentifierInput)(nil),                  // 32: atrium.v1.IdentifierInput
-	(*Account)(nil),                          // 33: atrium.v1.Account
+	(*StartRecoveryRequest)(nil),             // 0: atrium.v1.StartRecoveryRequest
+	(*StartRecoveryResponse)(nil),            // 1: atrium.v1.StartRecoveryResponse
+	(*CompleteRecoveryRequest)(nil),          // 2: atrium.v1.CompleteRecoveryRequest
+	(*CompleteRecoveryResponse)(nil),         // 3: atrium.v1.CompleteRecoveryResponse
+	(*StartPhoneVerificationRequest)(nil),    // 4: atrium.v1.StartPhoneVerificationRequest
+	(*StartPhoneVerificationResponse)(nil),   // 5: atrium.v1.StartPhoneVerificationResponse
+	(*ConfirmPhoneVerificationRequest)(nil),  // 6: atrium.v1.ConfirmPhoneVerificationRequest
+	(*ConfirmPhoneVerificationResponse)(nil), // 7: atrium.v1.ConfirmPhoneVerificationResponse
+	(*ImportPasswordHashRequest)(nil),        // 8: atrium.v1.ImportPasswordHashRequest
+	(*ImportPasswordHashResponse)(nil),       // 9: atrium.v1.ImportPasswordHashResponse
+	(*StartEmailVerificationRequest)(nil),    // 10: atrium.v1.StartEmailVerificationRequest
+	(*StartEmailVerificationResponse)(nil),   // 11: atrium.v1.StartEmailVerificationResponse
+	(*ConfirmEmailVerificationRequest)(nil),  // 12: atrium.v1.ConfirmEmailVerificationRequest
+	(*ConfirmEmailVerificationResponse)(nil), // 13: atrium.v1.ConfirmEmailVerificationResponse
+	(*RegisterRequest)(nil),                  // 14: atrium.v1.RegisterRequest
+	(*RegisterResponse)(nil),                 // 15: atrium.v1.RegisterResponse
+	(*LoginRequest)(nil),                     // 16: atrium.v1.LoginRequest
+	(*LoginResponse)(nil),                    // 17: atrium.v1.LoginResponse
+	(*LoginMfaRequest)(nil),                  // 18: atrium.v1.LoginMfaRequest
+	(*EnrollTotpRequest)(nil),                // 19: atrium.v1.EnrollTotpRequest
+	(*EnrollTotpResponse)(nil),               // 20: atrium.v1.EnrollTotpResponse
+	(*ConfirmTotpRequest)(nil),               // 21: atrium.v1.ConfirmTotpRequest
+	(*ConfirmTotpResponse)(nil),              // 22: atrium.v1.ConfirmTotpResponse
+	(*ChangePasswordRequest)(nil),            // 23: atrium.v1.ChangePasswordRequest
+	(*RegenerateRecoveryCodesRequest)(nil),   // 24: atrium.v1.RegenerateRecoveryCodesRequest
+	(*RegenerateRecoveryCodesResponse)(nil),  // 25: atrium.v1.RegenerateRecoveryCodesResponse
+	(*Session)(nil),                          // 26: atrium.v1.Session
+	(*WhoAmIRequest)(nil),                    // 27: atrium.v1.WhoAmIRequest
+	(*WhoAmIResponse)(nil),                   // 28: atrium.v1.WhoAmIResponse
+	(*ListSessionsRequest)(nil),              // 29: atrium.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),             // 30: atrium.v1.ListSessionsResponse
+	(*RevokeSessionRequest)(nil),             // 31: atrium.v1.RevokeSessionRequest
+	(*RevokeOtherSessionsRequest)(nil),       // 32: atrium.v1.RevokeOtherSessionsRequest
+	(*RevokeAccountSessionsRequest)(nil),     // 33: atrium.v1.RevokeAccountSessionsRequest
+	(*RevokeSessionsResponse)(nil),           // 34: atrium.v1.RevokeSessionsResponse
+	(*IdentifierInput)(nil),                  // 35: atrium.v1.IdentifierInput
+	(*timestamppb.Timestamp)(nil),            // 36: google.protobuf.Timestamp
+	(*Account)(nil),                          // 37: atrium.v1.Account
 }
 var file_atrium_v1_auth_proto_depIdxs = []int32{
-	31, // 0: atrium.v1.StartPhoneVerificationResponse.expire_time:type_name -> google.protobuf.Timestamp
-	31, // 1: atrium.v1.StartEmailVerificationResponse.expire_time:type_name -> google.protobuf.Timestamp
-	32, // 2: atrium.v1.RegisterRequest.identifier:type_name -> atrium.v1.IdentifierInput
-	31, // 3: atrium.v1.RegisterResponse.expire_time:type_name -> google.protobuf.Timestamp
-	32, // 4: atrium.v1.LoginRequest.identifier:type_name -> atrium.v1.IdentifierInput
-	22, // 5: atrium.v1.LoginResponse.session:type_name -> atrium.v1.Session
-	31, // 6: atrium.v1.LoginResponse.challenge_expire_time:type_name -> google.protobuf.Timestamp
-	22, // 7: atrium.v1.ConfirmTotpResponse.session:type_name -> atrium.v1.Session
-	31, // 8: atrium.v1.Session.auth_time:type_name -> google.protobuf.Timestamp
-	31, // 9: atrium.v1.Session.last_seen_time:type_name -> google.protobuf.Timestamp
-	31, // 10: atrium.v1.Session.expire_time:type_name -> google.protobuf.Timestamp
-	22, // 11: atrium.v1.WhoAmIResponse.session:type_name -> atrium.v1.Session
-	33, // 12: atrium.v1.WhoAmIResponse.account:type_name -> atrium.v1.Account
-	22, // 13: atrium.v1.ListSessionsResponse.sessions:type_name -> atrium.v1.Session
-	10, // 14: atrium.v1.AuthService.Register:input_type -> atrium.v1.RegisterRequest
-	12, // 15: atrium.v1.AuthService.Login:input_type -> atrium.v1.LoginRequest
-	14, // 16: atrium.v1.AuthService.LoginMfa:input_type -> atrium.v1.LoginMfaRequest
-	15, // 17: atrium.v1.AuthService.EnrollTotp:input_type -> atrium.v1.EnrollTotpRequest
-	17, // 18: atrium.v1.AuthService.ConfirmTotp:input_type -> atrium.v1.ConfirmTotpRequest
-	19, // 19: atrium.v1.AuthService.ChangePassword:input_type -> atrium.v1.ChangePasswordRequest
-	20, // 20: atrium.v1.AuthService.RegenerateRecoveryCodes:input_type -> atrium.v1.RegenerateRecoveryCodesRequest
-	6,  // 21: atrium.v1.AuthService.StartEmailVerification:input_type -> atrium.v1.StartEmailVerificationRequest
-	8,  // 22: atrium.v1.AuthService.ConfirmEmailVerification:input_type -> atrium.v1.ConfirmEmailVerificationRequest
-	4,  // 23: atrium.v1.AuthService.ImportPasswordHash:input_type -> atrium.v1.ImportPasswordHashRequest
-	0,  // 24: atrium.v1.AuthService.StartPhoneVerification:input_type -> atrium.v1.StartPhoneVerificationRequest
-	2,  // 25: atrium.v1.AuthService.ConfirmPhoneVerification:input_type -> atrium.v1.ConfirmPhoneVerificationRequest
-	23, // 26: atrium.v1.SessionService.WhoAmI:input_type -> atrium.v1.WhoAmIRequest
-	25, // 27: atrium.v1.SessionService.ListSessions:input_type -> atrium.v1.ListSessionsRequest
-	27, // 28: atrium.v1.SessionService.RevokeSession:input_type -> atrium.v1.RevokeSessionRequest
-	28, // 29: atrium.v1.SessionService.RevokeOtherSessions:input_type -> atrium.v1.RevokeOtherSessionsRequest
-	29, // 30: atrium.v1.SessionService.RevokeAccountSessions:input_type -> atrium.v1.RevokeAccountSessionsRequest
-	11, // 31: atrium.v1.AuthService.Register:output_type -> atrium.v1.RegisterResponse
-	13, // 32: atrium.v1.AuthService.Login:output_type -> atrium.v1.LoginResponse
-	13, // 33: atrium.v1.AuthService.LoginMfa:output_type -> atrium.v1.LoginResponse
-	16, // 34: atrium.v1.AuthService.EnrollTotp:output_type -> atrium.v1.EnrollTotpResponse
-	18, // 35: atrium.v1.AuthService.ConfirmTotp:output_type -> atrium.v1.ConfirmTotpResponse
-	13, // 36: atrium.v1.AuthService.ChangePassword:output_type -> atrium.v1.LoginResponse
-	21, // 37: atrium.v1.AuthService.RegenerateRecoveryCodes:output_type -> atrium.v1.RegenerateRecoveryCodesResponse
-	7,  // 38: atrium.v1.AuthService.StartEmailVerification:output_type -> atrium.v1.StartEmailVerificationResponse
-	9,  // 39: atrium.v1.AuthService.ConfirmEmailVerification:output_type -> atrium.v1.ConfirmEmailVerificationResponse
-	5,  // 40: atrium.v1.AuthService.ImportPasswordHash:output_type -> atrium.v1.ImportPasswordHashResponse
-	1,  // 41: atrium.v1.AuthService.StartPhoneVerification:output_type -> atrium.v1.StartPhoneVerificationResponse
-	3,  // 42: atrium.v1.AuthService.ConfirmPhoneVerification:output_type -> atrium.v1.ConfirmPhoneVerificationResponse
-	24, // 43: atrium.v1.SessionService.WhoAmI:output_type -> atrium.v1.WhoAmIResponse
-	26, // 44: atrium.v1.SessionService.ListSessions:output_type -> atrium.v1.ListSessionsResponse
-	30, // 45: atrium.v1.SessionService.RevokeSession:output_type -> atrium.v1.RevokeSessionsResponse
-	30, // 46: atrium.v1.SessionService.RevokeOtherSessions:output_type -> atrium.v1.RevokeSessionsResponse
-	30, // 47: atrium.v1.SessionService.RevokeAccountSessions:output_type -> atrium.v1.RevokeSessionsResponse
-	31, // [31:48] is the sub-list for method output_type
-	14, // [14:31] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	35, // 0: atrium.v1.StartRecoveryRequest.identifier:type_name -> atrium.v1.IdentifierInput
+	36, // 1: atrium.v1.StartRecoveryResponse.expire_time:type_name -> google.protobuf.Timestamp
+	36, // 2: atrium.v1.StartPhoneVerificationResponse.expire_time:type_name -> google.protobuf.Timestamp
+	36, // 3: atrium.v1.StartEmailVerificationResponse.expire_time:type_name -> google.protobuf.Timestamp
+	35, // 4: atrium.v1.RegisterRequest.identifier:type_name -> atrium.v1.IdentifierInput
+	36, // 5: atrium.v1.RegisterResponse.expire_time:type_name -> google.protobuf.Timestamp
+	35, // 6: atrium.v1.LoginRequest.identifier:type_name -> atrium.v1.IdentifierInput
+	26, // 7: atrium.v1.LoginResponse.session:type_name -> atrium.v1.Session
+	36, // 8: atrium.v1.LoginResponse.challenge_expire_time:type_name -> google.protobuf.Timestamp
+	26, // 9: atrium.v1.ConfirmTotpResponse.session:type_name -> atrium.v1.Session
+	36, // 10: atrium.v1.Session.auth_time:type_name -> google.protobuf.Timestamp
+	36, // 11: atrium.v1.Session.last_seen_time:type_name -> google.protobuf.Timestamp
+	36, // 12: atrium.v1.Session.expire_time:type_name -> google.protobuf.Timestamp
+	26, // 13: atrium.v1.WhoAmIResponse.session:type_name -> atrium.v1.Session
+	37, // 14: atrium.v1.WhoAmIResponse.account:type_name -> atrium.v1.Account
+	26, // 15: atrium.v1.ListSessionsResponse.sessions:type_name -> atrium.v1.Session
+	14, // 16: atrium.v1.AuthService.Register:input_type -> atrium.v1.RegisterRequest
+	16, // 17: atrium.v1.AuthService.Login:input_type -> atrium.v1.LoginRequest
+	18, // 18: atrium.v1.AuthService.LoginMfa:input_type -> atrium.v1.LoginMfaRequest
+	19, // 19: atrium.v1.AuthService.EnrollTotp:input_type -> atrium.v1.EnrollTotpRequest
+	21, // 20: atrium.v1.AuthService.ConfirmTotp:input_type -> atrium.v1.ConfirmTotpRequest
+	23, // 21: atrium.v1.AuthService.ChangePassword:input_type -> atrium.v1.ChangePasswordRequest
+	24, // 22: atrium.v1.AuthService.RegenerateRecoveryCodes:input_type -> atrium.v1.RegenerateRecoveryCodesRequest
+	10, // 23: atrium.v1.AuthService.StartEmailVerification:input_type -> atrium.v1.StartEmailVerificationRequest
+	12, // 24: atrium.v1.AuthService.ConfirmEmailVerification:input_type -> atrium.v1.ConfirmEmailVerificationRequest
+	8,  // 25: atrium.v1.AuthService.ImportPasswordHash:input_type -> atrium.v1.ImportPasswordHashRequest
+	4,  // 26: atrium.v1.AuthService.StartPhoneVerification:input_type -> atrium.v1.StartPhoneVerificationRequest
+	6,  // 27: atrium.v1.AuthService.ConfirmPhoneVerification:input_type -> atrium.v1.ConfirmPhoneVerificationRequest
+	0,  // 28: atrium.v1.AuthService.StartRecovery:input_type -> atrium.v1.StartRecoveryRequest
+	2,  // 29: atrium.v1.AuthService.CompleteRecovery:input_type -> atrium.v1.CompleteRecoveryRequest
+	27, // 30: atrium.v1.SessionService.WhoAmI:input_type -> atrium.v1.WhoAmIRequest
+	29, // 31: atrium.v1.SessionService.ListSessions:input_type -> atrium.v1.ListSessionsRequest
+	31, // 32: atrium.v1.SessionService.RevokeSession:input_type -> atrium.v1.RevokeSessionRequest
+	32, // 33: atrium.v1.SessionService.RevokeOtherSessions:input_type -> atrium.v1.RevokeOtherSessionsRequest
+	33, // 34: atrium.v1.SessionService.RevokeAccountSessions:input_type -> atrium.v1.RevokeAccountSessionsRequest
+	15, // 35: atrium.v1.AuthService.Register:output_type -> atrium.v1.RegisterResponse
+	17, // 36: atrium.v1.AuthService.Login:output_type -> atrium.v1.LoginResponse
+	17, // 37: atrium.v1.AuthService.LoginMfa:output_type -> atrium.v1.LoginResponse
+	20, // 38: atrium.v1.AuthService.EnrollTotp:output_type -> atrium.v1.EnrollTotpResponse
+	22, // 39: atrium.v1.AuthService.ConfirmTotp:output_type -> atrium.v1.ConfirmTotpResponse
+	17, // 40: atrium.v1.AuthService.ChangePassword:output_type -> atrium.v1.LoginResponse
+	25, // 41: atrium.v1.AuthService.RegenerateRecoveryCodes:output_type -> atrium.v1.RegenerateRecoveryCodesResponse
+	11, // 42: atrium.v1.AuthService.StartEmailVerification:output_type -> atrium.v1.StartEmailVerificationResponse
+	13, // 43: atrium.v1.AuthService.ConfirmEmailVerification:output_type -> atrium.v1.ConfirmEmailVerificationResponse
+	9,  // 44: atrium.v1.AuthService.ImportPasswordHash:output_type -> atrium.v1.ImportPasswordHashResponse
+	5,  // 45: atrium.v1.AuthService.StartPhoneVerification:output_type -> atrium.v1.StartPhoneVerificationResponse
+	7,  // 46: atrium.v1.AuthService.ConfirmPhoneVerification:output_type -> atrium.v1.ConfirmPhoneVerificationResponse
+	1,  // 47: atrium.v1.AuthService.StartRecovery:output_type -> atrium.v1.StartRecoveryResponse
+	3,  // 48: atrium.v1.AuthService.CompleteRecovery:output_type -> atrium.v1.CompleteRecoveryResponse
+	28, // 49: atrium.v1.SessionService.WhoAmI:output_type -> atrium.v1.WhoAmIResponse
+	30, // 50: atrium.v1.SessionService.ListSessions:output_type -> atrium.v1.ListSessionsResponse
+	34, // 51: atrium.v1.SessionService.RevokeSession:output_type -> atrium.v1.RevokeSessionsResponse
+	34, // 52: atrium.v1.SessionService.RevokeOtherSessions:output_type -> atrium.v1.RevokeSessionsResponse
+	34, // 53: atrium.v1.SessionService.RevokeAccountSessions:output_type -> atrium.v1.RevokeSessionsResponse
+	35, // [35:54] is the sub-list for method output_type
+	16, // [16:35] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_atrium_v1_auth_proto_init() }
@@ -1763,7 +2000,7 @@ func file_atrium_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_atrium_v1_auth_proto_rawDesc), len(file_atrium_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   31,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

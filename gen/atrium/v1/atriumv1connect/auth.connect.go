@@ -66,6 +66,12 @@ const (
 	// AuthServiceConfirmPhoneVerificationProcedure is the fully-qualified name of the AuthService's
 	// ConfirmPhoneVerification RPC.
 	AuthServiceConfirmPhoneVerificationProcedure = "/atrium.v1.AuthService/ConfirmPhoneVerification"
+	// AuthServiceStartRecoveryProcedure is the fully-qualified name of the AuthService's StartRecovery
+	// RPC.
+	AuthServiceStartRecoveryProcedure = "/atrium.v1.AuthService/StartRecovery"
+	// AuthServiceCompleteRecoveryProcedure is the fully-qualified name of the AuthService's
+	// CompleteRecovery RPC.
+	AuthServiceCompleteRecoveryProcedure = "/atrium.v1.AuthService/CompleteRecovery"
 	// SessionServiceWhoAmIProcedure is the fully-qualified name of the SessionService's WhoAmI RPC.
 	SessionServiceWhoAmIProcedure = "/atrium.v1.SessionService/WhoAmI"
 	// SessionServiceListSessionsProcedure is the fully-qualified name of the SessionService's
@@ -126,6 +132,14 @@ type AuthServiceClient interface {
 	// ConfirmPhoneVerification checks the code with its flow and marks the
 	// number verified. REST: POST /v1/auth/phone/confirm.
 	ConfirmPhoneVerification(context.Context, *connect.Request[v1.ConfirmPhoneVerificationRequest]) (*connect.Response[v1.ConfirmPhoneVerificationResponse], error)
+	// StartRecovery sends a recovery code to the verified e-mail address or
+	// phone of the account holding the identifier; the answer is the same
+	// for an identifier nobody holds. REST: POST /v1/auth/recovery/start.
+	StartRecovery(context.Context, *connect.Request[v1.StartRecoveryRequest]) (*connect.Response[v1.StartRecoveryResponse], error)
+	// CompleteRecovery sets a new password with the recovery code, and a
+	// TOTP or recovery code when the account has a second factor, and ends
+	// every session. REST: POST /v1/auth/recovery/complete.
+	CompleteRecovery(context.Context, *connect.Request[v1.CompleteRecoveryRequest]) (*connect.Response[v1.CompleteRecoveryResponse], error)
 }
 
 // NewAuthServiceClient constructs a client for the atrium.v1.AuthService service. By default, it
@@ -211,6 +225,18 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(authServiceMethods.ByName("ConfirmPhoneVerification")),
 			connect.WithClientOptions(opts...),
 		),
+		startRecovery: connect.NewClient[v1.StartRecoveryRequest, v1.StartRecoveryResponse](
+			httpClient,
+			baseURL+AuthServiceStartRecoveryProcedure,
+			connect.WithSchema(authServiceMethods.ByName("StartRecovery")),
+			connect.WithClientOptions(opts...),
+		),
+		completeRecovery: connect.NewClient[v1.CompleteRecoveryRequest, v1.CompleteRecoveryResponse](
+			httpClient,
+			baseURL+AuthServiceCompleteRecoveryProcedure,
+			connect.WithSchema(authServiceMethods.ByName("CompleteRecovery")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -228,6 +254,8 @@ type authServiceClient struct {
 	importPasswordHash       *connect.Client[v1.ImportPasswordHashRequest, v1.ImportPasswordHashResponse]
 	startPhoneVerification   *connect.Client[v1.StartPhoneVerificationRequest, v1.StartPhoneVerificationResponse]
 	confirmPhoneVerification *connect.Client[v1.ConfirmPhoneVerificationRequest, v1.ConfirmPhoneVerificationResponse]
+	startRecovery            *connect.Client[v1.StartRecoveryRequest, v1.StartRecoveryResponse]
+	completeRecovery         *connect.Client[v1.CompleteRecoveryRequest, v1.CompleteRecoveryResponse]
 }
 
 // Register calls atrium.v1.AuthService.Register.
@@ -290,6 +318,16 @@ func (c *authServiceClient) ConfirmPhoneVerification(ctx context.Context, req *c
 	return c.confirmPhoneVerification.CallUnary(ctx, req)
 }
 
+// StartRecovery calls atrium.v1.AuthService.StartRecovery.
+func (c *authServiceClient) StartRecovery(ctx context.Context, req *connect.Request[v1.StartRecoveryRequest]) (*connect.Response[v1.StartRecoveryResponse], error) {
+	return c.startRecovery.CallUnary(ctx, req)
+}
+
+// CompleteRecovery calls atrium.v1.AuthService.CompleteRecovery.
+func (c *authServiceClient) CompleteRecovery(ctx context.Context, req *connect.Request[v1.CompleteRecoveryRequest]) (*connect.Response[v1.CompleteRecoveryResponse], error) {
+	return c.completeRecovery.CallUnary(ctx, req)
+}
+
 // AuthServiceHandler is an implementation of the atrium.v1.AuthService service.
 type AuthServiceHandler interface {
 	// Register creates an account of a self-service kind with an identifier
@@ -334,6 +372,14 @@ type AuthServiceHandler interface {
 	// ConfirmPhoneVerification checks the code with its flow and marks the
 	// number verified. REST: POST /v1/auth/phone/confirm.
 	ConfirmPhoneVerification(context.Context, *connect.Request[v1.ConfirmPhoneVerificationRequest]) (*connect.Response[v1.ConfirmPhoneVerificationResponse], error)
+	// StartRecovery sends a recovery code to the verified e-mail address or
+	// phone of the account holding the identifier; the answer is the same
+	// for an identifier nobody holds. REST: POST /v1/auth/recovery/start.
+	StartRecovery(context.Context, *connect.Request[v1.StartRecoveryRequest]) (*connect.Response[v1.StartRecoveryResponse], error)
+	// CompleteRecovery sets a new password with the recovery code, and a
+	// TOTP or recovery code when the account has a second factor, and ends
+	// every session. REST: POST /v1/auth/recovery/complete.
+	CompleteRecovery(context.Context, *connect.Request[v1.CompleteRecoveryRequest]) (*connect.Response[v1.CompleteRecoveryResponse], error)
 }
 
 // NewAuthServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -415,6 +461,18 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(authServiceMethods.ByName("ConfirmPhoneVerification")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authServiceStartRecoveryHandler := connect.NewUnaryHandler(
+		AuthServiceStartRecoveryProcedure,
+		svc.StartRecovery,
+		connect.WithSchema(authServiceMethods.ByName("StartRecovery")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceCompleteRecoveryHandler := connect.NewUnaryHandler(
+		AuthServiceCompleteRecoveryProcedure,
+		svc.CompleteRecovery,
+		connect.WithSchema(authServiceMethods.ByName("CompleteRecovery")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/atrium.v1.AuthService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AuthServiceRegisterProcedure:
@@ -441,6 +499,10 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 			authServiceStartPhoneVerificationHandler.ServeHTTP(w, r)
 		case AuthServiceConfirmPhoneVerificationProcedure:
 			authServiceConfirmPhoneVerificationHandler.ServeHTTP(w, r)
+		case AuthServiceStartRecoveryProcedure:
+			authServiceStartRecoveryHandler.ServeHTTP(w, r)
+		case AuthServiceCompleteRecoveryProcedure:
+			authServiceCompleteRecoveryHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -496,6 +558,14 @@ func (UnimplementedAuthServiceHandler) StartPhoneVerification(context.Context, *
 
 func (UnimplementedAuthServiceHandler) ConfirmPhoneVerification(context.Context, *connect.Request[v1.ConfirmPhoneVerificationRequest]) (*connect.Response[v1.ConfirmPhoneVerificationResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.ConfirmPhoneVerification is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) StartRecovery(context.Context, *connect.Request[v1.StartRecoveryRequest]) (*connect.Response[v1.StartRecoveryResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.StartRecovery is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) CompleteRecovery(context.Context, *connect.Request[v1.CompleteRecoveryRequest]) (*connect.Response[v1.CompleteRecoveryResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.CompleteRecovery is not implemented"))
 }
 
 // SessionServiceClient is a client for the atrium.v1.SessionService service.
