@@ -25,11 +25,16 @@ type ChangePasswordRequest struct {
 // the caller's session: the result carries the new token. It returns
 // fault.Invalid with a violation on "currentPassword" when the current
 // password is wrong and on "password" when the policy refuses the new
-// one, fault.ResourceExhausted when throttled, and fault.Aborted when the
+// one, fault.PermissionDenied for an AAL0 session or, when the account has
+// a second factor, for one that is not a recent AAL2 session,
+// fault.ResourceExhausted when throttled, and fault.Aborted when the
 // password changed concurrently.
 func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest) (*LoginResult, error) {
 	const op = "credential.ChangePassword"
 	id := req.Session.AccountID
+	if err := s.sensitive(ctx, op, req.Session); err != nil {
+		return nil, err
+	}
 	subject := throttle.Subject{Account: id, Client: req.Client}
 	att, err := s.c.Limiter.Begin(ctx, subject)
 	if err != nil {
@@ -57,11 +62,7 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 	if err != nil {
 		return nil, err
 	}
-	var words []string
-	for _, ident := range acc.Identifiers {
-		words = append(words, ident.Value)
-	}
-	if err := s.c.Policy.Check(req.Password, append(words, s.contextWords("")...)); err != nil {
+	if err := s.checkNewPassword(acc, req.Password); err != nil {
 		return nil, err
 	}
 	hash, err := s.hash(ctx, req.Password)

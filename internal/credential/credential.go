@@ -194,7 +194,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	if password.NeedsRehash(stored, s.c.Hashing) {
 		s.rehash(ctx, acc.ID, req.Password, stored)
 	}
-	return s.afterPassword(ctx, acc.ID, acc.State)
+	return s.afterPassword(ctx, acc.ID, acc.Kind, acc.State)
 }
 
 // unknownKey names the throttle account of an identifier that no account
@@ -272,8 +272,10 @@ func (s *Service) rehash(ctx context.Context, accountID, pw, old string) {
 }
 
 // afterPassword issues an AAL1 session, or an MFA challenge when the
-// account has a confirmed second factor.
-func (s *Service) afterPassword(ctx context.Context, accountID, state string) (*LoginResult, error) {
+// account has a confirmed second factor, or an AAL0 session, good only for
+// enrolling one, when its kind requires a second factor that the account
+// lacks.
+func (s *Service) afterPassword(ctx context.Context, accountID, kindName, state string) (*LoginResult, error) {
 	rec, err := s.c.Store.TOTP(ctx, accountID)
 	if err != nil && !fault.Is(err, fault.NotFound) {
 		return nil, err
@@ -289,7 +291,62 @@ func (s *Service) afterPassword(ctx context.Context, accountID, state string) (*
 		}
 		return &LoginResult{MFARequired: true, Challenge: secret, ChallengeExpire: expire}, nil
 	}
-	return s.issue(ctx, session.Grant{AccountID: accountID, AccountState: state, AAL: session.AAL1, Methods: []string{session.MethodPassword}})
+	aal := session.AAL1
+	if s.mfaRequired(kindName) {
+		aal = session.AAL0
+	}
+	return s.issue(ctx, session.Grant{AccountID: accountID, AccountState: state, AAL: aal, Methods: []string{session.MethodPassword}})
+}
+
+// mfaRequired reports whether the kind's accounts must have a second
+// factor.
+func (s *Service) mfaRequired(kindName string) bool {
+	set, _ := s.c.Kinds.Current()
+	k, ok := set.Kind(kindName)
+	return ok && k.MFARequired()
+}
+
+// policyFor returns the password policy of a kind's accounts: the
+// configured one, or, where a second factor is enforced, the NIST minimum
+// of 8 code points.
+func (s *Service) policyFor(kindName string) password.Policy {
+	if s.mfaRequired(kindName) {
+		return password.Policy{MinLength: password.MinLengthWithMFA, MFAEnforced: true}
+	}
+	return s.c.Policy
+}
+
+// checkNewPassword checks a new password of an account against its kind's
+// policy, with its identifiers as context words.
+func (s *Service) checkNewPassword(acc *account.Account, pw string) error {
+	var words []string
+	for _, ident := range acc.Identifiers {
+		words = append(words, ident.Value)
+	}
+	return s.policyFor(acc.Kind).Check(pw, append(words, s.contextWords("")...))
+}
+
+// usable refuses an AAL0 session, which is good only for enrolling a
+// second factor.
+func usable(op string, sess session.Session) error {
+	if sess.AAL == session.AAL0 {
+		return fault.E(op, fault.PermissionDenied, "enrol a second factor first")
+	}
+	return nil
+}
+
+// sensitive guards changes of credentials: an AAL2 session
+// authenticated within FreshAuth when the account has a second factor,
+// and any but an AAL0 session otherwise.
+func (s *Service) sensitive(ctx context.Context, op string, sess session.Session) error {
+	if err := usable(op, sess); err != nil {
+		return err
+	}
+	enrolled, err := s.hasSecondFactor(ctx, sess.AccountID)
+	if err != nil || !enrolled {
+		return err
+	}
+	return s.stepUp(op, sess)
 }
 
 // issue starts a session and records the login.

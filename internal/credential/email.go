@@ -62,6 +62,9 @@ func (s *Service) StartPhoneVerification(ctx context.Context, sess session.Sessi
 
 func (s *Service) startVerification(ctx context.Context, sess session.Session, typ, client string) (*EmailFlow, error) {
 	const op = "credential.StartVerification"
+	if err := usable(op, sess); err != nil {
+		return nil, err
+	}
 	if err := s.checkCodes(ctx, sess.AccountID, client); err != nil {
 		return nil, err
 	}
@@ -146,6 +149,9 @@ func (s *Service) ConfirmPhoneVerification(ctx context.Context, sess session.Ses
 
 func (s *Service) confirmVerification(ctx context.Context, sess session.Session, typ, flow, code, client string) error {
 	const op = "credential.ConfirmVerification"
+	if err := usable(op, sess); err != nil {
+		return err
+	}
 	wrong := fault.Invalidf(op, []fault.Violation{{Field: "code", Reason: "wrong, used or expired"}}, "wrong code")
 	if len(flow) > maxSecretInput || len(code) > maxSecretInput {
 		return wrong

@@ -102,11 +102,7 @@ func (s *Service) CompleteRecovery(ctx context.Context, req RecoverRequest) erro
 	if err != nil {
 		return err
 	}
-	var words []string
-	for _, ident := range acc.Identifiers {
-		words = append(words, ident.Value)
-	}
-	if err := s.c.Policy.Check(req.Password, append(words, s.contextWords("")...)); err != nil {
+	if err := s.checkNewPassword(acc, req.Password); err != nil {
 		return err
 	}
 	enrolled, err := s.hasSecondFactor(ctx, rec.AccountID)

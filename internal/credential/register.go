@@ -56,7 +56,7 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (*Registrat
 	if !k.SelfService() {
 		return nil, fault.E(op, fault.PermissionDenied, "kind %q does not allow self-service registration", k.Name)
 	}
-	if err := s.c.Policy.Check(req.Password, s.contextWords(req.Identifier.Value)); err != nil {
+	if err := s.policyFor(k.Name).Check(req.Password, s.contextWords(req.Identifier.Value)); err != nil {
 		return nil, err
 	}
 	// Every registration counts against its client, taken or not.

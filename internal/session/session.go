@@ -27,14 +27,20 @@ type AAL int
 
 // The assurance levels a session can have.
 const (
+	// AAL0 is a password alone where the account's kind requires a second
+	// factor: the session is good for enrolling one and nothing else.
+	AAL0 AAL = 0
 	AAL1 AAL = 1 // one factor
 	AAL2 AAL = 2 // two factors
 )
 
-// String returns "aal1" or "aal2".
+// String returns "aal0", "aal1" or "aal2".
 func (a AAL) String() string {
-	if a == AAL2 {
+	switch a {
+	case AAL2:
 		return "aal2"
+	case AAL0:
+		return "aal0"
 	}
 	return "aal1"
 }
