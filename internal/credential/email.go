@@ -12,6 +12,7 @@ import (
 	"github.com/atriumid/atrium/internal/mail"
 	"github.com/atriumid/atrium/internal/outbox"
 	"github.com/atriumid/atrium/internal/session"
+	"github.com/atriumid/atrium/internal/throttle"
 )
 
 // SMSSender sends text messages; sms.Log is one, for development.
@@ -169,12 +170,7 @@ func (s *Service) confirmVerification(ctx context.Context, sess session.Session,
 	if err != nil || rec.Type != typ || subtle.ConstantTimeCompare(rec.CodeHash, emailCodeHash(flow, code)) != 1 {
 		return failed(ctx, att, wrong)
 	}
-	if err := s.c.Store.ConsumeEmailCode(ctx, fh, s.clock()); fault.Is(err, fault.Aborted) {
-		return wrong
-	} else if err != nil {
-		return err
-	}
-	if err := att.Succeed(ctx); err != nil {
+	if err := s.consumeCode(ctx, att, fh, wrong); err != nil {
 		return err
 	}
 	return s.write(ctx, func(ctx context.Context, tx Tx) (outbox.Event, error) {
@@ -182,6 +178,17 @@ func (s *Service) confirmVerification(ctx context.Context, sess session.Session,
 		return outbox.New("atrium.credential.identifier_verified", sess.AccountID, now, map[string]any{"identifier_type": typ}),
 			tx.MarkIdentifierVerified(ctx, sess.AccountID, typ, rec.Address, now)
 	})
+}
+
+// consumeCode uses up the code of a flow and settles its attempt as a
+// success; wrong is the answer when a concurrent attempt used it first.
+func (s *Service) consumeCode(ctx context.Context, att *throttle.Attempt, flowHash []byte, wrong error) error {
+	if err := s.c.Store.ConsumeEmailCode(ctx, flowHash, s.clock()); fault.Is(err, fault.Aborted) {
+		return wrong
+	} else if err != nil {
+		return err
+	}
+	return att.Succeed(ctx)
 }
 
 // emailCodeHash binds a code to its flow: with the flow's secret hashed

@@ -120,12 +120,7 @@ func (s *Service) CompleteRecovery(ctx context.Context, req RecoverRequest) erro
 		}
 		method = m
 	}
-	if err := s.c.Store.ConsumeEmailCode(ctx, fh, s.clock()); fault.Is(err, fault.Aborted) {
-		return wrong
-	} else if err != nil {
-		return err
-	}
-	if err := att.Succeed(ctx); err != nil {
+	if err := s.consumeCode(ctx, att, fh, wrong); err != nil {
 		return err
 	}
 	hash, err := s.hash(ctx, req.Password)
