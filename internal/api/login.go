@@ -55,6 +55,9 @@ func authRoutes(mux *http.ServeMux, log *slog.Logger, c Config, opts ...connect.
 	postRoute(handle, "/v1/auth/phone/verify", http.StatusOK, h.StartPhoneVerification)
 	postRoute(handle, "/v1/auth/phone/confirm", http.StatusOK, h.ConfirmPhoneVerification)
 	postRoute(handle, "/v1/auth/recovery/start", http.StatusAccepted, h.StartRecovery)
+	handle("DELETE /v1/auth/totp", func(w http.ResponseWriter, r *http.Request) error {
+		return call(w, r, http.StatusOK, h.RemoveTotp, &atriumv1.RemoveTotpRequest{})
+	})
 	postRoute(handle, "/v1/auth/recovery/complete", http.StatusOK, h.CompleteRecovery)
 	handle("PUT /v1/accounts/{id}/password-hash", func(w http.ResponseWriter, r *http.Request) error {
 		msg := &atriumv1.ImportPasswordHashRequest{}
@@ -315,4 +318,15 @@ func (h *authHandler) CompleteRecovery(ctx context.Context, req *connect.Request
 		return nil, err
 	}
 	return connect.NewResponse(&atriumv1.CompleteRecoveryResponse{}), nil
+}
+
+func (h *authHandler) RemoveTotp(ctx context.Context, req *connect.Request[atriumv1.RemoveTotpRequest]) (*connect.Response[atriumv1.RemoveTotpResponse], error) {
+	s, err := h.session(ctx, req.Header())
+	if err != nil {
+		return nil, err
+	}
+	if err := h.creds.RemoveTOTP(ctx, s); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&atriumv1.RemoveTotpResponse{}), nil
 }

@@ -146,3 +146,26 @@ func TestAALMatrix(t *testing.T) {
 		}
 	})
 }
+
+// removing the second factor needs a recent AAL2 session; after it,
+// a login asks for no second factor and the recovery codes are gone.
+func TestRemoveTOTP(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		a := e.register(t)
+		_, conf := e.enrol(t)
+		_, s1, _ := e.sessions.Issue(ctx, session.Grant{AccountID: a.ID, AccountState: a.State, AAL: session.AAL1, Methods: []string{"pwd"}})
+		wantKind(t, "RemoveTOTP with AAL1", e.svc.RemoveTOTP(ctx, s1), fault.PermissionDenied)
+		aal2, _ := e.sessions.Authenticate(ctx, conf.Token)
+		if err := e.svc.RemoveTOTP(ctx, aal2); err != nil {
+			t.Fatalf("RemoveTOTP = %v", err)
+		}
+		wantKind(t, "RemoveTOTP again", e.svc.RemoveTOTP(ctx, aal2), fault.NotFound)
+		if res, err := e.login(t, pw); err != nil || res.MFARequired {
+			t.Errorf("Login after removal = %+v, %v; want a session without MFA", res, err)
+		}
+		if n, _ := e.db.Credentials().RecoveryCodesLeft(ctx, a.ID); n != 0 {
+			t.Errorf("recovery codes left = %d, want 0", n)
+		}
+	})
+}

@@ -349,13 +349,11 @@ func (s *Service) sensitive(ctx context.Context, op string, sess session.Session
 	return s.stepUp(op, sess)
 }
 
-// issue starts a session and records the login.
+// issue starts a session; its event (atrium.session.created) records the
+// login with its methods.
 func (s *Service) issue(ctx context.Context, g session.Grant) (*LoginResult, error) {
 	tok, sess, err := s.c.Sessions.Issue(ctx, g)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.note(ctx, outbox.New("atrium.auth.login_succeeded", g.AccountID, s.clock(), map[string]any{"session": sess.ID, "aal": sess.AAL.String(), "methods": sess.Methods})); err != nil {
 		return nil, err
 	}
 	return &LoginResult{Token: tok, Session: sess}, nil

@@ -53,7 +53,7 @@ func TestCredentialEvents(t *testing.T) {
 		events := types(`SELECT type, data FROM events WHERE subject = $1 ORDER BY pos`)
 		audits := types(`SELECT type, data FROM audit_records WHERE account_id = $1 ORDER BY seq`)
 		for _, want := range []string{"atrium.account.created", "atrium.credential.password_set", "atrium.auth.login_failed",
-			"atrium.auth.login_succeeded", "atrium.credential.totp_enrolment_started", "atrium.credential.totp_confirmed",
+			"atrium.session.created", "atrium.credential.totp_enrolment_started", "atrium.credential.totp_confirmed",
 			"atrium.credential.recovery_codes_regenerated", "atrium.credential.password_changed", "atrium.session.revoked",
 			"atrium.session.logged_out"} {
 			if !slices.Contains(events, want) {

@@ -245,6 +245,29 @@ func (s *Service) ConfirmTOTP(ctx context.Context, sess session.Session, code, c
 	return &Confirmation{RecoveryCodes: codes, Token: tok, Session: ns}, nil
 }
 
+// RemoveTOTP removes the account's TOTP secret and its recovery codes. It
+// needs a recent AAL2 session (fault.PermissionDenied otherwise) and
+// returns fault.FailedPrecondition when the account's kind requires a
+// second factor, which would leave it with none, and fault.NotFound when
+// there is no TOTP secret.
+func (s *Service) RemoveTOTP(ctx context.Context, sess session.Session) error {
+	const op = "credential.RemoveTOTP"
+	if err := s.stepUp(op, sess); err != nil {
+		return err
+	}
+	kindName, _, err := s.c.Store.AccountState(ctx, sess.AccountID)
+	if err != nil {
+		return err
+	}
+	if s.mfaRequired(kindName) {
+		return fault.E(op, fault.FailedPrecondition, "the account's kind requires a second factor")
+	}
+	return s.write(ctx, func(ctx context.Context, tx Tx) (outbox.Event, error) {
+		now := s.clock()
+		return outbox.New("atrium.credential.totp_removed", sess.AccountID, now, map[string]any{"session": sess.ID}), tx.DeleteTOTP(ctx, sess.AccountID)
+	})
+}
+
 // RegenerateRecoveryCodes replaces every recovery code of the session's
 // account. It needs a recent AAL2 session (fault.PermissionDenied
 // otherwise).

@@ -89,6 +89,9 @@ type Tx interface {
 	// (so that a concurrent re-enrolment is not confirmed by a code of the
 	// older secret) and sets its last step; fault.Aborted otherwise.
 	ConfirmTOTP(ctx context.Context, accountID string, sealed []byte, step int64, now time.Time) error
+	// DeleteTOTP deletes the TOTP secret and the recovery codes of an
+	// account; fault.NotFound when it has no secret.
+	DeleteTOTP(ctx context.Context, accountID string) error
 	// ReplaceRecoveryCodes replaces every recovery code of an account with
 	// the given hashes.
 	ReplaceRecoveryCodes(ctx context.Context, accountID string, hashes [][]byte, now time.Time) error

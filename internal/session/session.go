@@ -102,11 +102,12 @@ type Record struct {
 // Store keeps sessions. Methods return fault.Unavailable when the
 // database fails.
 type Store interface {
-	// InsertSession stores a new session. When replaces is not empty it
-	// first revokes that live session of the same account with a
-	// compare-and-set, in the same transaction, and returns fault.Aborted
-	// (storing nothing) when it was not live: a session is rotated once.
-	InsertSession(ctx context.Context, r Record, replaces string, now time.Time) error
+	// InsertSession stores a new session and appends e with its audit
+	// record, in one transaction. When replaces is not empty it first
+	// revokes that live session of the same account with a compare-and-set
+	// and returns fault.Aborted (storing nothing) when it was not live: a
+	// session is rotated once.
+	InsertSession(ctx context.Context, r Record, replaces string, now time.Time, e outbox.Event) error
 	// SessionByToken returns the session whose token hashes to hash, with
 	// the account's current state in AccountState, or fault.NotFound.
 	SessionByToken(ctx context.Context, hash []byte) (Record, string, error)
@@ -181,7 +182,8 @@ func (s *Service) Issue(ctx context.Context, g Grant) (string, Session, error) {
 	now := s.clock()
 	sess := Session{ID: ids.New("ses"), AccountID: g.AccountID, AccountState: g.AccountState, AAL: g.AAL,
 		Methods: slices.Clone(g.Methods), AuthTime: now, LastSeen: now, ExpireTime: now.Add(s.policy.of(g.AAL).Absolute)}
-	if err := s.store.InsertSession(ctx, Record{Session: sess, TokenHash: Hash(token)}, g.Replaces, now); err != nil {
+	e := outbox.New("atrium.session.created", g.AccountID, now, map[string]any{"session": sess.ID, "aal": g.AAL.String(), "methods": sess.Methods, "replaces": g.Replaces})
+	if err := s.store.InsertSession(ctx, Record{Session: sess, TokenHash: Hash(token)}, g.Replaces, now, e); err != nil {
 		return "", Session{}, fault.Wrap(op, fault.Internal, err)
 	}
 	return token, sess, nil

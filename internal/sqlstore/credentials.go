@@ -111,6 +111,19 @@ func (s credentialStore) AdvanceTOTP(ctx context.Context, accountID string, step
 		`UPDATE totp_secrets SET last_step = $2 WHERE account_id = $1 AND confirm_time IS NOT NULL AND last_step < $2`, accountID, step)
 }
 
+func (t accountTx) DeleteTOTP(ctx context.Context, accountID string) error {
+	const op = "sqlstore.DeleteTOTP"
+	res, err := t.q.ExecContext(ctx, `DELETE FROM totp_secrets WHERE account_id = $1`, accountID)
+	if err != nil {
+		return classify(op, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fault.E(op, fault.NotFound, "no TOTP secret")
+	}
+	_, err = t.q.ExecContext(ctx, `DELETE FROM recovery_codes WHERE account_id = $1`, accountID)
+	return classify(op, err)
+}
+
 func (t accountTx) ReplaceRecoveryCodes(ctx context.Context, accountID string, hashes [][]byte, now time.Time) error {
 	const op = "sqlstore.ReplaceRecoveryCodes"
 	if _, err := t.q.ExecContext(ctx, `DELETE FROM recovery_codes WHERE account_id = $1`, accountID); err != nil {

@@ -32,7 +32,7 @@ func exactlyOne(ctx context.Context, q queryer, op, msg, query string, args ...a
 	return nil
 }
 
-func (s sessionStore) InsertSession(ctx context.Context, r session.Record, replaces string, now time.Time) error {
+func (s sessionStore) InsertSession(ctx context.Context, r session.Record, replaces string, now time.Time, e outbox.Event) error {
 	const op = "sqlstore.InsertSession"
 	return s.db.update(ctx, func(q queryer) error {
 		if replaces != "" {
@@ -44,7 +44,10 @@ func (s sessionStore) InsertSession(ctx context.Context, r session.Record, repla
 		_, err := q.ExecContext(ctx, `INSERT INTO sessions (id, token_hash, account_id, account_state, aal, methods, auth_time, last_seen, expire_time)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, r.ID, r.TokenHash, r.AccountID, r.AccountState, int(r.AAL),
 			strings.Join(r.Methods, " "), r.AuthTime.UnixMicro(), r.LastSeen.UnixMicro(), r.ExpireTime.UnixMicro())
-		return classify(op, err)
+		if err != nil {
+			return classify(op, err)
+		}
+		return credential.Record(ctx, accountTx{q}, e)
 	})
 }
 

@@ -22,6 +22,78 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type RemoveTotpRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveTotpRequest) Reset() {
+	*x = RemoveTotpRequest{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveTotpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveTotpRequest) ProtoMessage() {}
+
+func (x *RemoveTotpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveTotpRequest.ProtoReflect.Descriptor instead.
+func (*RemoveTotpRequest) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{0}
+}
+
+type RemoveTotpResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveTotpResponse) Reset() {
+	*x = RemoveTotpResponse{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveTotpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveTotpResponse) ProtoMessage() {}
+
+func (x *RemoveTotpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveTotpResponse.ProtoReflect.Descriptor instead.
+func (*RemoveTotpResponse) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{1}
+}
+
 type StartRecoveryRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Identifier    *IdentifierInput       `protobuf:"bytes,1,opt,name=identifier,proto3" json:"identifier,omitempty"`
@@ -31,7 +103,7 @@ type StartRecoveryRequest struct {
 
 func (x *StartRecoveryRequest) Reset() {
 	*x = StartRecoveryRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[0]
+	mi := &file_atrium_v1_auth_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -43,7 +115,7 @@ func (x *StartRecoveryRequest) String() string {
 func (*StartRecoveryRequest) ProtoMessage() {}
 
 func (x *StartRecoveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[0]
+	mi := &file_atrium_v1_auth_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -56,7 +128,7 @@ func (x *StartRecoveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRecoveryRequest.ProtoReflect.Descriptor instead.
 func (*StartRecoveryRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{0}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *StartRecoveryRequest) GetIdentifier() *IdentifierInput {
@@ -76,7 +148,7 @@ type StartRecoveryResponse struct {
 
 func (x *StartRecoveryResponse) Reset() {
 	*x = StartRecoveryResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[1]
+	mi := &file_atrium_v1_auth_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -88,7 +160,7 @@ func (x *StartRecoveryResponse) String() string {
 func (*StartRecoveryResponse) ProtoMessage() {}
 
 func (x *StartRecoveryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[1]
+	mi := &file_atrium_v1_auth_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -101,7 +173,7 @@ func (x *StartRecoveryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartRecoveryResponse.ProtoReflect.Descriptor instead.
 func (*StartRecoveryResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{1}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *StartRecoveryResponse) GetFlow() string {
@@ -132,7 +204,7 @@ type CompleteRecoveryRequest struct {
 
 func (x *CompleteRecoveryRequest) Reset() {
 	*x = CompleteRecoveryRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[2]
+	mi := &file_atrium_v1_auth_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -144,7 +216,7 @@ func (x *CompleteRecoveryRequest) String() string {
 func (*CompleteRecoveryRequest) ProtoMessage() {}
 
 func (x *CompleteRecoveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[2]
+	mi := &file_atrium_v1_auth_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -157,7 +229,7 @@ func (x *CompleteRecoveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteRecoveryRequest.ProtoReflect.Descriptor instead.
 func (*CompleteRecoveryRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{2}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CompleteRecoveryRequest) GetFlow() string {
@@ -203,7 +275,7 @@ type CompleteRecoveryResponse struct {
 
 func (x *CompleteRecoveryResponse) Reset() {
 	*x = CompleteRecoveryResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[3]
+	mi := &file_atrium_v1_auth_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -215,7 +287,7 @@ func (x *CompleteRecoveryResponse) String() string {
 func (*CompleteRecoveryResponse) ProtoMessage() {}
 
 func (x *CompleteRecoveryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[3]
+	mi := &file_atrium_v1_auth_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -228,7 +300,7 @@ func (x *CompleteRecoveryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteRecoveryResponse.ProtoReflect.Descriptor instead.
 func (*CompleteRecoveryResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{3}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{5}
 }
 
 type StartPhoneVerificationRequest struct {
@@ -239,7 +311,7 @@ type StartPhoneVerificationRequest struct {
 
 func (x *StartPhoneVerificationRequest) Reset() {
 	*x = StartPhoneVerificationRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[4]
+	mi := &file_atrium_v1_auth_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -251,7 +323,7 @@ func (x *StartPhoneVerificationRequest) String() string {
 func (*StartPhoneVerificationRequest) ProtoMessage() {}
 
 func (x *StartPhoneVerificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[4]
+	mi := &file_atrium_v1_auth_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -264,7 +336,7 @@ func (x *StartPhoneVerificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartPhoneVerificationRequest.ProtoReflect.Descriptor instead.
 func (*StartPhoneVerificationRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{4}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{6}
 }
 
 type StartPhoneVerificationResponse struct {
@@ -278,7 +350,7 @@ type StartPhoneVerificationResponse struct {
 
 func (x *StartPhoneVerificationResponse) Reset() {
 	*x = StartPhoneVerificationResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[5]
+	mi := &file_atrium_v1_auth_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -290,7 +362,7 @@ func (x *StartPhoneVerificationResponse) String() string {
 func (*StartPhoneVerificationResponse) ProtoMessage() {}
 
 func (x *StartPhoneVerificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[5]
+	mi := &file_atrium_v1_auth_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -303,7 +375,7 @@ func (x *StartPhoneVerificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartPhoneVerificationResponse.ProtoReflect.Descriptor instead.
 func (*StartPhoneVerificationResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{5}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StartPhoneVerificationResponse) GetFlow() string {
@@ -330,7 +402,7 @@ type ConfirmPhoneVerificationRequest struct {
 
 func (x *ConfirmPhoneVerificationRequest) Reset() {
 	*x = ConfirmPhoneVerificationRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[6]
+	mi := &file_atrium_v1_auth_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -342,7 +414,7 @@ func (x *ConfirmPhoneVerificationRequest) String() string {
 func (*ConfirmPhoneVerificationRequest) ProtoMessage() {}
 
 func (x *ConfirmPhoneVerificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[6]
+	mi := &file_atrium_v1_auth_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -355,7 +427,7 @@ func (x *ConfirmPhoneVerificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmPhoneVerificationRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmPhoneVerificationRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{6}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ConfirmPhoneVerificationRequest) GetFlow() string {
@@ -380,7 +452,7 @@ type ConfirmPhoneVerificationResponse struct {
 
 func (x *ConfirmPhoneVerificationResponse) Reset() {
 	*x = ConfirmPhoneVerificationResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[7]
+	mi := &file_atrium_v1_auth_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -392,7 +464,7 @@ func (x *ConfirmPhoneVerificationResponse) String() string {
 func (*ConfirmPhoneVerificationResponse) ProtoMessage() {}
 
 func (x *ConfirmPhoneVerificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[7]
+	mi := &file_atrium_v1_auth_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -405,7 +477,7 @@ func (x *ConfirmPhoneVerificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmPhoneVerificationResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmPhoneVerificationResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{7}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{9}
 }
 
 type ImportPasswordHashRequest struct {
@@ -418,7 +490,7 @@ type ImportPasswordHashRequest struct {
 
 func (x *ImportPasswordHashRequest) Reset() {
 	*x = ImportPasswordHashRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[8]
+	mi := &file_atrium_v1_auth_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -430,7 +502,7 @@ func (x *ImportPasswordHashRequest) String() string {
 func (*ImportPasswordHashRequest) ProtoMessage() {}
 
 func (x *ImportPasswordHashRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[8]
+	mi := &file_atrium_v1_auth_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -443,7 +515,7 @@ func (x *ImportPasswordHashRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportPasswordHashRequest.ProtoReflect.Descriptor instead.
 func (*ImportPasswordHashRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{8}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ImportPasswordHashRequest) GetAccountId() string {
@@ -468,7 +540,7 @@ type ImportPasswordHashResponse struct {
 
 func (x *ImportPasswordHashResponse) Reset() {
 	*x = ImportPasswordHashResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[9]
+	mi := &file_atrium_v1_auth_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -480,7 +552,7 @@ func (x *ImportPasswordHashResponse) String() string {
 func (*ImportPasswordHashResponse) ProtoMessage() {}
 
 func (x *ImportPasswordHashResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[9]
+	mi := &file_atrium_v1_auth_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -493,7 +565,7 @@ func (x *ImportPasswordHashResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportPasswordHashResponse.ProtoReflect.Descriptor instead.
 func (*ImportPasswordHashResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{9}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{11}
 }
 
 type StartEmailVerificationRequest struct {
@@ -504,7 +576,7 @@ type StartEmailVerificationRequest struct {
 
 func (x *StartEmailVerificationRequest) Reset() {
 	*x = StartEmailVerificationRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[10]
+	mi := &file_atrium_v1_auth_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -516,7 +588,7 @@ func (x *StartEmailVerificationRequest) String() string {
 func (*StartEmailVerificationRequest) ProtoMessage() {}
 
 func (x *StartEmailVerificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[10]
+	mi := &file_atrium_v1_auth_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -529,7 +601,7 @@ func (x *StartEmailVerificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartEmailVerificationRequest.ProtoReflect.Descriptor instead.
 func (*StartEmailVerificationRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{10}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{12}
 }
 
 type StartEmailVerificationResponse struct {
@@ -543,7 +615,7 @@ type StartEmailVerificationResponse struct {
 
 func (x *StartEmailVerificationResponse) Reset() {
 	*x = StartEmailVerificationResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[11]
+	mi := &file_atrium_v1_auth_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -555,7 +627,7 @@ func (x *StartEmailVerificationResponse) String() string {
 func (*StartEmailVerificationResponse) ProtoMessage() {}
 
 func (x *StartEmailVerificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[11]
+	mi := &file_atrium_v1_auth_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -568,7 +640,7 @@ func (x *StartEmailVerificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartEmailVerificationResponse.ProtoReflect.Descriptor instead.
 func (*StartEmailVerificationResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{11}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StartEmailVerificationResponse) GetFlow() string {
@@ -595,7 +667,7 @@ type ConfirmEmailVerificationRequest struct {
 
 func (x *ConfirmEmailVerificationRequest) Reset() {
 	*x = ConfirmEmailVerificationRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[12]
+	mi := &file_atrium_v1_auth_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -607,7 +679,7 @@ func (x *ConfirmEmailVerificationRequest) String() string {
 func (*ConfirmEmailVerificationRequest) ProtoMessage() {}
 
 func (x *ConfirmEmailVerificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[12]
+	mi := &file_atrium_v1_auth_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -620,7 +692,7 @@ func (x *ConfirmEmailVerificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmEmailVerificationRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmEmailVerificationRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{12}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ConfirmEmailVerificationRequest) GetFlow() string {
@@ -645,7 +717,7 @@ type ConfirmEmailVerificationResponse struct {
 
 func (x *ConfirmEmailVerificationResponse) Reset() {
 	*x = ConfirmEmailVerificationResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[13]
+	mi := &file_atrium_v1_auth_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -657,7 +729,7 @@ func (x *ConfirmEmailVerificationResponse) String() string {
 func (*ConfirmEmailVerificationResponse) ProtoMessage() {}
 
 func (x *ConfirmEmailVerificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[13]
+	mi := &file_atrium_v1_auth_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -670,7 +742,7 @@ func (x *ConfirmEmailVerificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmEmailVerificationResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmEmailVerificationResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{13}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{15}
 }
 
 type RegisterRequest struct {
@@ -684,7 +756,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[14]
+	mi := &file_atrium_v1_auth_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -696,7 +768,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[14]
+	mi := &file_atrium_v1_auth_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -709,7 +781,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{14}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RegisterRequest) GetKind() string {
@@ -745,7 +817,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[15]
+	mi := &file_atrium_v1_auth_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +829,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[15]
+	mi := &file_atrium_v1_auth_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +842,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{15}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RegisterResponse) GetFlow() string {
@@ -797,7 +869,7 @@ type LoginRequest struct {
 
 func (x *LoginRequest) Reset() {
 	*x = LoginRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[16]
+	mi := &file_atrium_v1_auth_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -809,7 +881,7 @@ func (x *LoginRequest) String() string {
 func (*LoginRequest) ProtoMessage() {}
 
 func (x *LoginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[16]
+	mi := &file_atrium_v1_auth_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -822,7 +894,7 @@ func (x *LoginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
 func (*LoginRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{16}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LoginRequest) GetIdentifier() *IdentifierInput {
@@ -855,7 +927,7 @@ type LoginResponse struct {
 
 func (x *LoginResponse) Reset() {
 	*x = LoginResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[17]
+	mi := &file_atrium_v1_auth_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +939,7 @@ func (x *LoginResponse) String() string {
 func (*LoginResponse) ProtoMessage() {}
 
 func (x *LoginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[17]
+	mi := &file_atrium_v1_auth_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +952,7 @@ func (x *LoginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginResponse.ProtoReflect.Descriptor instead.
 func (*LoginResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{17}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *LoginResponse) GetSessionToken() string {
@@ -931,7 +1003,7 @@ type LoginMfaRequest struct {
 
 func (x *LoginMfaRequest) Reset() {
 	*x = LoginMfaRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[18]
+	mi := &file_atrium_v1_auth_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -943,7 +1015,7 @@ func (x *LoginMfaRequest) String() string {
 func (*LoginMfaRequest) ProtoMessage() {}
 
 func (x *LoginMfaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[18]
+	mi := &file_atrium_v1_auth_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -956,7 +1028,7 @@ func (x *LoginMfaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginMfaRequest.ProtoReflect.Descriptor instead.
 func (*LoginMfaRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{18}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *LoginMfaRequest) GetChallenge() string {
@@ -988,7 +1060,7 @@ type EnrollTotpRequest struct {
 
 func (x *EnrollTotpRequest) Reset() {
 	*x = EnrollTotpRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[19]
+	mi := &file_atrium_v1_auth_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1072,7 @@ func (x *EnrollTotpRequest) String() string {
 func (*EnrollTotpRequest) ProtoMessage() {}
 
 func (x *EnrollTotpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[19]
+	mi := &file_atrium_v1_auth_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1085,7 @@ func (x *EnrollTotpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollTotpRequest.ProtoReflect.Descriptor instead.
 func (*EnrollTotpRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{19}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{21}
 }
 
 type EnrollTotpResponse struct {
@@ -1028,7 +1100,7 @@ type EnrollTotpResponse struct {
 
 func (x *EnrollTotpResponse) Reset() {
 	*x = EnrollTotpResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[20]
+	mi := &file_atrium_v1_auth_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1040,7 +1112,7 @@ func (x *EnrollTotpResponse) String() string {
 func (*EnrollTotpResponse) ProtoMessage() {}
 
 func (x *EnrollTotpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[20]
+	mi := &file_atrium_v1_auth_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1053,7 +1125,7 @@ func (x *EnrollTotpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollTotpResponse.ProtoReflect.Descriptor instead.
 func (*EnrollTotpResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{20}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *EnrollTotpResponse) GetSecret() string {
@@ -1079,7 +1151,7 @@ type ConfirmTotpRequest struct {
 
 func (x *ConfirmTotpRequest) Reset() {
 	*x = ConfirmTotpRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[21]
+	mi := &file_atrium_v1_auth_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1091,7 +1163,7 @@ func (x *ConfirmTotpRequest) String() string {
 func (*ConfirmTotpRequest) ProtoMessage() {}
 
 func (x *ConfirmTotpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[21]
+	mi := &file_atrium_v1_auth_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1104,7 +1176,7 @@ func (x *ConfirmTotpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTotpRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmTotpRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{21}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ConfirmTotpRequest) GetCode() string {
@@ -1127,7 +1199,7 @@ type ConfirmTotpResponse struct {
 
 func (x *ConfirmTotpResponse) Reset() {
 	*x = ConfirmTotpResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[22]
+	mi := &file_atrium_v1_auth_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1139,7 +1211,7 @@ func (x *ConfirmTotpResponse) String() string {
 func (*ConfirmTotpResponse) ProtoMessage() {}
 
 func (x *ConfirmTotpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[22]
+	mi := &file_atrium_v1_auth_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1152,7 +1224,7 @@ func (x *ConfirmTotpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTotpResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmTotpResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{22}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ConfirmTotpResponse) GetRecoveryCodes() []string {
@@ -1186,7 +1258,7 @@ type ChangePasswordRequest struct {
 
 func (x *ChangePasswordRequest) Reset() {
 	*x = ChangePasswordRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[23]
+	mi := &file_atrium_v1_auth_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1198,7 +1270,7 @@ func (x *ChangePasswordRequest) String() string {
 func (*ChangePasswordRequest) ProtoMessage() {}
 
 func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[23]
+	mi := &file_atrium_v1_auth_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1211,7 +1283,7 @@ func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordRequest.ProtoReflect.Descriptor instead.
 func (*ChangePasswordRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{23}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ChangePasswordRequest) GetCurrentPassword() string {
@@ -1236,7 +1308,7 @@ type RegenerateRecoveryCodesRequest struct {
 
 func (x *RegenerateRecoveryCodesRequest) Reset() {
 	*x = RegenerateRecoveryCodesRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[24]
+	mi := &file_atrium_v1_auth_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1248,7 +1320,7 @@ func (x *RegenerateRecoveryCodesRequest) String() string {
 func (*RegenerateRecoveryCodesRequest) ProtoMessage() {}
 
 func (x *RegenerateRecoveryCodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[24]
+	mi := &file_atrium_v1_auth_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1261,7 +1333,7 @@ func (x *RegenerateRecoveryCodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegenerateRecoveryCodesRequest.ProtoReflect.Descriptor instead.
 func (*RegenerateRecoveryCodesRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{24}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{26}
 }
 
 type RegenerateRecoveryCodesResponse struct {
@@ -1273,7 +1345,7 @@ type RegenerateRecoveryCodesResponse struct {
 
 func (x *RegenerateRecoveryCodesResponse) Reset() {
 	*x = RegenerateRecoveryCodesResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[25]
+	mi := &file_atrium_v1_auth_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1285,7 +1357,7 @@ func (x *RegenerateRecoveryCodesResponse) String() string {
 func (*RegenerateRecoveryCodesResponse) ProtoMessage() {}
 
 func (x *RegenerateRecoveryCodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[25]
+	mi := &file_atrium_v1_auth_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1298,7 +1370,7 @@ func (x *RegenerateRecoveryCodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegenerateRecoveryCodesResponse.ProtoReflect.Descriptor instead.
 func (*RegenerateRecoveryCodesResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{25}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RegenerateRecoveryCodesResponse) GetRecoveryCodes() []string {
@@ -1326,7 +1398,7 @@ type Session struct {
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[26]
+	mi := &file_atrium_v1_auth_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1338,7 +1410,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[26]
+	mi := &file_atrium_v1_auth_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1351,7 +1423,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{26}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Session) GetId() string {
@@ -1411,7 +1483,7 @@ type WhoAmIRequest struct {
 
 func (x *WhoAmIRequest) Reset() {
 	*x = WhoAmIRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[27]
+	mi := &file_atrium_v1_auth_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1423,7 +1495,7 @@ func (x *WhoAmIRequest) String() string {
 func (*WhoAmIRequest) ProtoMessage() {}
 
 func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[27]
+	mi := &file_atrium_v1_auth_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1436,7 +1508,7 @@ func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIRequest.ProtoReflect.Descriptor instead.
 func (*WhoAmIRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{27}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{29}
 }
 
 type WhoAmIResponse struct {
@@ -1449,7 +1521,7 @@ type WhoAmIResponse struct {
 
 func (x *WhoAmIResponse) Reset() {
 	*x = WhoAmIResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[28]
+	mi := &file_atrium_v1_auth_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1461,7 +1533,7 @@ func (x *WhoAmIResponse) String() string {
 func (*WhoAmIResponse) ProtoMessage() {}
 
 func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[28]
+	mi := &file_atrium_v1_auth_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1474,7 +1546,7 @@ func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIResponse.ProtoReflect.Descriptor instead.
 func (*WhoAmIResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{28}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WhoAmIResponse) GetSession() *Session {
@@ -1499,7 +1571,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[29]
+	mi := &file_atrium_v1_auth_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1511,7 +1583,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[29]
+	mi := &file_atrium_v1_auth_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1524,7 +1596,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{29}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{31}
 }
 
 type ListSessionsResponse struct {
@@ -1536,7 +1608,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[30]
+	mi := &file_atrium_v1_auth_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1548,7 +1620,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[30]
+	mi := &file_atrium_v1_auth_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1561,7 +1633,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{30}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*Session {
@@ -1580,7 +1652,7 @@ type RevokeSessionRequest struct {
 
 func (x *RevokeSessionRequest) Reset() {
 	*x = RevokeSessionRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[31]
+	mi := &file_atrium_v1_auth_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1592,7 +1664,7 @@ func (x *RevokeSessionRequest) String() string {
 func (*RevokeSessionRequest) ProtoMessage() {}
 
 func (x *RevokeSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[31]
+	mi := &file_atrium_v1_auth_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1605,7 +1677,7 @@ func (x *RevokeSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSessionRequest.ProtoReflect.Descriptor instead.
 func (*RevokeSessionRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{31}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RevokeSessionRequest) GetId() string {
@@ -1623,7 +1695,7 @@ type RevokeOtherSessionsRequest struct {
 
 func (x *RevokeOtherSessionsRequest) Reset() {
 	*x = RevokeOtherSessionsRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[32]
+	mi := &file_atrium_v1_auth_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +1707,7 @@ func (x *RevokeOtherSessionsRequest) String() string {
 func (*RevokeOtherSessionsRequest) ProtoMessage() {}
 
 func (x *RevokeOtherSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[32]
+	mi := &file_atrium_v1_auth_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1720,7 @@ func (x *RevokeOtherSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeOtherSessionsRequest.ProtoReflect.Descriptor instead.
 func (*RevokeOtherSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{32}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{34}
 }
 
 type RevokeAccountSessionsRequest struct {
@@ -1660,7 +1732,7 @@ type RevokeAccountSessionsRequest struct {
 
 func (x *RevokeAccountSessionsRequest) Reset() {
 	*x = RevokeAccountSessionsRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[33]
+	mi := &file_atrium_v1_auth_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1672,7 +1744,7 @@ func (x *RevokeAccountSessionsRequest) String() string {
 func (*RevokeAccountSessionsRequest) ProtoMessage() {}
 
 func (x *RevokeAccountSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[33]
+	mi := &file_atrium_v1_auth_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1685,7 +1757,7 @@ func (x *RevokeAccountSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAccountSessionsRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAccountSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{33}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RevokeAccountSessionsRequest) GetAccountId() string {
@@ -1705,7 +1777,7 @@ type RevokeSessionsResponse struct {
 
 func (x *RevokeSessionsResponse) Reset() {
 	*x = RevokeSessionsResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[34]
+	mi := &file_atrium_v1_auth_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1717,7 +1789,7 @@ func (x *RevokeSessionsResponse) String() string {
 func (*RevokeSessionsResponse) ProtoMessage() {}
 
 func (x *RevokeSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[34]
+	mi := &file_atrium_v1_auth_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1730,7 +1802,7 @@ func (x *RevokeSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSessionsResponse.ProtoReflect.Descriptor instead.
 func (*RevokeSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{34}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RevokeSessionsResponse) GetRevoked() int32 {
@@ -1744,7 +1816,9 @@ var File_atrium_v1_auth_proto protoreflect.FileDescriptor
 
 const file_atrium_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x14atrium/v1/auth.proto\x12\tatrium.v1\x1a\x18atrium/v1/accounts.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"R\n" +
+	"\x14atrium/v1/auth.proto\x12\tatrium.v1\x1a\x18atrium/v1/accounts.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x13\n" +
+	"\x11RemoveTotpRequest\"\x14\n" +
+	"\x12RemoveTotpResponse\"R\n" +
 	"\x14StartRecoveryRequest\x12:\n" +
 	"\n" +
 	"identifier\x18\x01 \x01(\v2\x1a.atrium.v1.IdentifierInputR\n" +
@@ -1848,7 +1922,7 @@ const file_atrium_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\"2\n" +
 	"\x16RevokeSessionsResponse\x12\x18\n" +
-	"\arevoked\x18\x01 \x01(\x05R\arevoked2\x85\n" +
+	"\arevoked\x18\x01 \x01(\x05R\arevoked2\xd0\n" +
 	"\n" +
 	"\vAuthService\x12C\n" +
 	"\bRegister\x12\x1a.atrium.v1.RegisterRequest\x1a\x1b.atrium.v1.RegisterResponse\x12:\n" +
@@ -1865,7 +1939,9 @@ const file_atrium_v1_auth_proto_rawDesc = "" +
 	"\x16StartPhoneVerification\x12(.atrium.v1.StartPhoneVerificationRequest\x1a).atrium.v1.StartPhoneVerificationResponse\x12s\n" +
 	"\x18ConfirmPhoneVerification\x12*.atrium.v1.ConfirmPhoneVerificationRequest\x1a+.atrium.v1.ConfirmPhoneVerificationResponse\x12R\n" +
 	"\rStartRecovery\x12\x1f.atrium.v1.StartRecoveryRequest\x1a .atrium.v1.StartRecoveryResponse\x12[\n" +
-	"\x10CompleteRecovery\x12\".atrium.v1.CompleteRecoveryRequest\x1a#.atrium.v1.CompleteRecoveryResponse2\xbb\x03\n" +
+	"\x10CompleteRecovery\x12\".atrium.v1.CompleteRecoveryRequest\x1a#.atrium.v1.CompleteRecoveryResponse\x12I\n" +
+	"\n" +
+	"RemoveTotp\x12\x1c.atrium.v1.RemoveTotpRequest\x1a\x1d.atrium.v1.RemoveTotpResponse2\xbb\x03\n" +
 	"\x0eSessionService\x12=\n" +
 	"\x06WhoAmI\x12\x18.atrium.v1.WhoAmIRequest\x1a\x19.atrium.v1.WhoAmIResponse\x12O\n" +
 	"\fListSessions\x12\x1e.atrium.v1.ListSessionsRequest\x1a\x1f.atrium.v1.ListSessionsResponse\x12S\n" +
@@ -1885,104 +1961,108 @@ func file_atrium_v1_auth_proto_rawDescGZIP() []byte {
 	return file_atrium_v1_auth_proto_rawDescData
 }
 
-var file_atrium_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_atrium_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_atrium_v1_auth_proto_goTypes = []any{
-	(*StartRecoveryRequest)(nil),             // 0: atrium.v1.StartRecoveryRequest
-	(*StartRecoveryResponse)(nil),            // 1: atrium.v1.StartRecoveryResponse
-	(*CompleteRecoveryRequest)(nil),          // 2: atrium.v1.CompleteRecoveryRequest
-	(*CompleteRecoveryResponse)(nil),         // 3: atrium.v1.CompleteRecoveryResponse
-	(*StartPhoneVerificationRequest)(nil),    // 4: atrium.v1.StartPhoneVerificationRequest
-	(*StartPhoneVerificationResponse)(nil),   // 5: atrium.v1.StartPhoneVerificationResponse
-	(*ConfirmPhoneVerificationRequest)(nil),  // 6: atrium.v1.ConfirmPhoneVerificationRequest
-	(*ConfirmPhoneVerificationResponse)(nil), // 7: atrium.v1.ConfirmPhoneVerificationResponse
-	(*ImportPasswordHashRequest)(nil),        // 8: atrium.v1.ImportPasswordHashRequest
-	(*ImportPasswordHashResponse)(nil),       // 9: atrium.v1.ImportPasswordHashResponse
-	(*StartEmailVerificationRequest)(nil),    // 10: atrium.v1.StartEmailVerificationRequest
-	(*StartEmailVerificationResponse)(nil),   // 11: atrium.v1.StartEmailVerificationResponse
-	(*ConfirmEmailVerificationRequest)(nil),  // 12: atrium.v1.ConfirmEmailVerificationRequest
-	(*ConfirmEmailVerificationResponse)(nil), // 13: atrium.v1.ConfirmEmailVerificationResponse
-	(*RegisterRequest)(nil),                  // 14: atrium.v1.RegisterRequest
-	(*RegisterResponse)(nil),                 // 15: atrium.v1.RegisterResponse
-	(*LoginRequest)(nil),                     // 16: atrium.v1.LoginRequest
-	(*LoginResponse)(nil),                    // 17: atrium.v1.LoginResponse
-	(*LoginMfaRequest)(nil),                  // 18: atrium.v1.LoginMfaRequest
-	(*EnrollTotpRequest)(nil),                // 19: atrium.v1.EnrollTotpRequest
-	(*EnrollTotpResponse)(nil),               // 20: atrium.v1.EnrollTotpResponse
-	(*ConfirmTotpRequest)(nil),               // 21: atrium.v1.ConfirmTotpRequest
-	(*ConfirmTotpResponse)(nil),              // 22: atrium.v1.ConfirmTotpResponse
-	(*ChangePasswordRequest)(nil),            // 23: atrium.v1.ChangePasswordRequest
-	(*RegenerateRecoveryCodesRequest)(nil),   // 24: atrium.v1.RegenerateRecoveryCodesRequest
-	(*RegenerateRecoveryCodesResponse)(nil),  // 25: atrium.v1.RegenerateRecoveryCodesResponse
-	(*Session)(nil),                          // 26: atrium.v1.Session
-	(*WhoAmIRequest)(nil),                    // 27: atrium.v1.WhoAmIRequest
-	(*WhoAmIResponse)(nil),                   // 28: atrium.v1.WhoAmIResponse
-	(*ListSessionsRequest)(nil),              // 29: atrium.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),             // 30: atrium.v1.ListSessionsResponse
-	(*RevokeSessionRequest)(nil),             // 31: atrium.v1.RevokeSessionRequest
-	(*RevokeOtherSessionsRequest)(nil),       // 32: atrium.v1.RevokeOtherSessionsRequest
-	(*RevokeAccountSessionsRequest)(nil),     // 33: atrium.v1.RevokeAccountSessionsRequest
-	(*RevokeSessionsResponse)(nil),           // 34: atrium.v1.RevokeSessionsResponse
-	(*IdentifierInput)(nil),                  // 35: atrium.v1.IdentifierInput
-	(*timestamppb.Timestamp)(nil),            // 36: google.protobuf.Timestamp
-	(*Account)(nil),                          // 37: atrium.v1.Account
+	(*RemoveTotpRequest)(nil),                // 0: atrium.v1.RemoveTotpRequest
+	(*RemoveTotpResponse)(nil),               // 1: atrium.v1.RemoveTotpResponse
+	(*StartRecoveryRequest)(nil),             // 2: atrium.v1.StartRecoveryRequest
+	(*StartRecoveryResponse)(nil),            // 3: atrium.v1.StartRecoveryResponse
+	(*CompleteRecoveryRequest)(nil),          // 4: atrium.v1.CompleteRecoveryRequest
+	(*CompleteRecoveryResponse)(nil),         // 5: atrium.v1.CompleteRecoveryResponse
+	(*StartPhoneVerificationRequest)(nil),    // 6: atrium.v1.StartPhoneVerificationRequest
+	(*StartPhoneVerificationResponse)(nil),   // 7: atrium.v1.StartPhoneVerificationResponse
+	(*ConfirmPhoneVerificationRequest)(nil),  // 8: atrium.v1.ConfirmPhoneVerificationRequest
+	(*ConfirmPhoneVerificationResponse)(nil), // 9: atrium.v1.ConfirmPhoneVerificationResponse
+	(*ImportPasswordHashRequest)(nil),        // 10: atrium.v1.ImportPasswordHashRequest
+	(*ImportPasswordHashResponse)(nil),       // 11: atrium.v1.ImportPasswordHashResponse
+	(*StartEmailVerificationRequest)(nil),    // 12: atrium.v1.StartEmailVerificationRequest
+	(*StartEmailVerificationResponse)(nil),   // 13: atrium.v1.StartEmailVerificationResponse
+	(*ConfirmEmailVerificationRequest)(nil),  // 14: atrium.v1.ConfirmEmailVerificationRequest
+	(*ConfirmEmailVerificationResponse)(nil), // 15: atrium.v1.ConfirmEmailVerificationResponse
+	(*RegisterRequest)(nil),                  // 16: atrium.v1.RegisterRequest
+	(*RegisterResponse)(nil),                 // 17: atrium.v1.RegisterResponse
+	(*LoginRequest)(nil),                     // 18: atrium.v1.LoginRequest
+	(*LoginResponse)(nil),                    // 19: atrium.v1.LoginResponse
+	(*LoginMfaRequest)(nil),                  // 20: atrium.v1.LoginMfaRequest
+	(*EnrollTotpRequest)(nil),                // 21: atrium.v1.EnrollTotpRequest
+	(*EnrollTotpResponse)(nil),               // 22: atrium.v1.EnrollTotpResponse
+	(*ConfirmTotpRequest)(nil),               // 23: atrium.v1.ConfirmTotpRequest
+	(*ConfirmTotpResponse)(nil),              // 24: atrium.v1.ConfirmTotpResponse
+	(*ChangePasswordRequest)(nil),            // 25: atrium.v1.ChangePasswordRequest
+	(*RegenerateRecoveryCodesRequest)(nil),   // 26: atrium.v1.RegenerateRecoveryCodesRequest
+	(*RegenerateRecoveryCodesResponse)(nil),  // 27: atrium.v1.RegenerateRecoveryCodesResponse
+	(*Session)(nil),                          // 28: atrium.v1.Session
+	(*WhoAmIRequest)(nil),                    // 29: atrium.v1.WhoAmIRequest
+	(*WhoAmIResponse)(nil),                   // 30: atrium.v1.WhoAmIResponse
+	(*ListSessionsRequest)(nil),              // 31: atrium.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),             // 32: atrium.v1.ListSessionsResponse
+	(*RevokeSessionRequest)(nil),             // 33: atrium.v1.RevokeSessionRequest
+	(*RevokeOtherSessionsRequest)(nil),       // 34: atrium.v1.RevokeOtherSessionsRequest
+	(*RevokeAccountSessionsRequest)(nil),     // 35: atrium.v1.RevokeAccountSessionsRequest
+	(*RevokeSessionsResponse)(nil),           // 36: atrium.v1.RevokeSessionsResponse
+	(*IdentifierInput)(nil),                  // 37: atrium.v1.IdentifierInput
+	(*timestamppb.Timestamp)(nil),            // 38: google.protobuf.Timestamp
+	(*Account)(nil),                          // 39: atrium.v1.Account
 }
 var file_atrium_v1_auth_proto_depIdxs = []int32{
-	35, // 0: atrium.v1.StartRecoveryRequest.identifier:type_name -> atrium.v1.IdentifierInput
-	36, // 1: atrium.v1.StartRecoveryResponse.expire_time:type_name -> google.protobuf.Timestamp
-	36, // 2: atrium.v1.StartPhoneVerificationResponse.expire_time:type_name -> google.protobuf.Timestamp
-	36, // 3: atrium.v1.StartEmailVerificationResponse.expire_time:type_name -> google.protobuf.Timestamp
-	35, // 4: atrium.v1.RegisterRequest.identifier:type_name -> atrium.v1.IdentifierInput
-	36, // 5: atrium.v1.RegisterResponse.expire_time:type_name -> google.protobuf.Timestamp
-	35, // 6: atrium.v1.LoginRequest.identifier:type_name -> atrium.v1.IdentifierInput
-	26, // 7: atrium.v1.LoginResponse.session:type_name -> atrium.v1.Session
-	36, // 8: atrium.v1.LoginResponse.challenge_expire_time:type_name -> google.protobuf.Timestamp
-	26, // 9: atrium.v1.ConfirmTotpResponse.session:type_name -> atrium.v1.Session
-	36, // 10: atrium.v1.Session.auth_time:type_name -> google.protobuf.Timestamp
-	36, // 11: atrium.v1.Session.last_seen_time:type_name -> google.protobuf.Timestamp
-	36, // 12: atrium.v1.Session.expire_time:type_name -> google.protobuf.Timestamp
-	26, // 13: atrium.v1.WhoAmIResponse.session:type_name -> atrium.v1.Session
-	37, // 14: atrium.v1.WhoAmIResponse.account:type_name -> atrium.v1.Account
-	26, // 15: atrium.v1.ListSessionsResponse.sessions:type_name -> atrium.v1.Session
-	14, // 16: atrium.v1.AuthService.Register:input_type -> atrium.v1.RegisterRequest
-	16, // 17: atrium.v1.AuthService.Login:input_type -> atrium.v1.LoginRequest
-	18, // 18: atrium.v1.AuthService.LoginMfa:input_type -> atrium.v1.LoginMfaRequest
-	19, // 19: atrium.v1.AuthService.EnrollTotp:input_type -> atrium.v1.EnrollTotpRequest
-	21, // 20: atrium.v1.AuthService.ConfirmTotp:input_type -> atrium.v1.ConfirmTotpRequest
-	23, // 21: atrium.v1.AuthService.ChangePassword:input_type -> atrium.v1.ChangePasswordRequest
-	24, // 22: atrium.v1.AuthService.RegenerateRecoveryCodes:input_type -> atrium.v1.RegenerateRecoveryCodesRequest
-	10, // 23: atrium.v1.AuthService.StartEmailVerification:input_type -> atrium.v1.StartEmailVerificationRequest
-	12, // 24: atrium.v1.AuthService.ConfirmEmailVerification:input_type -> atrium.v1.ConfirmEmailVerificationRequest
-	8,  // 25: atrium.v1.AuthService.ImportPasswordHash:input_type -> atrium.v1.ImportPasswordHashRequest
-	4,  // 26: atrium.v1.AuthService.StartPhoneVerification:input_type -> atrium.v1.StartPhoneVerificationRequest
-	6,  // 27: atrium.v1.AuthService.ConfirmPhoneVerification:input_type -> atrium.v1.ConfirmPhoneVerificationRequest
-	0,  // 28: atrium.v1.AuthService.StartRecovery:input_type -> atrium.v1.StartRecoveryRequest
-	2,  // 29: atrium.v1.AuthService.CompleteRecovery:input_type -> atrium.v1.CompleteRecoveryRequest
-	27, // 30: atrium.v1.SessionService.WhoAmI:input_type -> atrium.v1.WhoAmIRequest
-	29, // 31: atrium.v1.SessionService.ListSessions:input_type -> atrium.v1.ListSessionsRequest
-	31, // 32: atrium.v1.SessionService.RevokeSession:input_type -> atrium.v1.RevokeSessionRequest
-	32, // 33: atrium.v1.SessionService.RevokeOtherSessions:input_type -> atrium.v1.RevokeOtherSessionsRequest
-	33, // 34: atrium.v1.SessionService.RevokeAccountSessions:input_type -> atrium.v1.RevokeAccountSessionsRequest
-	15, // 35: atrium.v1.AuthService.Register:output_type -> atrium.v1.RegisterResponse
-	17, // 36: atrium.v1.AuthService.Login:output_type -> atrium.v1.LoginResponse
-	17, // 37: atrium.v1.AuthService.LoginMfa:output_type -> atrium.v1.LoginResponse
-	20, // 38: atrium.v1.AuthService.EnrollTotp:output_type -> atrium.v1.EnrollTotpResponse
-	22, // 39: atrium.v1.AuthService.ConfirmTotp:output_type -> atrium.v1.ConfirmTotpResponse
-	17, // 40: atrium.v1.AuthService.ChangePassword:output_type -> atrium.v1.LoginResponse
-	25, // 41: atrium.v1.AuthService.RegenerateRecoveryCodes:output_type -> atrium.v1.RegenerateRecoveryCodesResponse
-	11, // 42: atrium.v1.AuthService.StartEmailVerification:output_type -> atrium.v1.StartEmailVerificationResponse
-	13, // 43: atrium.v1.AuthService.ConfirmEmailVerification:output_type -> atrium.v1.ConfirmEmailVerificationResponse
-	9,  // 44: atrium.v1.AuthService.ImportPasswordHash:output_type -> atrium.v1.ImportPasswordHashResponse
-	5,  // 45: atrium.v1.AuthService.StartPhoneVerification:output_type -> atrium.v1.StartPhoneVerificationResponse
-	7,  // 46: atrium.v1.AuthService.ConfirmPhoneVerification:output_type -> atrium.v1.ConfirmPhoneVerificationResponse
-	1,  // 47: atrium.v1.AuthService.StartRecovery:output_type -> atrium.v1.StartRecoveryResponse
-	3,  // 48: atrium.v1.AuthService.CompleteRecovery:output_type -> atrium.v1.CompleteRecoveryResponse
-	28, // 49: atrium.v1.SessionService.WhoAmI:output_type -> atrium.v1.WhoAmIResponse
-	30, // 50: atrium.v1.SessionService.ListSessions:output_type -> atrium.v1.ListSessionsResponse
-	34, // 51: atrium.v1.SessionService.RevokeSession:output_type -> atrium.v1.RevokeSessionsResponse
-	34, // 52: atrium.v1.SessionService.RevokeOtherSessions:output_type -> atrium.v1.RevokeSessionsResponse
-	34, // 53: atrium.v1.SessionService.RevokeAccountSessions:output_type -> atrium.v1.RevokeSessionsResponse
-	35, // [35:54] is the sub-list for method output_type
-	16, // [16:35] is the sub-list for method input_type
+	37, // 0: atrium.v1.StartRecoveryRequest.identifier:type_name -> atrium.v1.IdentifierInput
+	38, // 1: atrium.v1.StartRecoveryResponse.expire_time:type_name -> google.protobuf.Timestamp
+	38, // 2: atrium.v1.StartPhoneVerificationResponse.expire_time:type_name -> google.protobuf.Timestamp
+	38, // 3: atrium.v1.StartEmailVerificationResponse.expire_time:type_name -> google.protobuf.Timestamp
+	37, // 4: atrium.v1.RegisterRequest.identifier:type_name -> atrium.v1.IdentifierInput
+	38, // 5: atrium.v1.RegisterResponse.expire_time:type_name -> google.protobuf.Timestamp
+	37, // 6: atrium.v1.LoginRequest.identifier:type_name -> atrium.v1.IdentifierInput
+	28, // 7: atrium.v1.LoginResponse.session:type_name -> atrium.v1.Session
+	38, // 8: atrium.v1.LoginResponse.challenge_expire_time:type_name -> google.protobuf.Timestamp
+	28, // 9: atrium.v1.ConfirmTotpResponse.session:type_name -> atrium.v1.Session
+	38, // 10: atrium.v1.Session.auth_time:type_name -> google.protobuf.Timestamp
+	38, // 11: atrium.v1.Session.last_seen_time:type_name -> google.protobuf.Timestamp
+	38, // 12: atrium.v1.Session.expire_time:type_name -> google.protobuf.Timestamp
+	28, // 13: atrium.v1.WhoAmIResponse.session:type_name -> atrium.v1.Session
+	39, // 14: atrium.v1.WhoAmIResponse.account:type_name -> atrium.v1.Account
+	28, // 15: atrium.v1.ListSessionsResponse.sessions:type_name -> atrium.v1.Session
+	16, // 16: atrium.v1.AuthService.Register:input_type -> atrium.v1.RegisterRequest
+	18, // 17: atrium.v1.AuthService.Login:input_type -> atrium.v1.LoginRequest
+	20, // 18: atrium.v1.AuthService.LoginMfa:input_type -> atrium.v1.LoginMfaRequest
+	21, // 19: atrium.v1.AuthService.EnrollTotp:input_type -> atrium.v1.EnrollTotpRequest
+	23, // 20: atrium.v1.AuthService.ConfirmTotp:input_type -> atrium.v1.ConfirmTotpRequest
+	25, // 21: atrium.v1.AuthService.ChangePassword:input_type -> atrium.v1.ChangePasswordRequest
+	26, // 22: atrium.v1.AuthService.RegenerateRecoveryCodes:input_type -> atrium.v1.RegenerateRecoveryCodesRequest
+	12, // 23: atrium.v1.AuthService.StartEmailVerification:input_type -> atrium.v1.StartEmailVerificationRequest
+	14, // 24: atrium.v1.AuthService.ConfirmEmailVerification:input_type -> atrium.v1.ConfirmEmailVerificationRequest
+	10, // 25: atrium.v1.AuthService.ImportPasswordHash:input_type -> atrium.v1.ImportPasswordHashRequest
+	6,  // 26: atrium.v1.AuthService.StartPhoneVerification:input_type -> atrium.v1.StartPhoneVerificationRequest
+	8,  // 27: atrium.v1.AuthService.ConfirmPhoneVerification:input_type -> atrium.v1.ConfirmPhoneVerificationRequest
+	2,  // 28: atrium.v1.AuthService.StartRecovery:input_type -> atrium.v1.StartRecoveryRequest
+	4,  // 29: atrium.v1.AuthService.CompleteRecovery:input_type -> atrium.v1.CompleteRecoveryRequest
+	0,  // 30: atrium.v1.AuthService.RemoveTotp:input_type -> atrium.v1.RemoveTotpRequest
+	29, // 31: atrium.v1.SessionService.WhoAmI:input_type -> atrium.v1.WhoAmIRequest
+	31, // 32: atrium.v1.SessionService.ListSessions:input_type -> atrium.v1.ListSessionsRequest
+	33, // 33: atrium.v1.SessionService.RevokeSession:input_type -> atrium.v1.RevokeSessionRequest
+	34, // 34: atrium.v1.SessionService.RevokeOtherSessions:input_type -> atrium.v1.RevokeOtherSessionsRequest
+	35, // 35: atrium.v1.SessionService.RevokeAccountSessions:input_type -> atrium.v1.RevokeAccountSessionsRequest
+	17, // 36: atrium.v1.AuthService.Register:output_type -> atrium.v1.RegisterResponse
+	19, // 37: atrium.v1.AuthService.Login:output_type -> atrium.v1.LoginResponse
+	19, // 38: atrium.v1.AuthService.LoginMfa:output_type -> atrium.v1.LoginResponse
+	22, // 39: atrium.v1.AuthService.EnrollTotp:output_type -> atrium.v1.EnrollTotpResponse
+	24, // 40: atrium.v1.AuthService.ConfirmTotp:output_type -> atrium.v1.ConfirmTotpResponse
+	19, // 41: atrium.v1.AuthService.ChangePassword:output_type -> atrium.v1.LoginResponse
+	27, // 42: atrium.v1.AuthService.RegenerateRecoveryCodes:output_type -> atrium.v1.RegenerateRecoveryCodesResponse
+	13, // 43: atrium.v1.AuthService.StartEmailVerification:output_type -> atrium.v1.StartEmailVerificationResponse
+	15, // 44: atrium.v1.AuthService.ConfirmEmailVerification:output_type -> atrium.v1.ConfirmEmailVerificationResponse
+	11, // 45: atrium.v1.AuthService.ImportPasswordHash:output_type -> atrium.v1.ImportPasswordHashResponse
+	7,  // 46: atrium.v1.AuthService.StartPhoneVerification:output_type -> atrium.v1.StartPhoneVerificationResponse
+	9,  // 47: atrium.v1.AuthService.ConfirmPhoneVerification:output_type -> atrium.v1.ConfirmPhoneVerificationResponse
+	3,  // 48: atrium.v1.AuthService.StartRecovery:output_type -> atrium.v1.StartRecoveryResponse
+	5,  // 49: atrium.v1.AuthService.CompleteRecovery:output_type -> atrium.v1.CompleteRecoveryResponse
+	1,  // 50: atrium.v1.AuthService.RemoveTotp:output_type -> atrium.v1.RemoveTotpResponse
+	30, // 51: atrium.v1.SessionService.WhoAmI:output_type -> atrium.v1.WhoAmIResponse
+	32, // 52: atrium.v1.SessionService.ListSessions:output_type -> atrium.v1.ListSessionsResponse
+	36, // 53: atrium.v1.SessionService.RevokeSession:output_type -> atrium.v1.RevokeSessionsResponse
+	36, // 54: atrium.v1.SessionService.RevokeOtherSessions:output_type -> atrium.v1.RevokeSessionsResponse
+	36, // 55: atrium.v1.SessionService.RevokeAccountSessions:output_type -> atrium.v1.RevokeSessionsResponse
+	36, // [36:56] is the sub-list for method output_type
+	16, // [16:36] is the sub-list for method input_type
 	16, // [16:16] is the sub-list for extension type_name
 	16, // [16:16] is the sub-list for extension extendee
 	0,  // [0:16] is the sub-list for field type_name
@@ -2000,7 +2080,7 @@ func file_atrium_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_atrium_v1_auth_proto_rawDesc), len(file_atrium_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   35,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -150,7 +150,7 @@ func testSessionRotationOnce(t *testing.T, db *sqlstore.DB) {
 	ss := db.Sessions()
 	id := newAccount(t, db)
 	cur := sessionRecord(id, 0)
-	if err := ss.InsertSession(ctx, cur, "", t0); err != nil {
+	if err := ss.InsertSession(ctx, cur, "", t0, outbox.New("atrium.session.created", cur.AccountID, t0, map[string]any{})); err != nil {
 		t.Fatal(err)
 	}
 	n := 1
@@ -162,7 +162,7 @@ func testSessionRotationOnce(t *testing.T, db *sqlstore.DB) {
 			n++
 			r := sessionRecord(id, n)
 			mu.Unlock()
-			err := ss.InsertSession(ctx, r, cur.ID, t0)
+			err := ss.InsertSession(ctx, r, cur.ID, t0, outbox.New("atrium.session.created", r.AccountID, t0, map[string]any{}))
 			if err == nil {
 				winner = r
 			} else if !fault.Is(err, fault.Aborted) {
@@ -337,7 +337,7 @@ func testSessionRevocation(t *testing.T, db *sqlstore.DB) {
 	var rs []session.Record
 	for i := range 3 {
 		r := sessionRecord(id, i)
-		if err := ss.InsertSession(ctx, r, "", t0); err != nil {
+		if err := ss.InsertSession(ctx, r, "", t0, outbox.New("atrium.session.created", r.AccountID, t0, map[string]any{})); err != nil {
 			t.Fatal(err)
 		}
 		rs = append(rs, r)
@@ -370,7 +370,7 @@ func testSuspensionRevokesSessions(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
 	id := newAccount(t, db)
 	r := sessionRecord(id, 0)
-	if err := db.Sessions().InsertSession(ctx, r, "", t0); err != nil {
+	if err := db.Sessions().InsertSession(ctx, r, "", t0, outbox.New("atrium.session.created", r.AccountID, t0, map[string]any{})); err != nil {
 		t.Fatal(err)
 	}
 	err := db.Accounts().Update(ctx, func(ctx context.Context, tx account.Tx) error {

@@ -72,6 +72,8 @@ const (
 	// AuthServiceCompleteRecoveryProcedure is the fully-qualified name of the AuthService's
 	// CompleteRecovery RPC.
 	AuthServiceCompleteRecoveryProcedure = "/atrium.v1.AuthService/CompleteRecovery"
+	// AuthServiceRemoveTotpProcedure is the fully-qualified name of the AuthService's RemoveTotp RPC.
+	AuthServiceRemoveTotpProcedure = "/atrium.v1.AuthService/RemoveTotp"
 	// SessionServiceWhoAmIProcedure is the fully-qualified name of the SessionService's WhoAmI RPC.
 	SessionServiceWhoAmIProcedure = "/atrium.v1.SessionService/WhoAmI"
 	// SessionServiceListSessionsProcedure is the fully-qualified name of the SessionService's
@@ -140,6 +142,10 @@ type AuthServiceClient interface {
 	// TOTP or recovery code when the account has a second factor, and ends
 	// every session. REST: POST /v1/auth/recovery/complete.
 	CompleteRecovery(context.Context, *connect.Request[v1.CompleteRecoveryRequest]) (*connect.Response[v1.CompleteRecoveryResponse], error)
+	// RemoveTotp removes the TOTP authenticator and the recovery codes; it
+	// needs an AAL2 session authenticated within 15 minutes.
+	// REST: DELETE /v1/auth/totp.
+	RemoveTotp(context.Context, *connect.Request[v1.RemoveTotpRequest]) (*connect.Response[v1.RemoveTotpResponse], error)
 }
 
 // NewAuthServiceClient constructs a client for the atrium.v1.AuthService service. By default, it
@@ -237,6 +243,12 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(authServiceMethods.ByName("CompleteRecovery")),
 			connect.WithClientOptions(opts...),
 		),
+		removeTotp: connect.NewClient[v1.RemoveTotpRequest, v1.RemoveTotpResponse](
+			httpClient,
+			baseURL+AuthServiceRemoveTotpProcedure,
+			connect.WithSchema(authServiceMethods.ByName("RemoveTotp")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -256,6 +268,7 @@ type authServiceClient struct {
 	confirmPhoneVerification *connect.Client[v1.ConfirmPhoneVerificationRequest, v1.ConfirmPhoneVerificationResponse]
 	startRecovery            *connect.Client[v1.StartRecoveryRequest, v1.StartRecoveryResponse]
 	completeRecovery         *connect.Client[v1.CompleteRecoveryRequest, v1.CompleteRecoveryResponse]
+	removeTotp               *connect.Client[v1.RemoveTotpRequest, v1.RemoveTotpResponse]
 }
 
 // Register calls atrium.v1.AuthService.Register.
@@ -328,6 +341,11 @@ func (c *authServiceClient) CompleteRecovery(ctx context.Context, req *connect.R
 	return c.completeRecovery.CallUnary(ctx, req)
 }
 
+// RemoveTotp calls atrium.v1.AuthService.RemoveTotp.
+func (c *authServiceClient) RemoveTotp(ctx context.Context, req *connect.Request[v1.RemoveTotpRequest]) (*connect.Response[v1.RemoveTotpResponse], error) {
+	return c.removeTotp.CallUnary(ctx, req)
+}
+
 // AuthServiceHandler is an implementation of the atrium.v1.AuthService service.
 type AuthServiceHandler interface {
 	// Register creates an account of a self-service kind with an identifier
@@ -380,6 +398,10 @@ type AuthServiceHandler interface {
 	// TOTP or recovery code when the account has a second factor, and ends
 	// every session. REST: POST /v1/auth/recovery/complete.
 	CompleteRecovery(context.Context, *connect.Request[v1.CompleteRecoveryRequest]) (*connect.Response[v1.CompleteRecoveryResponse], error)
+	// RemoveTotp removes the TOTP authenticator and the recovery codes; it
+	// needs an AAL2 session authenticated within 15 minutes.
+	// REST: DELETE /v1/auth/totp.
+	RemoveTotp(context.Context, *connect.Request[v1.RemoveTotpRequest]) (*connect.Response[v1.RemoveTotpResponse], error)
 }
 
 // NewAuthServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -473,6 +495,12 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(authServiceMethods.ByName("CompleteRecovery")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authServiceRemoveTotpHandler := connect.NewUnaryHandler(
+		AuthServiceRemoveTotpProcedure,
+		svc.RemoveTotp,
+		connect.WithSchema(authServiceMethods.ByName("RemoveTotp")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/atrium.v1.AuthService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AuthServiceRegisterProcedure:
@@ -503,6 +531,8 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 			authServiceStartRecoveryHandler.ServeHTTP(w, r)
 		case AuthServiceCompleteRecoveryProcedure:
 			authServiceCompleteRecoveryHandler.ServeHTTP(w, r)
+		case AuthServiceRemoveTotpProcedure:
+			authServiceRemoveTotpHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -566,6 +596,10 @@ func (UnimplementedAuthServiceHandler) StartRecovery(context.Context, *connect.R
 
 func (UnimplementedAuthServiceHandler) CompleteRecovery(context.Context, *connect.Request[v1.CompleteRecoveryRequest]) (*connect.Response[v1.CompleteRecoveryResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.CompleteRecovery is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) RemoveTotp(context.Context, *connect.Request[v1.RemoveTotpRequest]) (*connect.Response[v1.RemoveTotpResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.RemoveTotp is not implemented"))
 }
 
 // SessionServiceClient is a client for the atrium.v1.SessionService service.
