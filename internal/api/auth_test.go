@@ -320,6 +320,25 @@ func TestEmailVerificationREST(t *testing.T) {
 	if idents := r.body["identifiers"].([]any); idents[0].(map[string]any)["verifyTime"] == nil {
 		t.Errorf("identifier after confirmation = %v, want verified", idents[0])
 	}
+	// R-17 (T-B6): a recovery asked with a forged host is e-mailed a link
+	// under the configured public URL; the code then sets a new password.
+	r = c.anonymous("POST", "/v1/auth/recovery/start", map[string]any{"identifier": map[string]any{"type": "email", "value": userEmail}}, "X-Forwarded-Host", "evil.example", "Host", "evil.example")
+	if r.status != 202 {
+		t.Fatalf("recovery start = %d %s", r.status, r.raw)
+	}
+	msgs = smtp.Messages()
+	last := msgs[len(msgs)-1].Data
+	if strings.Contains(last, "evil") || !strings.Contains(last, "https://id.example.org/recover#code=") {
+		t.Fatalf("recovery e-mail = %q", last)
+	}
+	code = strings.SplitN(strings.SplitN(last, "code is ", 2)[1], ".", 2)[0]
+	done := c.anonymous("POST", "/v1/auth/recovery/complete", map[string]any{"flow": r.body["flow"], "code": code, "password": "a recovered long passphrase"})
+	if done.status != 200 {
+		t.Fatalf("recovery complete = %d %s", done.status, done.raw)
+	}
+	if r := c.anonymous("POST", "/v1/auth/login", login(userEmail, "a recovered long passphrase")); r.status != 200 {
+		t.Errorf("login with the recovered password = %d %s", r.status, r.raw)
+	}
 }
 
 // an administrator imports a legacy bcrypt hash; the account logs
