@@ -263,8 +263,9 @@ func TestLoginIgnoresIdempotencyKey(t *testing.T) {
 	}
 }
 
-// FuzzAuthRequests sends arbitrary bodies to the login and registration
-// routes: the answer is never a server error, and errors are typed.
+// FuzzAuthRequests sends arbitrary bodies to the login, registration and
+// recovery routes: the answer is never a server error, and errors are
+// typed.
 func FuzzAuthRequests(f *testing.F) {
 	for _, s := range []string{
 		`{"kind":"user","identifier":{"type":"email","value":"a@example.com"},"password":"a sufficiently long passphrase"}`,
@@ -272,11 +273,14 @@ func FuzzAuthRequests(f *testing.F) {
 		`{"identifier":{"type":"wallet","value":"eip155:1:0x0"},"password":""}`,
 		`{"challenge":"atc_x","code":"123456"}`, `{"challenge":"","recoveryCode":"abcd-efgh"}`,
 		`{"password":"` + strings.Repeat("é", 2000) + `"}`, `{"identifier":null}`, `[]`, `null`, "\xff", `{"kind":7}`,
+		`{"flow":"atf_x","code":"12345678","password":"a sufficiently long passphrase","totpCode":"123456"}`,
+		`{"flow":"` + strings.Repeat("a", 5000) + `","code":"1","password":"x","recoveryCode":"abcd"}`,
 	} {
 		f.Add(s, uint8(0))
 	}
 	srv := testenv.StartServer(f, testenv.SQLiteURL(f), cheapHashing)
-	targets := []string{"/v1/auth/register", "/v1/auth/login", "/v1/auth/login/mfa", "/atrium.v1.AuthService/Login", "/atrium.v1.AuthService/Register"}
+	targets := []string{"/v1/auth/register", "/v1/auth/login", "/v1/auth/login/mfa", "/atrium.v1.AuthService/Login", "/atrium.v1.AuthService/Register",
+		"/v1/auth/recovery/start", "/v1/auth/recovery/complete"}
 	f.Fuzz(func(t *testing.T, body string, target uint8) {
 		path := targets[int(target)%len(targets)]
 		req := httptest.NewRequest("POST", path, strings.NewReader(body))
