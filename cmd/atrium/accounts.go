@@ -86,6 +86,16 @@ func accounts(ctx context.Context, args []string, getenv func(string) string, st
 		if res, err = client.GetAccount(ctx, connect.NewRequest(req)); err == nil {
 			msg = res.Msg
 		}
+	case "password-hash":
+		if len(pos) != 2 {
+			return errors.New("usage: atrium accounts password-hash ID HASH")
+		}
+		auth := atriumv1connect.NewAuthServiceClient(&http.Client{Timeout: 30 * time.Second}, base,
+			connect.WithProtoJSON(), connect.WithInterceptors(bearer(*cf.key)))
+		var res *connect.Response[atriumv1.ImportPasswordHashResponse]
+		if res, err = auth.ImportPasswordHash(ctx, connect.NewRequest(&atriumv1.ImportPasswordHashRequest{AccountId: pos[0], PasswordHash: pos[1]})); err == nil {
+			msg = res.Msg
+		}
 	case "list":
 		req := &atriumv1.ListAccountsRequest{Kind: *kind, State: *state, PageSize: int32(*pageSize), PageToken: *pageToken}
 		var res *connect.Response[atriumv1.ListAccountsResponse]

@@ -38,6 +38,7 @@ Client (talks to --server, default http://localhost:8080, with --key or ATRIUM_A
   accounts create --kind KIND [--fragment NAME=JSON]... [--identifier TYPE=VALUE]...
   accounts get ID [--fragments a,b]
   accounts list --kind KIND [--state STATE] [--page-size N] [--page-token T]
+  accounts password-hash ID HASH   import a legacy password hash (bcrypt, scrypt, pbkdf2-sha256, argon2i/id)
   kinds diff FILE            what FILE changes in the live document, and whether it applies
   kinds apply FILE [--dry-run] | --version N    apply a document, or a stored version again
   kinds get [--version N]    print the live kinds document, or version N

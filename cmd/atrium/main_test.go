@@ -125,6 +125,18 @@ func TestServeAndClient(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "already_exists") || !strings.Contains(err.Error(), "identifiers[0]") {
 				t.Errorf("duplicate create error = %v, want already_exists naming identifiers[0]", err)
 			}
+			out, err = atrium(t, "accounts", "create", "--server", base, "--key", key, "--kind", "user", "--identifier", "username=legacy")
+			var user map[string]any
+			if err != nil || json.Unmarshal([]byte(out), &user) != nil {
+				t.Fatalf("accounts create user = %q, %v", out, err)
+			}
+			const bcryptHash = "$2a$04$abcdefghijklmnopqrstuuBCqQhD2Q5SMbQ7VSgzOGZfs0LWCL9ES" // not checked until a login
+			if _, err := atrium(t, "accounts", "password-hash", user["id"].(string), bcryptHash, "--server", base, "--key", key); err != nil {
+				t.Errorf("accounts password-hash = %v", err)
+			}
+			if _, err := atrium(t, "accounts", "password-hash", user["id"].(string), "plain", "--server", base, "--key", key); err == nil || !strings.Contains(err.Error(), "invalid_argument") {
+				t.Errorf("accounts password-hash(plain) = %v, want invalid_argument", err)
+			}
 			out, err = atrium(t, "check", "user:nobody", "member", "org:"+id, "--server", base, "--key", key)
 			if err != nil || !strings.HasPrefix(out, "denied") {
 				t.Errorf("check = %q, %v; want denied", out, err)

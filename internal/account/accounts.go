@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/atriumid/atrium/internal/envelope"
 	"github.com/atriumid/atrium/internal/fault"
@@ -26,6 +27,10 @@ type CreateRequest struct {
 	// same transaction, such as ("org:$self", "owner", "user:usr_…"); the
 	// ID "$self" stands for the account being created.
 	Relationships [][3]string
+	// Within, when set, runs in the creating transaction after the
+	// account's rows are written and before its event, for writes that
+	// must commit with the account, such as its first password.
+	Within func(ctx context.Context, tx Tx, accountID string, now time.Time) error
 }
 
 // Self is the ID that stands for the account being created in the
@@ -111,6 +116,11 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Account, erro
 			id.AccountID, id.CreateTime = rec.ID, now
 			if err := tx.InsertIdentifier(ctx, id); err != nil {
 				return identifierTaken(op, fmt.Sprintf("identifiers[%d]", i), err)
+			}
+		}
+		if req.Within != nil {
+			if err := req.Within(ctx, tx, rec.ID, now); err != nil {
+				return err
 			}
 		}
 		if err := event(ctx, tx, "created", rec, now, map[string]any{"fragments": fragmentVersions(frags)}); err != nil {

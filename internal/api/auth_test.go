@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"connectrpc.com/connect"
 	atriumv1 "github.com/atriumid/atrium/gen/atrium/v1"
 	"github.com/atriumid/atrium/gen/atrium/v1/atriumv1connect"
@@ -55,10 +57,25 @@ func (c client) anonymous(method, path string, body any, headers ...string) resp
 func (c client) register(t *testing.T) string {
 	t.Helper()
 	r := c.anonymous("POST", "/v1/auth/register", map[string]any{"kind": "user", "identifier": map[string]any{"type": "email", "value": userEmail}, "password": userPw})
-	if r.status != 201 || r.body["kind"] != "user" {
-		t.Fatalf("register = %d %s, want 201", r.status, r.raw)
+	if flow, _ := r.body["flow"].(string); r.status != 202 || !strings.HasPrefix(flow, "atf_") || r.body["id"] != nil {
+		t.Fatalf("register = %d %s, want 202 with a flow and no account", r.status, r.raw)
 	}
-	return r.body["id"].(string)
+	// R-12: the same answer when the identifier is taken.
+	again := c.anonymous("POST", "/v1/auth/register", map[string]any{"kind": "user", "identifier": map[string]any{"type": "email", "value": userEmail}, "password": userPw + " again"})
+	if again.status != 202 || len(again.body) != len(r.body) || len(again.body["flow"].(string)) != len(r.body["flow"].(string)) {
+		t.Fatalf("register(taken) = %d %s, want the answer of a new registration", again.status, again.raw)
+	}
+	tok := c.loginToken(t)
+	who := c.session(tok, "GET", "/v1/sessions/whoami", nil)
+	sess, _ := who.body["session"].(map[string]any)
+	id, _ := sess["accountId"].(string)
+	if who.status != 200 || id == "" {
+		t.Fatalf("whoami after register = %d %s", who.status, who.raw)
+	}
+	if r := c.session(tok, "DELETE", "/v1/sessions/"+sess["id"].(string), nil); r.status >= 300 {
+		t.Fatalf("ending the session that found the ID = %d %s", r.status, r.raw)
+	}
+	return id
 }
 
 func (c client) loginToken(t *testing.T) string {
@@ -246,8 +263,9 @@ func TestLoginIgnoresIdempotencyKey(t *testing.T) {
 	}
 }
 
-// FuzzAuthRequests sends arbitrary bodies to the login and registration
-// routes: the answer is never a server error, and errors are typed.
+// FuzzAuthRequests sends arbitrary bodies to the login, registration and
+// recovery routes: the answer is never a server error, and errors are
+// typed.
 func FuzzAuthRequests(f *testing.F) {
 	for _, s := range []string{
 		`{"kind":"user","identifier":{"type":"email","value":"a@example.com"},"password":"a sufficiently long passphrase"}`,
@@ -255,11 +273,14 @@ func FuzzAuthRequests(f *testing.F) {
 		`{"identifier":{"type":"wallet","value":"eip155:1:0x0"},"password":""}`,
 		`{"challenge":"atc_x","code":"123456"}`, `{"challenge":"","recoveryCode":"abcd-efgh"}`,
 		`{"password":"` + strings.Repeat("é", 2000) + `"}`, `{"identifier":null}`, `[]`, `null`, "\xff", `{"kind":7}`,
+		`{"flow":"atf_x","code":"12345678","password":"a sufficiently long passphrase","totpCode":"123456"}`,
+		`{"flow":"` + strings.Repeat("a", 5000) + `","code":"1","password":"x","recoveryCode":"abcd"}`,
 	} {
 		f.Add(s, uint8(0))
 	}
 	srv := testenv.StartServer(f, testenv.SQLiteURL(f), cheapHashing)
-	targets := []string{"/v1/auth/register", "/v1/auth/login", "/v1/auth/login/mfa", "/atrium.v1.AuthService/Login", "/atrium.v1.AuthService/Register"}
+	targets := []string{"/v1/auth/register", "/v1/auth/login", "/v1/auth/login/mfa", "/atrium.v1.AuthService/Login", "/atrium.v1.AuthService/Register",
+		"/v1/auth/recovery/start", "/v1/auth/recovery/complete"}
 	f.Fuzz(func(t *testing.T, body string, target uint8) {
 		path := targets[int(target)%len(targets)]
 		req := httptest.NewRequest("POST", path, strings.NewReader(body))
@@ -281,7 +302,7 @@ func FuzzAuthRequests(f *testing.F) {
 func TestEmailVerificationREST(t *testing.T) {
 	smtp := testenv.StartSMTP(t)
 	srv := testenv.StartServer(t, testenv.SQLiteURL(t), cheapHashing, func(c *config.Config) {
-		c.SMTPAddr, c.SMTPFrom, c.PublicURL = smtp.Addr(), "atrium@id.example.org", "https://id.example.org"
+		c.SMTPAddr, c.SMTPFrom, c.SMTPInsecure, c.PublicURL = smtp.Addr(), "atrium@id.example.org", true, "https://id.example.org"
 	})
 	c := client{t: t, srv: srv}
 	id := c.register(t)
@@ -291,6 +312,7 @@ func TestEmailVerificationREST(t *testing.T) {
 		t.Fatalf("verify = %d %s", r.status, r.raw)
 	}
 	msgs := smtp.Messages()
+	msgs = msgs[len(msgs)-1:] // the registration's code and the holder's notice came before
 	if len(msgs) != 1 || msgs[0].To != userEmail || strings.Contains(msgs[0].Data, "evil") || !strings.Contains(msgs[0].Data, "https://id.example.org/verify-email#code=") {
 		t.Fatalf("e-mail = %+v", msgs)
 	}
@@ -302,4 +324,46 @@ func TestEmailVerificationREST(t *testing.T) {
 	if idents := r.body["identifiers"].([]any); idents[0].(map[string]any)["verifyTime"] == nil {
 		t.Errorf("identifier after confirmation = %v, want verified", idents[0])
 	}
+	// R-17 (T-B6): a recovery asked with a forged host is e-mailed a link
+	// under the configured public URL; the code then sets a new password.
+	r = c.anonymous("POST", "/v1/auth/recovery/start", map[string]any{"identifier": map[string]any{"type": "email", "value": userEmail}}, "X-Forwarded-Host", "evil.example", "Host", "evil.example")
+	if r.status != 202 {
+		t.Fatalf("recovery start = %d %s", r.status, r.raw)
+	}
+	msgs = smtp.Messages()
+	last := msgs[len(msgs)-1].Data
+	if strings.Contains(last, "evil") || !strings.Contains(last, "https://id.example.org/recover#code=") {
+		t.Fatalf("recovery e-mail = %q", last)
+	}
+	code = strings.SplitN(strings.SplitN(last, "code is ", 2)[1], ".", 2)[0]
+	done := c.anonymous("POST", "/v1/auth/recovery/complete", map[string]any{"flow": r.body["flow"], "code": code, "password": "a recovered long passphrase"})
+	if done.status != 200 {
+		t.Fatalf("recovery complete = %d %s", done.status, done.raw)
+	}
+	if r := c.anonymous("POST", "/v1/auth/login", login(userEmail, "a recovered long passphrase")); r.status != 200 {
+		t.Errorf("login with the recovered password = %d %s", r.status, r.raw)
+	}
+}
+
+// R-09: an administrator imports a legacy bcrypt hash; the account logs
+// in with its old password. Sessions cannot import.
+func TestImportPasswordHashREST(t *testing.T) {
+	forEachAuthServer(t, func(t *testing.T, c client) {
+		r := c.do("POST", "/v1/accounts", map[string]any{"kind": "user", "identifiers": []any{map[string]any{"type": "email", "value": userEmail}}})
+		if r.status != 201 {
+			t.Fatalf("create = %d %s", r.status, r.raw)
+		}
+		path := "/v1/accounts/" + r.body["id"].(string) + "/password-hash"
+		legacy, _ := bcrypt.GenerateFromPassword([]byte(userPw), bcrypt.MinCost)
+		if r := c.do("PUT", path, map[string]any{"passwordHash": "$md5$x$y"}); r.status != 400 {
+			t.Errorf("import(unsupported) = %d %s, want 400", r.status, r.raw)
+		}
+		if r := c.do("PUT", path, map[string]any{"passwordHash": string(legacy)}); r.status != 200 {
+			t.Fatalf("import = %d %s", r.status, r.raw)
+		}
+		tok := c.loginToken(t)
+		if r := c.session(tok, "PUT", path, map[string]any{"passwordHash": string(legacy)}); r.status != 401 && r.status != 403 {
+			t.Errorf("import with a session token = %d %s, want 401 or 403", r.status, r.raw)
+		}
+	})
 }

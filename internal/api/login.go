@@ -43,7 +43,7 @@ func authRoutes(mux *http.ServeMux, log *slog.Logger, c Config, opts ...connect.
 	mux.Handle(atriumv1connect.NewAuthServiceHandler(h, opts...))
 	mux.Handle(atriumv1connect.NewSessionServiceHandler(h, opts...))
 	handle := restHandle(mux, log)
-	postRoute(handle, "/v1/auth/register", http.StatusCreated, h.Register)
+	postRoute(handle, "/v1/auth/register", http.StatusAccepted, h.Register)
 	postRoute(handle, "/v1/auth/login", http.StatusOK, h.Login)
 	postRoute(handle, "/v1/auth/login/mfa", http.StatusOK, h.LoginMfa)
 	postRoute(handle, "/v1/auth/totp/enroll", http.StatusOK, h.EnrollTotp)
@@ -52,6 +52,21 @@ func authRoutes(mux *http.ServeMux, log *slog.Logger, c Config, opts ...connect.
 	postRoute(handle, "/v1/auth/recovery-codes", http.StatusOK, h.RegenerateRecoveryCodes)
 	postRoute(handle, "/v1/auth/email/verify", http.StatusOK, h.StartEmailVerification)
 	postRoute(handle, "/v1/auth/email/confirm", http.StatusOK, h.ConfirmEmailVerification)
+	postRoute(handle, "/v1/auth/phone/verify", http.StatusOK, h.StartPhoneVerification)
+	postRoute(handle, "/v1/auth/phone/confirm", http.StatusOK, h.ConfirmPhoneVerification)
+	postRoute(handle, "/v1/auth/recovery/start", http.StatusAccepted, h.StartRecovery)
+	handle("DELETE /v1/auth/totp", func(w http.ResponseWriter, r *http.Request) error {
+		return call(w, r, http.StatusOK, h.RemoveTotp, &atriumv1.RemoveTotpRequest{})
+	})
+	postRoute(handle, "/v1/auth/recovery/complete", http.StatusOK, h.CompleteRecovery)
+	handle("PUT /v1/accounts/{id}/password-hash", func(w http.ResponseWriter, r *http.Request) error {
+		msg := &atriumv1.ImportPasswordHashRequest{}
+		if err := readMessage(r, msg); err != nil {
+			return err
+		}
+		msg.AccountId = r.PathValue("id")
+		return call(w, r, http.StatusOK, h.ImportPasswordHash, msg)
+	})
 	handle("/v1/auth/", func(w http.ResponseWriter, r *http.Request) error {
 		return fault.E("api.rest", fault.NotFound, "no such method: %s %s", r.Method, r.URL.Path)
 	})
@@ -110,6 +125,9 @@ func clientOf(ctx context.Context) string {
 // would hold session tokens.
 func selfAuthenticated(r *http.Request) bool {
 	p := r.URL.Path
+	if p == atriumv1connect.AuthServiceImportPasswordHashProcedure {
+		return false // an admin method
+	}
 	if strings.HasPrefix(p, "/v1/auth/") || strings.HasPrefix(p, "/"+atriumv1connect.AuthServiceName+"/") ||
 		strings.HasPrefix(p, "/"+atriumv1connect.WalletServiceName+"/") || strings.HasPrefix(p, "/"+atriumv1connect.PasskeyServiceName+"/") {
 		return true
@@ -133,12 +151,14 @@ func (h *authHandler) session(ctx context.Context, header http.Header) (session.
 	return h.sessions.Authenticate(ctx, bearer(header))
 }
 
-func (h *authHandler) Register(ctx context.Context, req *connect.Request[atriumv1.RegisterRequest]) (*connect.Response[atriumv1.Account], error) {
+func (h *authHandler) Register(ctx context.Context, req *connect.Request[atriumv1.RegisterRequest]) (*connect.Response[atriumv1.RegisterResponse], error) {
 	m := req.Msg
-	a, err := h.creds.Register(ctx, credential.RegisterRequest{Kind: m.Kind, Password: m.Password,
+	reg, err := h.creds.Register(ctx, credential.RegisterRequest{Kind: m.Kind, Password: m.Password, Client: clientOf(ctx),
 		Identifier: account.IdentifierInput{Type: m.GetIdentifier().GetType(), Value: m.GetIdentifier().GetValue()}})
-	var ah accountHandler
-	return ah.account(a, err)
+	if err != nil {
+		return nil, err
+	}
+	return noStore(connect.NewResponse(&atriumv1.RegisterResponse{Flow: reg.Flow.Flow, ExpireTime: timestamp(reg.Flow.Expire)})), nil
 }
 
 func (h *authHandler) Login(ctx context.Context, req *connect.Request[atriumv1.LoginRequest]) (*connect.Response[atriumv1.LoginResponse], error) {
@@ -222,24 +242,91 @@ func (h *authHandler) RegenerateRecoveryCodes(ctx context.Context, req *connect.
 }
 
 func (h *authHandler) StartEmailVerification(ctx context.Context, req *connect.Request[atriumv1.StartEmailVerificationRequest]) (*connect.Response[atriumv1.StartEmailVerificationResponse], error) {
-	s, err := h.session(ctx, req.Header())
-	if err != nil {
-		return nil, err
-	}
-	f, err := h.creds.StartEmailVerification(ctx, s, clientOf(ctx))
+	f, err := h.startVerification(ctx, req.Header(), h.creds.StartEmailVerification)
 	if err != nil {
 		return nil, err
 	}
 	return noStore(connect.NewResponse(&atriumv1.StartEmailVerificationResponse{Flow: f.Flow, ExpireTime: timestamp(f.Expire)})), nil
 }
 
+func (h *authHandler) StartPhoneVerification(ctx context.Context, req *connect.Request[atriumv1.StartPhoneVerificationRequest]) (*connect.Response[atriumv1.StartPhoneVerificationResponse], error) {
+	f, err := h.startVerification(ctx, req.Header(), h.creds.StartPhoneVerification)
+	if err != nil {
+		return nil, err
+	}
+	return noStore(connect.NewResponse(&atriumv1.StartPhoneVerificationResponse{Flow: f.Flow, ExpireTime: timestamp(f.Expire)})), nil
+}
+
+// startVerification runs start for the session a request carries.
+func (h *authHandler) startVerification(ctx context.Context, header http.Header, start func(context.Context, session.Session, string) (*credential.EmailFlow, error)) (*credential.EmailFlow, error) {
+	s, err := h.session(ctx, header)
+	if err != nil {
+		return nil, err
+	}
+	return start(ctx, s, clientOf(ctx))
+}
+
 func (h *authHandler) ConfirmEmailVerification(ctx context.Context, req *connect.Request[atriumv1.ConfirmEmailVerificationRequest]) (*connect.Response[atriumv1.ConfirmEmailVerificationResponse], error) {
+	if err := h.confirmVerification(ctx, req.Header(), req.Msg.Flow, req.Msg.Code, h.creds.ConfirmEmailVerification); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&atriumv1.ConfirmEmailVerificationResponse{}), nil
+}
+
+func (h *authHandler) ConfirmPhoneVerification(ctx context.Context, req *connect.Request[atriumv1.ConfirmPhoneVerificationRequest]) (*connect.Response[atriumv1.ConfirmPhoneVerificationResponse], error) {
+	if err := h.confirmVerification(ctx, req.Header(), req.Msg.Flow, req.Msg.Code, h.creds.ConfirmPhoneVerification); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&atriumv1.ConfirmPhoneVerificationResponse{}), nil
+}
+
+// confirmVerification runs confirm for the session a request carries.
+func (h *authHandler) confirmVerification(ctx context.Context, header http.Header, flow, code string, confirm func(context.Context, session.Session, string, string, string) error) error {
+	s, err := h.session(ctx, header)
+	if err != nil {
+		return err
+	}
+	return confirm(ctx, s, flow, code, clientOf(ctx))
+}
+
+// ImportPasswordHash is for admins: it needs an API key, which the
+// authenticator has already checked.
+func (h *authHandler) ImportPasswordHash(ctx context.Context, req *connect.Request[atriumv1.ImportPasswordHashRequest]) (*connect.Response[atriumv1.ImportPasswordHashResponse], error) {
+	if p, ok := PrincipalFrom(ctx); !ok || p.Role != "admin" {
+		return nil, fault.E("api.ImportPasswordHash", fault.PermissionDenied, "an admin API key is required")
+	}
+	if err := h.creds.ImportPasswordHash(ctx, req.Msg.AccountId, req.Msg.PasswordHash); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&atriumv1.ImportPasswordHashResponse{}), nil
+}
+
+func (h *authHandler) StartRecovery(ctx context.Context, req *connect.Request[atriumv1.StartRecoveryRequest]) (*connect.Response[atriumv1.StartRecoveryResponse], error) {
+	id := req.Msg.GetIdentifier()
+	f, err := h.creds.StartRecovery(ctx, account.IdentifierInput{Type: id.GetType(), Value: id.GetValue()}, clientOf(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return noStore(connect.NewResponse(&atriumv1.StartRecoveryResponse{Flow: f.Flow, ExpireTime: timestamp(f.Expire)})), nil
+}
+
+func (h *authHandler) CompleteRecovery(ctx context.Context, req *connect.Request[atriumv1.CompleteRecoveryRequest]) (*connect.Response[atriumv1.CompleteRecoveryResponse], error) {
+	m := req.Msg
+	err := h.creds.CompleteRecovery(ctx, credential.RecoverRequest{Flow: m.Flow, Code: m.Code, Password: m.Password,
+		TOTPCode: m.TotpCode, RecoveryCode: m.RecoveryCode, Client: clientOf(ctx)})
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&atriumv1.CompleteRecoveryResponse{}), nil
+}
+
+func (h *authHandler) RemoveTotp(ctx context.Context, req *connect.Request[atriumv1.RemoveTotpRequest]) (*connect.Response[atriumv1.RemoveTotpResponse], error) {
 	s, err := h.session(ctx, req.Header())
 	if err != nil {
 		return nil, err
 	}
-	if err := h.creds.ConfirmEmailVerification(ctx, s, req.Msg.Flow, req.Msg.Code, clientOf(ctx)); err != nil {
+	if err := h.creds.RemoveTOTP(ctx, s); err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&atriumv1.ConfirmEmailVerificationResponse{}), nil
+	return connect.NewResponse(&atriumv1.RemoveTotpResponse{}), nil
 }

@@ -244,7 +244,7 @@ func TestPasskeyRefusalsR18(t *testing.T) {
 		// same credential ID.
 		other := client{t: t, srv: c.srv}
 		rr := other.anonymous("POST", "/v1/auth/register", map[string]any{"kind": "user", "identifier": map[string]any{"type": "email", "value": "dave@example.com"}, "password": userPw})
-		if rr.status != 201 {
+		if rr.status != 202 {
 			t.Fatalf("register dave = %d %s", rr.status, rr.raw)
 		}
 		lr := other.anonymous("POST", "/v1/auth/login", login("dave@example.com", userPw))

@@ -62,7 +62,7 @@ func (h *authHandler) RevokeSession(ctx context.Context, req *connect.Request[at
 	if err != nil {
 		return nil, err
 	}
-	if err := h.sessions.Revoke(ctx, s.AccountID, req.Msg.Id); err != nil {
+	if err := h.sessions.Revoke(ctx, s.AccountID, req.Msg.Id, s.ID); err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&atriumv1.RevokeSessionsResponse{Revoked: 1}), nil

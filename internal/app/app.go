@@ -35,6 +35,7 @@ import (
 	"github.com/atriumid/atrium/internal/kind"
 	"github.com/atriumid/atrium/internal/mail"
 	"github.com/atriumid/atrium/internal/session"
+	"github.com/atriumid/atrium/internal/sms"
 	"github.com/atriumid/atrium/internal/sqlstore"
 	"github.com/atriumid/atrium/internal/throttle"
 	"github.com/atriumid/atrium/internal/webhook"
@@ -107,7 +108,7 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 		Identifiers: identifier.Normalizers{Wallet: normalizeWallet}, Tuples: relations, Sessions: a.db.SessionRevoker(),
 	})
 	sessions := session.NewService(a.db.Sessions(), session.DefaultPolicy, nil)
-	creds, err := credentials(cfg, accounts, kinds, keys, sessions, a.db)
+	creds, err := credentials(cfg, accounts, kinds, keys, sessions, a.db, a.log)
 	if err != nil {
 		return err
 	}
@@ -159,7 +160,7 @@ func (a *App) watchKinds(ctx context.Context, kinds *kind.Registry) {
 
 // credentials builds the credential service: password hashing from cfg,
 // throttling and sessions in the database.
-func credentials(cfg config.Config, accounts *account.Service, kinds *kind.Registry, keys *envelope.Keyring, sessions *session.Service, db *sqlstore.DB) (*credential.Service, error) {
+func credentials(cfg config.Config, accounts *account.Service, kinds *kind.Registry, keys *envelope.Keyring, sessions *session.Service, db *sqlstore.DB, log *slog.Logger) (*credential.Service, error) {
 	var context []string
 	if u, err := url.Parse(cfg.PublicURL); err == nil && u.Hostname() != "" {
 		context = append(context, u.Hostname())
@@ -174,10 +175,12 @@ func credentials(cfg config.Config, accounts *account.Service, kinds *kind.Regis
 	}
 	return credential.NewService(credential.Config{
 		Accounts: accounts, Kinds: kinds, Store: db.Credentials(), Sessions: sessions, Keys: keys,
-		Limiter: throttle.New(db.Throttle(), throttle.DefaultPolicies, nil),
-		Hashing: password.Params{Memory: cfg.PasswordHashMemoryKiB, Time: cfg.PasswordHashTime, Threads: 1},
-		Policy:  password.DefaultPolicy, Issuer: "Atrium", ContextWords: context,
-		Mail: mailer(cfg), PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
+		Limiter:         throttle.New(db.Throttle(), throttle.DefaultPolicies, nil),
+		Sends:           throttle.New(db.Throttle(), throttle.SendPolicies, nil),
+		Hashing:         password.Params{Memory: cfg.PasswordHashMemoryKiB, Time: cfg.PasswordHashTime, Threads: 1},
+		HashConcurrency: cfg.PasswordHashConcurrency,
+		Policy:          password.DefaultPolicy, Issuer: "Atrium", ContextWords: context,
+		Mail: mailer(cfg), SMS: smsSender(cfg, log), PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
 		Wallets: wallets, Passkeys: pk,
 	})
 }
@@ -187,7 +190,15 @@ func mailer(cfg config.Config) credential.Mailer {
 	if cfg.SMTPAddr == "" {
 		return nil
 	}
-	return &mail.SMTP{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom}
+	return &mail.SMTP{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Insecure: cfg.SMTPInsecure, ImplicitTLS: cfg.SMTPTLS}
+}
+
+// smsSender returns the SMS sender of cfg, or nil when none is configured.
+func smsSender(cfg config.Config, log *slog.Logger) credential.SMSSender {
+	if !cfg.SMSLog {
+		return nil
+	}
+	return sms.Log{Logger: log, RevealText: cfg.SMSLogCodes}
 }
 
 // normalizeWallet normalizes a wallet identifier to its identity key in

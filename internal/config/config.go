@@ -29,10 +29,21 @@ type Config struct {
 	// parameters are replaced at the next login.
 	PasswordHashMemoryKiB uint32
 	PasswordHashTime      uint32
+	// PasswordHashConcurrency bounds the password hashes computed at
+	// once; 0 sizes it from the cores and the Go memory limit.
+	PasswordHashConcurrency int
 	// SMTP relay (host:port) and sender address of verification e-mail;
 	// without a relay, e-mail verification is off.
 	SMTPAddr string
 	SMTPFrom string
+	// SMTPInsecure allows a relay without STARTTLS (development only);
+	// SMTPTLS connects with TLS from the first byte (port 465).
+	SMTPInsecure bool
+	SMTPTLS      bool
+	// SMSLog sends SMS codes to the log (development); SMSLogCodes
+	// includes the codes themselves in it.
+	SMSLog      bool
+	SMSLogCodes bool
 
 	NatsURL          string        // NATS server with JetStream; empty: no relay, the embedded feed only
 	EventRetention   time.Duration // delivered events older than this are pruned
@@ -176,6 +187,17 @@ func (c *Config) FlagSet(name string, out io.Writer, want ...string) *flag.FlagS
 			return err
 		})
 	}
+	if def("smtp-insecure") {
+		fs.BoolVar(&c.SMTPInsecure, "smtp-insecure", c.SMTPInsecure, "allow an SMTP relay without STARTTLS (development only)")
+		fs.BoolVar(&c.SMTPTLS, "smtp-tls", c.SMTPTLS, "connect to the SMTP relay with TLS from the first byte (port 465) instead of STARTTLS")
+	}
+	if def("sms-log") {
+		fs.BoolVar(&c.SMSLog, "sms-log", c.SMSLog, "send SMS codes to the log instead of a provider (development)")
+		fs.BoolVar(&c.SMSLogCodes, "sms-log-codes", c.SMSLogCodes, "with --sms-log, write the codes themselves to the log (development only)")
+	}
+	if def("password-hash-concurrency") {
+		fs.IntVar(&c.PasswordHashConcurrency, "password-hash-concurrency", c.PasswordHashConcurrency, "password hashes computed at once; 0 = one per core, within a quarter of GOMEMLIMIT")
+	}
 	if def("nats-url") {
 		fs.StringVar(&c.NatsURL, "nats-url", c.NatsURL, "NATS server with JetStream to relay events to, as nats://HOST:4222 (env ATRIUM_NATS_URL)")
 	}
@@ -313,6 +335,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PasswordHashMemoryKiB < 8 || c.PasswordHashMemoryKiB > 1<<21 || c.PasswordHashTime < 1 || c.PasswordHashTime > 64 {
 		return fmt.Errorf("--password-hash-memory must be 8 to 2097152 KiB and the hash time 1 to 64 passes")
+	}
+	if c.PasswordHashConcurrency < 0 || c.PasswordHashConcurrency > 4096 {
+		return fmt.Errorf("--password-hash-concurrency must be 0 to 4096")
 	}
 	if c.SMTPAddr != "" {
 		if _, _, err := net.SplitHostPort(c.SMTPAddr); err != nil || c.SMTPFrom == "" {

@@ -6,8 +6,8 @@ import (
 	"github.com/atriumid/atrium/internal/account"
 	"github.com/atriumid/atrium/internal/mail"
 
-	"github.com/atriumid/atrium/internal/credential/password"
 	"github.com/atriumid/atrium/internal/fault"
+	"github.com/atriumid/atrium/internal/outbox"
 	"github.com/atriumid/atrium/internal/session"
 	"github.com/atriumid/atrium/internal/throttle"
 )
@@ -25,15 +25,22 @@ type ChangePasswordRequest struct {
 // the caller's session: the result carries the new token. It returns
 // fault.Invalid with a violation on "currentPassword" when the current
 // password is wrong and on "password" when the policy refuses the new
-// one, fault.ResourceExhausted when throttled, and fault.Aborted when the
+// one, fault.PermissionDenied for an AAL0 session or, when the account has
+// a second factor, for one that is not a recent AAL2 session,
+// fault.ResourceExhausted when throttled, and fault.Aborted when the
 // password changed concurrently.
 func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest) (*LoginResult, error) {
 	const op = "credential.ChangePassword"
 	id := req.Session.AccountID
-	subject := throttle.Subject{Account: id, Client: req.Client}
-	if err := s.c.Limiter.Check(ctx, subject); err != nil {
+	if err := s.sensitive(ctx, op, req.Session); err != nil {
 		return nil, err
 	}
+	subject := throttle.Subject{Account: id, Client: req.Client}
+	att, err := s.c.Limiter.Begin(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	defer att.Release(ctx)
 	stored, err := s.c.Store.PasswordHash(ctx, id)
 	if fault.Is(err, fault.NotFound) {
 		return nil, fault.E(op, fault.FailedPrecondition, "the account has no password")
@@ -41,32 +48,32 @@ func (s *Service) ChangePassword(ctx context.Context, req ChangePasswordRequest)
 	if err != nil {
 		return nil, err
 	}
-	ok, err := password.Verify(req.Current, stored)
-	if err != nil && !fault.Is(err, fault.Invalid) {
+	ok, err := s.verify(ctx, req.Current, stored)
+	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, s.fail(ctx, subject, fault.Invalidf(op, []fault.Violation{{Field: "currentPassword", Reason: "does not match"}}, "current password is wrong"))
+		return nil, failed(ctx, att, fault.Invalidf(op, []fault.Violation{{Field: "currentPassword", Reason: "does not match"}}, "current password is wrong"))
 	}
-	if err := s.c.Limiter.Succeed(ctx, subject); err != nil {
+	if err := att.Succeed(ctx); err != nil {
 		return nil, err
 	}
 	acc, err := s.c.Accounts.Get(ctx, id, nil)
 	if err != nil {
 		return nil, err
 	}
-	var context []string
-	for _, ident := range acc.Identifiers {
-		context = append(context, ident.Value)
-	}
-	if err := s.c.Policy.Check(req.Password, append(context, s.contextWords("")...)); err != nil {
+	if err := s.checkNewPassword(acc, req.Password); err != nil {
 		return nil, err
 	}
-	hash, err := password.Hash(req.Password, s.c.Hashing)
+	hash, err := s.hash(ctx, req.Password)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.c.Store.ReplacePassword(ctx, id, stored, hash, s.clock()); err != nil {
+	err = s.write(ctx, func(ctx context.Context, tx Tx) (outbox.Event, error) {
+		now := s.clock()
+		return outbox.New("atrium.credential.password_changed", id, now, map[string]any{"session": req.Session.ID}), tx.ReplacePassword(ctx, id, stored, hash, now)
+	})
+	if err != nil {
 		return nil, err
 	}
 	if _, err := s.c.Sessions.RevokeOthers(ctx, id, req.Session.ID); err != nil {

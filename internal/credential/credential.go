@@ -22,6 +22,7 @@ import (
 	"github.com/atriumid/atrium/internal/envelope"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/kind"
+	"github.com/atriumid/atrium/internal/outbox"
 	"github.com/atriumid/atrium/internal/session"
 	"github.com/atriumid/atrium/internal/throttle"
 )
@@ -43,11 +44,19 @@ type Config struct {
 	Store    Store
 	Sessions *session.Service
 	Limiter  *throttle.Limiter
-	Keys     *envelope.Keyring
+	// Sends limits the codes and notices sent per account and client, and
+	// registrations per client (throttle.SendPolicies).
+	Sends *throttle.Limiter
+	Keys  *envelope.Keyring
 	// Hashing are the argon2id parameters of new hashes; stored hashes
 	// made with others are replaced at the next login.
 	Hashing password.Params
-	Policy  password.Policy
+	// HashConcurrency bounds the password hashes computed at once; 0 sizes
+	// it from the cores and the Go memory limit. HashQueueWait bounds the
+	// wait for a slot (DefaultHashQueueWait when 0).
+	HashConcurrency int
+	HashQueueWait   time.Duration
+	Policy          password.Policy
 	// Issuer names the service in authenticator apps; it is also a
 	// context word that passwords must not be built from.
 	Issuer string
@@ -55,6 +64,8 @@ type Config struct {
 	// such as the organisation's name.
 	ContextWords []string
 	// Mail sends verification codes; nil disables e-mail verification.
+	// SMS sends them to phones; nil disables phone verification.
+	SMS  SMSSender
 	Mail Mailer
 	// PublicURL is the externally visible base URL, the only origin of
 	// links in e-mail.
@@ -70,6 +81,7 @@ type Config struct {
 type Service struct {
 	c     Config
 	dummy string // a hash of a random password, verified for unknown identifiers
+	gate  *hashGate
 }
 
 // NewService returns a Service. It returns fault.Invalid when the hashing
@@ -85,54 +97,17 @@ func NewService(c Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{c: c, dummy: dummy}, nil
+	slots := c.HashConcurrency
+	if slots <= 0 {
+		slots = hashSlots(c.Hashing)
+	}
+	if c.HashQueueWait <= 0 {
+		c.HashQueueWait = DefaultHashQueueWait
+	}
+	return &Service{c: c, dummy: dummy, gate: newHashGate(slots, c.HashQueueWait)}, nil
 }
 
 func (s *Service) clock() time.Time { return s.c.Now().UTC().Truncate(time.Microsecond) }
-
-// RegisterRequest registers an account of a self-service kind with one
-// identifier and a password.
-type RegisterRequest struct {
-	Kind       string
-	Identifier account.IdentifierInput
-	Password   string
-}
-
-// Register creates an account of a kind that allows self-service
-// registration, with its identifier and password. It returns
-// fault.PermissionDenied for a kind that does not allow it, fault.Invalid
-// for a password the policy refuses (with a violation on "password") or a
-// bad identifier, and fault.AlreadyExists when the identifier is taken.
-//
-// The account is created first, then its password; should storing the
-// password fail, the account is erased again.
-func (s *Service) Register(ctx context.Context, req RegisterRequest) (*account.Account, error) {
-	const op = "credential.Register"
-	set, _ := s.c.Kinds.Current()
-	k, ok := set.Kind(req.Kind)
-	if !ok {
-		return nil, fault.Invalidf(op, []fault.Violation{{Field: "kind", Reason: "unknown kind"}}, "unknown kind %q", req.Kind)
-	}
-	if !k.SelfService() {
-		return nil, fault.E(op, fault.PermissionDenied, "kind %q does not allow self-service registration", k.Name)
-	}
-	if err := s.c.Policy.Check(req.Password, s.contextWords(req.Identifier.Value)); err != nil {
-		return nil, err
-	}
-	hash, err := password.Hash(req.Password, s.c.Hashing)
-	if err != nil {
-		return nil, err
-	}
-	acc, err := s.c.Accounts.Create(ctx, account.CreateRequest{Kind: k.Name, Identifiers: []account.IdentifierInput{req.Identifier}})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.c.Store.PutPassword(ctx, acc.ID, hash, s.clock()); err != nil {
-		s.c.Accounts.Erase(context.WithoutCancel(ctx), acc.ID)
-		return nil, fault.Wrap(op, fault.Internal, err)
-	}
-	return acc, nil
-}
 
 // contextWords returns the words a password of the holder of identifier
 // must not be built from.
@@ -183,11 +158,13 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	if acc != nil {
 		subject.Account = acc.ID
 	} else {
-		subject.Account = "identifier:" + req.Identifier.Type + ":" + strings.ToLower(strings.TrimSpace(req.Identifier.Value))
+		subject.Account = unknownKey(req.Identifier)
 	}
-	if err := s.c.Limiter.Check(ctx, subject); err != nil {
+	att, err := s.c.Limiter.Begin(ctx, subject)
+	if err != nil {
 		return nil, err
 	}
+	defer att.Release(ctx)
 	stored := s.dummy
 	if acc != nil {
 		h, err := s.c.Store.PasswordHash(ctx, acc.ID)
@@ -198,14 +175,19 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 			return nil, err
 		}
 	}
-	ok, err := password.Verify(req.Password, stored)
-	if err != nil && !fault.Is(err, fault.Invalid) {
+	ok, err := s.verify(ctx, req.Password, stored)
+	if err != nil {
 		return nil, err
 	}
 	if !ok || acc == nil || stored == s.dummy {
-		return nil, s.fail(ctx, subject, errLogin)
+		if acc != nil {
+			if err := s.note(ctx, outbox.New("atrium.auth.login_failed", acc.ID, s.clock(), map[string]any{"factor": session.MethodPassword})); err != nil {
+				return nil, err
+			}
+		}
+		return nil, failed(ctx, att, errLogin)
 	}
-	if err := s.c.Limiter.Succeed(ctx, subject); err != nil {
+	if err := att.Succeed(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.active(op, acc.Kind, acc.State); err != nil {
@@ -214,7 +196,15 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	if password.NeedsRehash(stored, s.c.Hashing) {
 		s.rehash(ctx, acc.ID, req.Password, stored)
 	}
-	return s.afterFirstFactor(ctx, acc.ID, acc.State, session.MethodPassword)
+	return s.afterFirstFactor(ctx, acc.ID, acc.Kind, acc.State, session.MethodPassword)
+}
+
+// unknownKey names the throttle account of an identifier that no account
+// holds, so it is throttled as an account would be. It is a hash: the
+// throttle table keeps no identifier that someone merely typed.
+func unknownKey(id account.IdentifierInput) string {
+	sum := sha256.Sum256([]byte(id.Type + "\x00" + strings.ToLower(strings.TrimSpace(id.Value))))
+	return "identifier:" + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // codesKey names the throttle account of an account's one-time codes
@@ -231,6 +221,24 @@ func (s *Service) checkCodes(ctx context.Context, accountID, client string) erro
 		return err
 	}
 	return s.c.Limiter.Check(ctx, throttle.Subject{Account: codesKey(accountID), Client: client})
+}
+
+// beginCodes refuses a one-time code attempt while the account's password
+// is blocked, and reserves an attempt of the account's codes.
+func (s *Service) beginCodes(ctx context.Context, accountID, client string) (*throttle.Attempt, error) {
+	if err := s.c.Limiter.Check(ctx, throttle.Subject{Account: accountID, Client: client}); err != nil {
+		return nil, err
+	}
+	return s.c.Limiter.Begin(ctx, throttle.Subject{Account: codesKey(accountID), Client: client})
+}
+
+// failed counts a failed attempt and returns err, or the error of
+// counting.
+func failed(ctx context.Context, att *throttle.Attempt, err error) error {
+	if ferr := att.Fail(ctx); ferr != nil {
+		return ferr
+	}
+	return err
 }
 
 // fail counts a failed attempt and returns err, or the error of counting.
@@ -251,18 +259,25 @@ func (s *Service) active(op, kindName, state string) error {
 	return nil
 }
 
-// rehash replaces a hash made with old parameters. Losing the race to a
-// concurrent login or password change is fine: the other write stands.
+// rehash replaces a hash made with old parameters or another algorithm.
+// Losing the race to a concurrent login or password change is fine: the
+// other write stands.
 func (s *Service) rehash(ctx context.Context, accountID, pw, old string) {
-	h, err := password.Hash(pw, s.c.Hashing)
-	if err == nil {
-		s.c.Store.ReplacePassword(ctx, accountID, old, h, s.clock())
+	h, err := s.hash(ctx, pw)
+	if err != nil {
+		return
 	}
+	s.write(ctx, func(ctx context.Context, tx Tx) (outbox.Event, error) {
+		now := s.clock()
+		return outbox.New("atrium.credential.password_rehashed", accountID, now, map[string]any{}), tx.ReplacePassword(ctx, accountID, old, h, now)
+	})
 }
 
 // afterFirstFactor issues an AAL1 session with the first factor's method,
-// or an MFA challenge when the account has a confirmed second factor.
-func (s *Service) afterFirstFactor(ctx context.Context, accountID, state, method string) (*LoginResult, error) {
+// or an MFA challenge when the account has a confirmed second factor, or
+// an AAL0 session, good only for enrolling one, when its kind requires a
+// second factor that the account lacks.
+func (s *Service) afterFirstFactor(ctx context.Context, accountID, kindName, state, method string) (*LoginResult, error) {
 	mfa, err := s.hasSecondFactor(ctx, accountID)
 	if err != nil {
 		return nil, err
@@ -278,7 +293,68 @@ func (s *Service) afterFirstFactor(ctx context.Context, accountID, state, method
 		}
 		return &LoginResult{MFARequired: true, Challenge: secret, ChallengeExpire: expire}, nil
 	}
-	tok, sess, err := s.c.Sessions.Issue(ctx, session.Grant{AccountID: accountID, AccountState: state, AAL: session.AAL1, Methods: []string{method}})
+	aal := session.AAL1
+	if s.mfaRequired(kindName) {
+		aal = session.AAL0
+	}
+	return s.issue(ctx, session.Grant{AccountID: accountID, AccountState: state, AAL: aal, Methods: []string{method}})
+}
+
+// mfaRequired reports whether the kind's accounts must have a second
+// factor.
+func (s *Service) mfaRequired(kindName string) bool {
+	set, _ := s.c.Kinds.Current()
+	k, ok := set.Kind(kindName)
+	return ok && k.MFARequired()
+}
+
+// policyFor returns the password policy of a kind's accounts: the
+// configured one, or, where a second factor is enforced, the NIST minimum
+// of 8 code points.
+func (s *Service) policyFor(kindName string) password.Policy {
+	if s.mfaRequired(kindName) {
+		return password.Policy{MinLength: password.MinLengthWithMFA, MFAEnforced: true}
+	}
+	return s.c.Policy
+}
+
+// checkNewPassword checks a new password of an account against its kind's
+// policy, with its identifiers as context words.
+func (s *Service) checkNewPassword(acc *account.Account, pw string) error {
+	var words []string
+	for _, ident := range acc.Identifiers {
+		words = append(words, ident.Value)
+	}
+	return s.policyFor(acc.Kind).Check(pw, append(words, s.contextWords("")...))
+}
+
+// usable refuses an AAL0 session, which is good only for enrolling a
+// second factor.
+func usable(op string, sess session.Session) error {
+	if sess.AAL == session.AAL0 {
+		return fault.E(op, fault.PermissionDenied, "enrol a second factor first")
+	}
+	return nil
+}
+
+// sensitive guards changes of credentials: an AAL2 session
+// authenticated within FreshAuth when the account has a second factor,
+// and any but an AAL0 session otherwise.
+func (s *Service) sensitive(ctx context.Context, op string, sess session.Session) error {
+	if err := usable(op, sess); err != nil {
+		return err
+	}
+	enrolled, err := s.hasSecondFactor(ctx, sess.AccountID)
+	if err != nil || !enrolled {
+		return err
+	}
+	return s.stepUp(op, sess)
+}
+
+// issue starts a session; its event (atrium.session.created) records the
+// login with its methods.
+func (s *Service) issue(ctx context.Context, g session.Grant) (*LoginResult, error) {
+	tok, sess, err := s.c.Sessions.Issue(ctx, g)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/atriumid/atrium/internal/sqlstore"
 	"github.com/atriumid/atrium/internal/testenv"
 	"github.com/atriumid/atrium/internal/throttle"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // clock is a settable clock shared by every service of a test.
@@ -45,6 +46,7 @@ func (c *clock) Advance(d time.Duration) {
 // env is the credential flows over one fresh database. Passwords are
 // hashed with the Cheap argon2id profile.
 type env struct {
+	url      string
 	db       *sqlstore.DB
 	clock    *clock
 	accounts *account.Service
@@ -75,14 +77,15 @@ func newEnv(t *testing.T, dbURL string) *env {
 	keys, _ := envelope.NewKeyring([]envelope.Key{k})
 	codec, _ := freshness.NewCodec([]byte(strings.Repeat("s", 32)))
 	c := &clock{t: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}
-	e := &env{db: db, clock: c, smtp: testenv.StartSMTP(t)}
+	e := &env{url: dbURL, db: db, clock: c, smtp: testenv.StartSMTP(t)}
 	e.accounts = account.NewService(account.Config{Store: db.Accounts(), Kinds: kinds, Keys: keys, Freshness: codec, Sessions: db.SessionRevoker(), Now: c.Now})
 	e.sessions = session.NewService(db.Sessions(), session.DefaultPolicy, c.Now)
 	e.cfg = credential.Config{
 		Accounts: e.accounts, Kinds: kinds, Store: db.Credentials(), Sessions: e.sessions,
 		Limiter: throttle.New(db.Throttle(), throttle.Policies{Pair: testPolicy, Account: testAccountPolicy, Client: throttle.DefaultPolicies.Client}, c.Now), Keys: keys,
+		Sends:   throttle.New(db.Throttle(), throttle.SendPolicies, c.Now),
 		Hashing: password.Cheap, Policy: password.DefaultPolicy, Issuer: "Atrium", ContextWords: []string{"Acme Corporation"}, Now: c.Now,
-		Mail: &mail.SMTP{Addr: e.smtp.Addr(), From: "atrium@id.example.org"}, PublicURL: "https://id.example.org",
+		Mail: &mail.SMTP{Addr: e.smtp.Addr(), From: "atrium@id.example.org", Insecure: true}, PublicURL: "https://id.example.org",
 	}
 	e.svc, err = credential.NewService(e.cfg)
 	if err != nil {
@@ -110,9 +113,13 @@ func email1() account.IdentifierInput { return account.IdentifierInput{Type: "em
 
 func (e *env) register(t *testing.T) *account.Account {
 	t.Helper()
-	a, err := e.svc.Register(context.Background(), credential.RegisterRequest{Kind: "user", Identifier: email1(), Password: pw})
+	reg, err := e.svc.Register(context.Background(), credential.RegisterRequest{Kind: "user", Identifier: email1(), Password: pw, Client: ip})
+	if err != nil || reg.AccountID == "" {
+		t.Fatalf("Register = %+v, %v", reg, err)
+	}
+	a, err := e.accounts.Get(context.Background(), reg.AccountID, nil)
 	if err != nil {
-		t.Fatalf("Register: %v", err)
+		t.Fatal(err)
 	}
 	return a
 }
@@ -153,11 +160,62 @@ func TestRegisterAndLogin(t *testing.T) {
 			{"R-07 identifier", credential.RegisterRequest{Kind: "user", Identifier: account.IdentifierInput{Type: "email", Value: "robert.tables@example.com"}, Password: "robert.tables@example.com!"}, fault.Invalid},
 			{"R-07 organisation", credential.RegisterRequest{Kind: "user", Identifier: account.IdentifierInput{Type: "email", Value: "b@example.com"}, Password: "acme corporation 2026"}, fault.Invalid},
 			{"not self-service", credential.RegisterRequest{Kind: "org", Identifier: account.IdentifierInput{Type: "username", Value: "acme"}, Password: pw}, fault.PermissionDenied},
-			{"taken", credential.RegisterRequest{Kind: "user", Identifier: email1(), Password: pw}, fault.AlreadyExists},
 		} {
 			_, err := e.svc.Register(ctx, tc.req)
 			wantKind(t, "Register "+tc.name, err, tc.want)
 		}
+	})
+}
+
+// R-12: registering a taken identifier answers as a new registration
+// does, changes nothing, and e-mails the holder a notice instead of a
+// code; the holder's password still works.
+func TestRegisterNoEnumeration(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.register(t)
+		code, _ := e.lastCode(t)
+		fresh, err := e.svc.Register(ctx, credential.RegisterRequest{Kind: "user", Identifier: account.IdentifierInput{Type: "email", Value: "bob@example.com"}, Password: pw, Client: ip})
+		if err != nil {
+			t.Fatal(err)
+		}
+		taken, err := e.svc.Register(ctx, credential.RegisterRequest{Kind: "user", Identifier: account.IdentifierInput{Type: "email", Value: " Alice@Example.com"}, Password: "a different long passphrase", Client: ip})
+		if err != nil || taken.AccountID != "" {
+			t.Fatalf("Register(taken) = %+v, %v; want an answer without an account", taken, err)
+		}
+		if len(taken.Flow.Flow) != len(fresh.Flow.Flow) || taken.Flow.Flow[:4] != fresh.Flow.Flow[:4] || !taken.Flow.Expire.Equal(fresh.Flow.Expire) {
+			t.Errorf("flows: taken %+v, fresh %+v; want the same form", taken.Flow, fresh.Flow)
+		}
+		msgs := e.smtp.Messages()
+		notice := msgs[len(msgs)-1]
+		if notice.To != email || !strings.Contains(notice.Data, "already has one") || codeRE.MatchString(notice.Data) || strings.Contains(notice.Data, code) {
+			t.Errorf("message to the holder = %s: %q, want a notice without a code", notice.To, notice.Data)
+		}
+		if _, err := e.login(t, pw); err != nil {
+			t.Errorf("holder's Login after the attempt = %v", err)
+		}
+		_, err = e.login(t, "a different long passphrase")
+		wantKind(t, "Login with the attempt's password", err, fault.Unauthenticated)
+	})
+}
+
+// Registrations count against their client; e-mails against the account
+// and the client, so nobody floods a mailbox.
+func TestRegisterAndSendLimits(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		var err error
+		for i := 0; err == nil && i <= throttle.SendPolicies.Client.Free+1; i++ {
+			_, err = e.svc.Register(ctx, credential.RegisterRequest{Kind: "user", Password: pw, Client: "198.51.100.9",
+				Identifier: account.IdentifierInput{Type: "email", Value: fmt.Sprintf("u%d@example.com", i)}})
+		}
+		wantKind(t, "Register past the client's free registrations", err, fault.ResourceExhausted)
+		e.register(t)
+		sess := e.aal1(t)
+		for range throttle.SendPolicies.Pair.Free + 1 {
+			_, err = e.svc.StartEmailVerification(ctx, sess, ip)
+		}
+		wantKind(t, "StartEmailVerification past the free sends", err, fault.ResourceExhausted)
 	})
 }
 
@@ -307,6 +365,52 @@ func TestParallelCorrectLogins(t *testing.T) {
 	})
 }
 
+// R-10, R-11: the check and the count are one step. Parallel wrong
+// guesses against an account right at its free failures, or as its block
+// ends, are verified at most once; the rest are refused unverified.
+func TestParallelGuessesAtLimit(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		e.register(t)
+		race := func() (verified int) {
+			var (
+				wg sync.WaitGroup
+				mu sync.Mutex
+			)
+			for range 16 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := e.login(t, "not the password at all")
+					switch {
+					case fault.Is(err, fault.Unauthenticated):
+						mu.Lock()
+						verified++
+						mu.Unlock()
+					case !fault.Is(err, fault.ResourceExhausted):
+						t.Errorf("parallel Login(wrong) = %v", err)
+					}
+				}()
+			}
+			wg.Wait()
+			return verified
+		}
+		// Fresh: the free failures and the one that starts the delays.
+		if got := race(); got != testPolicy.Free+1 {
+			t.Errorf("verified guesses on a fresh account = %d, want %d", got, testPolicy.Free+1)
+		}
+		for range 3 {
+			e.clock.Advance(testPolicy.Max)
+			if got := race(); got != 1 {
+				t.Errorf("verified guesses as a block ends = %d, want 1", got)
+			}
+		}
+		e.clock.Advance(testPolicy.Max)
+		if _, err := e.login(t, pw); err != nil {
+			t.Errorf("Login(right) after the block = %v", err)
+		}
+	})
+}
+
 // R-09: a hash made with old parameters is replaced at the next login.
 func TestRehashOnLogin(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e *env) {
@@ -327,6 +431,40 @@ func TestRehashOnLogin(t *testing.T) {
 		}
 		if _, err := svc.Login(ctx, credential.LoginRequest{Identifier: email1(), Password: pw}); err != nil {
 			t.Errorf("Login after rehash = %v", err)
+		}
+	})
+}
+
+// R-09, R-03: an imported bcrypt hash verifies the password as bcrypt
+// did, refuses one that differs only after byte 72, and is replaced by an
+// argon2id hash at the first login.
+func TestImportedHashRehashed(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		a, err := e.accounts.Create(ctx, account.CreateRequest{Kind: "user", Identifiers: []account.IdentifierInput{email1()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		long := strings.Repeat("legacy-", 11) // 77 bytes
+		legacy, _ := bcrypt.GenerateFromPassword([]byte(long[:72]), bcrypt.MinCost)
+		err = e.svc.ImportPasswordHash(ctx, a.ID, "$md5$not$supported")
+		wantKind(t, "ImportPasswordHash(unsupported)", err, fault.Invalid)
+		if err := e.svc.ImportPasswordHash(ctx, a.ID, string(legacy)); err != nil {
+			t.Fatal(err)
+		}
+		err = e.svc.ImportPasswordHash(ctx, a.ID, string(legacy))
+		wantKind(t, "ImportPasswordHash(again)", err, fault.AlreadyExists)
+		_, err = e.login(t, long)
+		wantKind(t, "Login(differs after byte 72)", err, fault.Unauthenticated)
+		if _, err := e.login(t, long[:72]); err != nil {
+			t.Fatalf("Login(imported password) = %v", err)
+		}
+		h, _ := e.db.Credentials().PasswordHash(ctx, a.ID)
+		if !strings.HasPrefix(h, "$argon2id$") {
+			t.Errorf("stored hash after login = %q, want argon2id", h)
+		}
+		if _, err := e.login(t, long[:72]); err != nil {
+			t.Errorf("Login after the rehash = %v", err)
 		}
 	})
 }

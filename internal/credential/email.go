@@ -10,9 +10,17 @@ import (
 
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/mail"
+	"github.com/atriumid/atrium/internal/outbox"
 	"github.com/atriumid/atrium/internal/session"
 	"github.com/atriumid/atrium/internal/throttle"
 )
+
+// SMSSender sends text messages; sms.Log is one, for development.
+type SMSSender interface {
+	// SendSMS delivers text to the phone number to (E.164), or returns
+	// fault.Unavailable.
+	SendSMS(ctx context.Context, to, text string) error
+}
 
 // Mailer sends e-mail; mail.SMTP is one.
 type Mailer interface {
@@ -43,9 +51,20 @@ type EmailFlow struct {
 // fault.ResourceExhausted when throttled and fault.Unavailable when the
 // mail relay fails.
 func (s *Service) StartEmailVerification(ctx context.Context, sess session.Session, client string) (*EmailFlow, error) {
-	const op = "credential.StartEmailVerification"
-	if s.c.Mail == nil {
-		return nil, fault.E(op, fault.FailedPrecondition, "e-mail is not configured")
+	return s.startVerification(ctx, sess, "email", client)
+}
+
+// StartPhoneVerification sends a code by SMS to the first unverified
+// phone identifier of the session's account, as StartEmailVerification
+// does by e-mail.
+func (s *Service) StartPhoneVerification(ctx context.Context, sess session.Session, client string) (*EmailFlow, error) {
+	return s.startVerification(ctx, sess, "phone", client)
+}
+
+func (s *Service) startVerification(ctx context.Context, sess session.Session, typ, client string) (*EmailFlow, error) {
+	const op = "credential.StartVerification"
+	if err := usable(op, sess); err != nil {
+		return nil, err
 	}
 	if err := s.checkCodes(ctx, sess.AccountID, client); err != nil {
 		return nil, err
@@ -54,15 +73,32 @@ func (s *Service) StartEmailVerification(ctx context.Context, sess session.Sessi
 	if err != nil {
 		return nil, err
 	}
-	address := ""
 	for _, id := range acc.Identifiers {
-		if id.Type == "email" && id.VerifyTime.IsZero() {
-			address = id.Value
-			break
+		if id.Type == typ && id.VerifyTime.IsZero() {
+			return s.sendCode(ctx, sess.AccountID, typ, typ, id.Value, client)
 		}
 	}
-	if address == "" {
-		return nil, fault.E(op, fault.FailedPrecondition, "the account has no unverified e-mail address")
+	return nil, fault.E(op, fault.FailedPrecondition, "the account has no unverified %s identifier", typ)
+}
+
+// sendCode sends a code for purpose (the identifier type it verifies, or
+// recoveryType) to address, an identifier of type typ ("email" or
+// "phone") of the account, replacing any earlier code, and counts the
+// message against the account and the client (Config.Sends), so that
+// nobody can flood a mailbox or a phone. It returns
+// fault.FailedPrecondition when the channel is not configured and
+// fault.ResourceExhausted when too many were sent.
+func (s *Service) sendCode(ctx context.Context, accountID, purpose, typ, address, client string) (*EmailFlow, error) {
+	const op = "credential.sendCode"
+	if (typ == "email" && s.c.Mail == nil) || (typ == "phone" && s.c.SMS == nil) || (typ != "email" && typ != "phone") {
+		return nil, fault.E(op, fault.FailedPrecondition, "sending codes to %s identifiers is not configured", typ)
+	}
+	att, err := s.c.Sends.Begin(ctx, sendSubject(accountID, client))
+	if err != nil {
+		return nil, err
+	}
+	if err := att.Fail(ctx); err != nil {
+		return nil, err
 	}
 	n, err := rand.Int(rand.Reader, big.NewInt(100_000_000))
 	if err != nil {
@@ -74,12 +110,24 @@ func (s *Service) StartEmailVerification(ctx context.Context, sess session.Sessi
 		return nil, err
 	}
 	expire := s.clock().Add(EmailCodeTTL)
-	if err := s.c.Store.PutEmailCode(ctx, EmailCode{FlowHash: flowHash, AccountID: sess.AccountID, Address: address, CodeHash: emailCodeHash(flow, code), Expire: expire}); err != nil {
+	if err := s.c.Store.PutEmailCode(ctx, EmailCode{FlowHash: flowHash, AccountID: accountID, Type: purpose, Address: address, CodeHash: emailCodeHash(flow, code), Expire: expire}); err != nil {
 		return nil, err
 	}
-	text := fmt.Sprintf("Your %s verification code is %s. It expires in %d minutes.\n\nYou can also enter it at %s/verify-email#code=%s\n\nIf you did not ask for it, ignore this message.\n",
-		s.c.Issuer, code, int(EmailCodeTTL/time.Minute), s.c.PublicURL, code)
-	if err := s.c.Mail.Send(ctx, mail.Message{To: address, Subject: s.c.Issuer + " verification code", Text: text}); err != nil {
+	minutes := int(EmailCodeTTL / time.Minute)
+	what, page := "verification", "verify-email"
+	if purpose == recoveryType {
+		what, page = "account recovery", "recover"
+	}
+	if typ == "phone" {
+		err = s.c.SMS.SendSMS(ctx, address, fmt.Sprintf("Your %s %s code is %s. It expires in %d minutes.", s.c.Issuer, what, code, minutes))
+	} else {
+		// Links are built from the configured public URL only (ASVS
+		// 6.4.3, R-17).
+		err = s.c.Mail.Send(ctx, mail.Message{To: address, Subject: s.c.Issuer + " " + what + " code",
+			Text: fmt.Sprintf("Your %s %s code is %s. It expires in %d minutes.\n\nYou can also enter it at %s/%s#code=%s\n\nIf you did not ask for it, ignore this message.\n",
+				s.c.Issuer, what, code, minutes, s.c.PublicURL, page, code)})
+	}
+	if err != nil {
 		return nil, err
 	}
 	return &EmailFlow{Flow: flow, Expire: expire}, nil
@@ -91,32 +139,56 @@ func (s *Service) StartEmailVerification(ctx context.Context, sess session.Sessi
 // a wrong, used or expired code, counted by the throttle, and
 // fault.ResourceExhausted when throttled.
 func (s *Service) ConfirmEmailVerification(ctx context.Context, sess session.Session, flow, code, client string) error {
-	const op = "credential.ConfirmEmailVerification"
+	return s.confirmVerification(ctx, sess, "email", flow, code, client)
+}
+
+// ConfirmPhoneVerification checks an SMS code as ConfirmEmailVerification
+// does an e-mailed one, and marks the phone identifier verified.
+func (s *Service) ConfirmPhoneVerification(ctx context.Context, sess session.Session, flow, code, client string) error {
+	return s.confirmVerification(ctx, sess, "phone", flow, code, client)
+}
+
+func (s *Service) confirmVerification(ctx context.Context, sess session.Session, typ, flow, code, client string) error {
+	const op = "credential.ConfirmVerification"
+	if err := usable(op, sess); err != nil {
+		return err
+	}
 	wrong := fault.Invalidf(op, []fault.Violation{{Field: "code", Reason: "wrong, used or expired"}}, "wrong code")
 	if len(flow) > maxSecretInput || len(code) > maxSecretInput {
 		return wrong
 	}
-	subject := throttle.Subject{Account: codesKey(sess.AccountID), Client: client}
-	if err := s.checkCodes(ctx, sess.AccountID, client); err != nil {
+	att, err := s.beginCodes(ctx, sess.AccountID, client)
+	if err != nil {
 		return err
 	}
+	defer att.Release(ctx)
 	fh := hashSecret(flow)
 	rec, err := s.c.Store.EmailCode(ctx, fh, sess.AccountID, s.clock())
 	if err != nil && !fault.Is(err, fault.NotFound) {
 		return err
 	}
-	if err != nil || subtle.ConstantTimeCompare(rec.CodeHash, emailCodeHash(flow, code)) != 1 {
-		return s.fail(ctx, subject, wrong)
+	if err != nil || rec.Type != typ || subtle.ConstantTimeCompare(rec.CodeHash, emailCodeHash(flow, code)) != 1 {
+		return failed(ctx, att, wrong)
 	}
-	if err := s.c.Store.ConsumeEmailCode(ctx, fh, s.clock()); fault.Is(err, fault.Aborted) {
+	if err := s.consumeCode(ctx, att, fh, wrong); err != nil {
+		return err
+	}
+	return s.write(ctx, func(ctx context.Context, tx Tx) (outbox.Event, error) {
+		now := s.clock()
+		return outbox.New("atrium.credential.identifier_verified", sess.AccountID, now, map[string]any{"identifier_type": typ}),
+			tx.MarkIdentifierVerified(ctx, sess.AccountID, typ, rec.Address, now)
+	})
+}
+
+// consumeCode uses up the code of a flow and settles its attempt as a
+// success; wrong is the answer when a concurrent attempt used it first.
+func (s *Service) consumeCode(ctx context.Context, att *throttle.Attempt, flowHash []byte, wrong error) error {
+	if err := s.c.Store.ConsumeEmailCode(ctx, flowHash, s.clock()); fault.Is(err, fault.Aborted) {
 		return wrong
 	} else if err != nil {
 		return err
 	}
-	if err := s.c.Limiter.Succeed(ctx, subject); err != nil {
-		return err
-	}
-	return s.c.Store.MarkIdentifierVerified(ctx, sess.AccountID, "email", rec.Address, s.clock())
+	return att.Succeed(ctx)
 }
 
 // emailCodeHash binds a code to its flow: with the flow's secret hashed

@@ -124,7 +124,7 @@ func TestVerifyENS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		other := session.Session{AccountID: otherAcc.ID, AAL: session.AAL1}
+		other := session.Session{AccountID: otherAcc.AccountID, AAL: session.AAL1}
 		if _, err := e.svc.VerifyENS(ctx, other, "alice.eth"); !errors.Is(err, credential.ErrENSDisagrees) {
 			t.Errorf("VerifyENS(alice.eth) by an account without the wallet = %v, want ErrENSDisagrees", err)
 		}

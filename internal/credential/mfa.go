@@ -11,8 +11,8 @@ import (
 	"github.com/atriumid/atrium/internal/credential/totp"
 	"github.com/atriumid/atrium/internal/envelope"
 	"github.com/atriumid/atrium/internal/fault"
+	"github.com/atriumid/atrium/internal/outbox"
 	"github.com/atriumid/atrium/internal/session"
-	"github.com/atriumid/atrium/internal/throttle"
 )
 
 // Recovery codes: RecoveryCodes of them, each of 80 random bits, so a
@@ -66,23 +66,27 @@ func (s *Service) LoginMFA(ctx context.Context, req MFARequest) (*LoginResult, e
 	if err != nil {
 		return nil, err
 	}
-	subject := throttle.Subject{Account: codesKey(accountID), Client: req.Client}
-	if err := s.checkCodes(ctx, accountID, req.Client); err != nil {
+	att, err := s.beginCodes(ctx, accountID, req.Client)
+	if err != nil {
 		return nil, err
 	}
+	defer att.Release(ctx)
 	method, ok, err := s.secondFactor(ctx, accountID, req.Code, req.RecoveryCode)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, s.fail(ctx, subject, errMFA)
+		if err := s.note(ctx, outbox.New("atrium.auth.mfa_failed", accountID, s.clock(), map[string]any{"factor": method})); err != nil {
+			return nil, err
+		}
+		return nil, failed(ctx, att, errMFA)
 	}
 	if err := s.c.Store.ConsumeChallenge(ctx, ch, s.clock()); fault.Is(err, fault.Aborted) {
 		return nil, errMFA
 	} else if err != nil {
 		return nil, err
 	}
-	if err := s.c.Limiter.Succeed(ctx, subject); err != nil {
+	if err := att.Succeed(ctx); err != nil {
 		return nil, err
 	}
 	kindName, state, err := s.c.Store.AccountState(ctx, accountID)
@@ -92,29 +96,29 @@ func (s *Service) LoginMFA(ctx context.Context, req MFARequest) (*LoginResult, e
 	if err := s.active(op, kindName, state); err != nil {
 		return nil, err
 	}
-	tok, sess, err := s.c.Sessions.Issue(ctx, session.Grant{AccountID: accountID, AccountState: state, AAL: session.AAL2,
+	return s.issue(ctx, session.Grant{AccountID: accountID, AccountState: state, AAL: session.AAL2,
 		Methods: []string{firstFactor(req.Challenge), method}})
-	if err != nil {
-		return nil, err
-	}
-	return &LoginResult{Token: tok, Session: sess}, nil
 }
 
 // secondFactor checks exactly one of a TOTP code and a recovery code and
-// consumes it. It reports the method used and whether it was accepted.
+// consumes it. It reports the method tried and whether it was accepted.
 func (s *Service) secondFactor(ctx context.Context, accountID, code, recovery string) (string, bool, error) {
 	switch {
 	case code != "" && recovery == "":
 		ok, err := s.useTOTP(ctx, accountID, code)
 		return session.MethodTOTP, ok, err
 	case recovery != "" && code == "":
-		err := s.c.Store.UseRecoveryCode(ctx, accountID, recoveryHash(accountID, recovery), s.clock())
+		err := s.write(ctx, func(ctx context.Context, tx Tx) (outbox.Event, error) {
+			now := s.clock()
+			return outbox.New("atrium.credential.recovery_code_used", accountID, now, map[string]any{}),
+				tx.UseRecoveryCode(ctx, accountID, recoveryHash(accountID, recovery), now)
+		})
 		if fault.Is(err, fault.Aborted) {
-			return "", false, nil
+			return session.MethodRecovery, false, nil
 		}
 		return session.MethodRecovery, err == nil, err
 	}
-	return "", false, nil
+	return "none", false, nil
 }
 
 // useTOTP accepts a code of the account's confirmed secret once: the step
@@ -171,7 +175,12 @@ func (s *Service) EnrollTOTP(ctx context.Context, sess session.Session) (*Enroll
 	if err != nil {
 		return nil, fault.Wrap(op, fault.Internal, err)
 	}
-	if err := s.c.Store.PutPendingTOTP(ctx, TOTPRecord{AccountID: sess.AccountID, Sealed: sealed, CreateTime: s.clock()}); err != nil {
+	err = s.write(ctx, func(ctx context.Context, tx Tx) (outbox.Event, error) {
+		now := s.clock()
+		return outbox.New("atrium.credential.totp_enrolment_started", sess.AccountID, now, map[string]any{"session": sess.ID}),
+			tx.PutPendingTOTP(ctx, TOTPRecord{AccountID: sess.AccountID, Sealed: sealed, CreateTime: now})
+	})
+	if err != nil {
 		return nil, err
 	}
 	return &Enrollment{Secret: totp.Encode(secret), URI: totp.URI(s.c.Issuer, sess.AccountID, secret)}, nil
@@ -194,10 +203,11 @@ type Confirmation struct {
 // fault.ResourceExhausted when throttled.
 func (s *Service) ConfirmTOTP(ctx context.Context, sess session.Session, code, client string) (*Confirmation, error) {
 	const op = "credential.ConfirmTOTP"
-	subject := throttle.Subject{Account: codesKey(sess.AccountID), Client: client}
-	if err := s.checkCodes(ctx, sess.AccountID, client); err != nil {
+	att, err := s.beginCodes(ctx, sess.AccountID, client)
+	if err != nil {
 		return nil, err
 	}
+	defer att.Release(ctx)
 	rec, err := s.c.Store.TOTP(ctx, sess.AccountID)
 	switch {
 	case fault.Is(err, fault.NotFound):
@@ -214,18 +224,28 @@ func (s *Service) ConfirmTOTP(ctx context.Context, sess session.Session, code, c
 	wrong := fault.Invalidf(op, []fault.Violation{{Field: "code", Reason: "does not match the pending secret"}}, "wrong code")
 	step, ok := totp.Verify(secret, code, s.c.Now(), rec.LastStep)
 	if !ok {
-		return nil, s.fail(ctx, subject, wrong)
+		return nil, failed(ctx, att, wrong)
 	}
-	if err := s.c.Store.ConfirmTOTP(ctx, sess.AccountID, rec.Sealed, step, s.clock()); fault.Is(err, fault.Aborted) {
+	codes, hashes, err := newRecoveryCodes(sess.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	// The confirmation, the recovery codes and their record commit
+	// together: no confirmed secret without its codes.
+	err = s.write(ctx, func(ctx context.Context, tx Tx) (outbox.Event, error) {
+		now := s.clock()
+		if err := tx.ConfirmTOTP(ctx, sess.AccountID, rec.Sealed, step, now); err != nil {
+			return outbox.Event{}, err
+		}
+		return outbox.New("atrium.credential.totp_confirmed", sess.AccountID, now, map[string]any{"session": sess.ID, "recovery_codes": len(codes)}),
+			tx.ReplaceRecoveryCodes(ctx, sess.AccountID, hashes, now)
+	})
+	if fault.Is(err, fault.Aborted) {
 		return nil, wrong
 	} else if err != nil {
 		return nil, err
 	}
-	if err := s.c.Limiter.Succeed(ctx, subject); err != nil {
-		return nil, err
-	}
-	codes, err := s.newRecoveryCodes(ctx, sess.AccountID)
-	if err != nil {
+	if err := att.Succeed(ctx); err != nil {
 		return nil, err
 	}
 	methods := sess.Methods
@@ -239,6 +259,29 @@ func (s *Service) ConfirmTOTP(ctx context.Context, sess session.Session, code, c
 	return &Confirmation{RecoveryCodes: codes, Token: tok, Session: ns}, nil
 }
 
+// RemoveTOTP removes the account's TOTP secret and its recovery codes. It
+// needs a recent AAL2 session (fault.PermissionDenied otherwise) and
+// returns fault.FailedPrecondition when the account's kind requires a
+// second factor, which would leave it with none, and fault.NotFound when
+// there is no TOTP secret.
+func (s *Service) RemoveTOTP(ctx context.Context, sess session.Session) error {
+	const op = "credential.RemoveTOTP"
+	if err := s.stepUp(op, sess); err != nil {
+		return err
+	}
+	kindName, _, err := s.c.Store.AccountState(ctx, sess.AccountID)
+	if err != nil {
+		return err
+	}
+	if s.mfaRequired(kindName) {
+		return fault.E(op, fault.FailedPrecondition, "the account's kind requires a second factor")
+	}
+	return s.write(ctx, func(ctx context.Context, tx Tx) (outbox.Event, error) {
+		now := s.clock()
+		return outbox.New("atrium.credential.totp_removed", sess.AccountID, now, map[string]any{"session": sess.ID}), tx.DeleteTOTP(ctx, sess.AccountID)
+	})
+}
+
 // RegenerateRecoveryCodes replaces every recovery code of the session's
 // account. It needs a recent AAL2 session (fault.PermissionDenied
 // otherwise).
@@ -247,7 +290,19 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, sess session.Sess
 	if err := s.stepUp(op, sess); err != nil {
 		return nil, err
 	}
-	return s.newRecoveryCodes(ctx, sess.AccountID)
+	codes, hashes, err := newRecoveryCodes(sess.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	err = s.write(ctx, func(ctx context.Context, tx Tx) (outbox.Event, error) {
+		now := s.clock()
+		return outbox.New("atrium.credential.recovery_codes_regenerated", sess.AccountID, now, map[string]any{"session": sess.ID, "recovery_codes": len(codes)}),
+			tx.ReplaceRecoveryCodes(ctx, sess.AccountID, hashes, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return codes, nil
 }
 
 // fresh refuses sessions whose authentication is older than FreshAuth.
@@ -258,23 +313,22 @@ func (s *Service) fresh(op string, sess session.Session) error {
 	return nil
 }
 
-func (s *Service) newRecoveryCodes(ctx context.Context, accountID string) ([]string, error) {
+// newRecoveryCodes returns RecoveryCodes fresh codes and their stored
+// forms.
+func newRecoveryCodes(accountID string) ([]string, [][]byte, error) {
 	codes := make([]string, RecoveryCodes)
 	hashes := make([][]byte, RecoveryCodes)
 	enc := base32.StdEncoding.WithPadding(base32.NoPadding)
 	for i := range codes {
 		b := make([]byte, recoveryCodeBytes)
 		if _, err := rand.Read(b); err != nil {
-			return nil, fault.Wrap("credential.newRecoveryCodes", fault.Internal, err)
+			return nil, nil, fault.Wrap("credential.newRecoveryCodes", fault.Internal, err)
 		}
 		c := strings.ToLower(enc.EncodeToString(b))
 		codes[i] = c[0:4] + "-" + c[4:8] + "-" + c[8:12] + "-" + c[12:16]
 		hashes[i] = recoveryHash(accountID, codes[i])
 	}
-	if err := s.c.Store.ReplaceRecoveryCodes(ctx, accountID, hashes, s.clock()); err != nil {
-		return nil, err
-	}
-	return codes, nil
+	return codes, hashes, nil
 }
 
 // recoveryHash is the stored form of a recovery code: SHA-256 over the

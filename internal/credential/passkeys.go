@@ -241,20 +241,6 @@ func (s *Service) hasSecondFactor(ctx context.Context, accountID string) (bool, 
 	return len(keys) > 0, err
 }
 
-// sensitive is the rule of a change of credentials: a recent
-// authentication, and a recent AAL2 session when the account has a second
-// factor.
-func (s *Service) sensitive(ctx context.Context, op string, sess session.Session) error {
-	mfa, err := s.hasSecondFactor(ctx, sess.AccountID)
-	if err != nil {
-		return err
-	}
-	if mfa {
-		return s.stepUp(op, sess)
-	}
-	return s.fresh(op, sess)
-}
-
 // passkeyUser returns the account as WebAuthn sees it, with its passkeys,
 // creating its user handle when create is set.
 func (s *Service) passkeyUser(ctx context.Context, p *PasskeyConfig, accountID string, create bool) (PasskeyUser, error) {
@@ -273,6 +259,16 @@ func (s *Service) passkeyUser(ctx context.Context, p *PasskeyConfig, accountID s
 	return PasskeyUser{Handle: handle, Name: accountID, Passkeys: recs}, err
 }
 
+// passkeyChangeAllowed guards adding and removing passkeys: what
+// sensitive asks, and a session authenticated within FreshAuth even
+// without a second factor, since no current password is asked for.
+func (s *Service) passkeyChangeAllowed(ctx context.Context, op string, sess session.Session) error {
+	if err := s.sensitive(ctx, op, sess); err != nil {
+		return err
+	}
+	return s.fresh(op, sess)
+}
+
 // BeginPasskeyRegistration begins adding a passkey to the session's
 // account and returns the options for navigator.credentials.create. Adding
 // a credential is sensitive: it needs a recent session, AAL2 when the
@@ -283,7 +279,7 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, sess session.Ses
 	if err != nil {
 		return nil, err
 	}
-	if err := s.sensitive(ctx, op, sess); err != nil {
+	if err := s.passkeyChangeAllowed(ctx, op, sess); err != nil {
 		return nil, err
 	}
 	u, err := s.passkeyUser(ctx, p, sess.AccountID, true)
@@ -340,7 +336,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, sess session.Se
 	if name, err = passkeyName(op, name); err != nil {
 		return nil, err
 	}
-	if err := s.sensitive(ctx, op, sess); err != nil {
+	if err := s.passkeyChangeAllowed(ctx, op, sess); err != nil {
 		return nil, err
 	}
 	reg, err := p.RP.ParseRegistration(response)
@@ -413,7 +409,7 @@ func (s *Service) DeletePasskey(ctx context.Context, sess session.Session, id st
 	if err != nil {
 		return err
 	}
-	if err := s.sensitive(ctx, op, sess); err != nil {
+	if err := s.passkeyChangeAllowed(ctx, op, sess); err != nil {
 		return err
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(id)

@@ -201,7 +201,7 @@ func (s *Service) LoginWallet(ctx context.Context, req SignedMessage) (*WalletLo
 	if err := s.active(op, acc.Kind, acc.State); err != nil {
 		return nil, err
 	}
-	res, err := s.afterFirstFactor(ctx, acc.ID, acc.State, MethodWallet)
+	res, err := s.afterFirstFactor(ctx, acc.ID, acc.Kind, acc.State, MethodWallet)
 	if err != nil {
 		return nil, err
 	}

@@ -205,6 +205,7 @@ func compileKind(name string, spec KindSpec, vs *[]fault.Violation) *Kind {
 		}
 	}
 	k.selfService = spec.SelfService
+	k.mfaRequired = spec.MFARequired
 	if spec.SelfService && len(k.identifiers) == 0 {
 		bad(".self_service", "needs an identifier type to register with")
 	}

@@ -78,6 +78,11 @@ type KindSpec struct {
 	// SelfService allows anyone to register an account of this kind
 	// (POST /v1/auth/register) with one of its identifiers and a password.
 	SelfService bool `json:"self_service,omitempty" yaml:"self_service,omitempty"`
+	// MFARequired enforces a second factor on the kind's accounts: their
+	// passwords may be as short as 8 code points instead of 15, and a
+	// login without an enrolled second factor gets a session good only
+	// for enrolling one.
+	MFARequired bool `json:"mfa_required,omitempty" yaml:"mfa_required,omitempty"`
 }
 
 // FragmentSpec declares one fragment of a kind.

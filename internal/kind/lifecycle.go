@@ -24,6 +24,7 @@ type Kind struct {
 	transitionNames []string // sorted
 	relations       string
 	selfService     bool
+	mfaRequired     bool
 }
 
 // transition is a compiled TransitionSpec.
@@ -35,6 +36,10 @@ type transition struct {
 
 // SelfService reports whether anyone may register an account of kind k.
 func (k *Kind) SelfService() bool { return k.selfService }
+
+// MFARequired reports whether the accounts of kind k must have a second
+// factor.
+func (k *Kind) MFARequired() bool { return k.mfaRequired }
 
 // AcceptsIdentifier reports whether accounts of k may hold identifiers of
 // type typ.

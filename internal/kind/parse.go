@@ -160,6 +160,7 @@ var shapes = func() []shapeRule {
 		{"kinds.*.lifecycle.transitions.*.guards.*", "string"},
 		{"kinds.*.relations", "string"},
 		{"kinds.*.self_service", "bool"},
+		{"kinds.*.mfa_required", "bool"},
 	} {
 		var segs []string
 		if r.pattern != "" {

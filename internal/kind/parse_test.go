@@ -42,7 +42,7 @@ func TestParseErrors(t *testing.T) {
 		{"YAML scalar", "hello", []fault.Violation{vio("", "line 1: cannot unmarshal !!str `hello` into document")}},
 		{"broken JSON", "{\n  \"kinds\": {\n    \"org\": {\"id_prefix\": \"org\"}\n  }\n", []fault.Violation{vio("", "line 4: did not find expected ',' or '}'")}},
 		{"JSON unknown field", `{"kinds": {"org": {"id_prefix": "org", "prefix": "org"}}}`,
-			[]fault.Violation{vio("kinds.org.prefix", "unknown field; known fields: id_prefix, identifiers, fragments, lifecycle, relations, self_service")}},
+			[]fault.Violation{vio("kinds.org.prefix", "unknown field; known fields: id_prefix, identifiers, fragments, lifecycle, relations, self_service, mfa_required")}},
 		{"JSON field in another case", `{"Kinds": {}}`, []fault.Violation{vio("Kinds", "unknown field; known fields: kinds")}},
 		{"JSON unknown fragment field", `{"kinds": {"org": {"fragments": {"p": {"sensitivity": "pii", "encrypted": true}}}}}`,
 			[]fault.Violation{vio("kinds.org.fragments.p.encrypted", "unknown field; known fields: sensitivity, schema")}},

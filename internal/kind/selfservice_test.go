@@ -20,6 +20,10 @@ func TestSelfService(t *testing.T) {
 	if diff := cmp.Diff(want, toAny(violationsOf(t, err)), cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("Load(self_service without identifiers) violations (-want +got):\n%s", diff)
 	}
+	set, err = Load([]byte(org("id_prefix: org, identifiers: [username], mfa_required: true, lifecycle: {initial: active}")), CompileOptions{})
+	if k, _ := set.Kind("org"); err != nil || !k.MFARequired() {
+		t.Errorf("MFARequired() = false, %v; want true", err)
+	}
 	builtin, err := Load(Builtin(), CompileOptions{})
 	if err != nil {
 		t.Fatal(err)

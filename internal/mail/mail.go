@@ -6,6 +6,7 @@ package mail
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"mime"
 	"net"
@@ -30,12 +31,20 @@ const (
 	maxText    = 64 << 10
 )
 
-// SMTP sends through one SMTP relay. STARTTLS is used when the relay
-// offers it; credentials are sent only over TLS (or to a loopback relay,
-// as net/smtp allows).
+// SMTP sends through one SMTP relay, over TLS: STARTTLS, or TLS from the
+// first byte with ImplicitTLS. A relay that offers neither is refused
+// unless Insecure allows it (a loopback relay in development and tests).
+// Credentials are sent only over TLS (or to a loopback relay, as net/smtp
+// allows).
 type SMTP struct {
-	Addr     string // host:port of the relay
-	From     string // the sender's addr-spec
+	Addr string // host:port of the relay
+	From string // the sender's addr-spec
+	// ImplicitTLS connects with TLS at once (port 465) instead of
+	// STARTTLS.
+	ImplicitTLS bool
+	// Insecure allows delivery without TLS to a relay that does not offer
+	// STARTTLS.
+	Insecure bool
 	Username string // optional, for PLAIN authentication
 	Password string
 	// Timeout bounds one delivery when ctx has no earlier deadline;
@@ -72,8 +81,13 @@ func (s *SMTP) deliver(ctx context.Context, to string, msg []byte) error {
 	if err != nil {
 		return err
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", s.Addr)
+	tlsConfig := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	var conn net.Conn
+	if s.ImplicitTLS {
+		conn, err = (&tls.Dialer{Config: tlsConfig}).DialContext(ctx, "tcp", s.Addr)
+	} else {
+		conn, err = (&net.Dialer{}).DialContext(ctx, "tcp", s.Addr)
+	}
 	if err != nil {
 		return err
 	}
@@ -88,10 +102,12 @@ func (s *SMTP) deliver(ctx context.Context, to string, msg []byte) error {
 	if err := c.Hello("localhost"); err != nil {
 		return err
 	}
-	if ok, _ := c.Extension("STARTTLS"); ok {
-		if err := c.StartTLS(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}); err != nil {
+	if ok, _ := c.Extension("STARTTLS"); ok && !s.ImplicitTLS {
+		if err := c.StartTLS(tlsConfig); err != nil {
 			return err
 		}
+	} else if !ok && !s.ImplicitTLS && !s.Insecure {
+		return errNoTLS
 	}
 	if s.Username != "" {
 		if err := c.Auth(smtp.PlainAuth("", s.Username, s.Password, host)); err != nil {
@@ -116,6 +132,10 @@ func (s *SMTP) deliver(ctx context.Context, to string, msg []byte) error {
 	}
 	return c.Quit()
 }
+
+// errNoTLS refuses a relay that offers no STARTTLS, so a message (and its
+// code) never crosses the network in the clear unless allowed.
+var errNoTLS = errors.New("the SMTP relay does not offer STARTTLS; allow an insecure relay explicitly")
 
 // compose renders the message with CRLF line ends; the SMTP client
 // dot-stuffs the body.

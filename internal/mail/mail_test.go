@@ -14,7 +14,12 @@ import (
 
 func TestSendOverSMTP(t *testing.T) {
 	srv := testenv.StartSMTP(t)
-	s := &mail.SMTP{Addr: srv.Addr(), From: "atrium@example.org"}
+	// The test relay offers no STARTTLS: refused unless allowed.
+	plain := &mail.SMTP{Addr: srv.Addr(), From: "atrium@example.org"}
+	if err := plain.Send(context.Background(), mail.Message{To: "alice@example.com", Subject: "s", Text: "code 1"}); !fault.Is(err, fault.Unavailable) || len(srv.Messages()) != 0 {
+		t.Fatalf("Send to a relay without STARTTLS = %v, %d delivered; want Unavailable and none", err, len(srv.Messages()))
+	}
+	s := &mail.SMTP{Addr: srv.Addr(), From: "atrium@example.org", Insecure: true}
 	err := s.Send(context.Background(), mail.Message{To: "alice@example.com", Subject: "Vérification", Text: "Your code is 12345678.\n.\nA line with a dot above."})
 	if err != nil {
 		t.Fatalf("Send = %v", err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/ids"
+	"github.com/atriumid/atrium/internal/outbox"
 )
 
 // AAL is an authenticator assurance level.
@@ -26,14 +27,20 @@ type AAL int
 
 // The assurance levels a session can have.
 const (
+	// AAL0 is a password alone where the account's kind requires a second
+	// factor: the session is good for enrolling one and nothing else.
+	AAL0 AAL = 0
 	AAL1 AAL = 1 // one factor
 	AAL2 AAL = 2 // two factors
 )
 
-// String returns "aal1" or "aal2".
+// String returns "aal0", "aal1" or "aal2".
 func (a AAL) String() string {
-	if a == AAL2 {
+	switch a {
+	case AAL2:
 		return "aal2"
+	case AAL0:
+		return "aal0"
 	}
 	return "aal1"
 }
@@ -95,11 +102,12 @@ type Record struct {
 // Store keeps sessions. Methods return fault.Unavailable when the
 // database fails.
 type Store interface {
-	// InsertSession stores a new session. When replaces is not empty it
-	// first revokes that live session of the same account with a
-	// compare-and-set, in the same transaction, and returns fault.Aborted
-	// (storing nothing) when it was not live: a session is rotated once.
-	InsertSession(ctx context.Context, r Record, replaces string, now time.Time) error
+	// InsertSession stores a new session and appends e with its audit
+	// record, in one transaction. When replaces is not empty it first
+	// revokes that live session of the same account with a compare-and-set
+	// and returns fault.Aborted (storing nothing) when it was not live: a
+	// session is rotated once.
+	InsertSession(ctx context.Context, r Record, replaces string, now time.Time, e outbox.Event) error
 	// SessionByToken returns the session whose token hashes to hash, with
 	// the account's current state in AccountState, or fault.NotFound.
 	SessionByToken(ctx context.Context, hash []byte) (Record, string, error)
@@ -107,12 +115,14 @@ type Store interface {
 	TouchSession(ctx context.Context, id string, now time.Time) error
 	// Sessions returns the live sessions of an account, newest first.
 	Sessions(ctx context.Context, accountID string, now time.Time) ([]Session, error)
-	// RevokeSession revokes one live session of the account; it returns
+	// RevokeSession revokes one live session of the account and appends
+	// e with its audit record in the same transaction; it returns
 	// fault.NotFound when there is no such live session.
-	RevokeSession(ctx context.Context, accountID, id string, now time.Time) error
+	RevokeSession(ctx context.Context, accountID, id string, now time.Time, e outbox.Event) error
 	// RevokeSessions revokes every live session of the account except
-	// keep (none when empty) and returns how many it revoked.
-	RevokeSessions(ctx context.Context, accountID, keep string, now time.Time) (int, error)
+	// keep (none when empty), appends e with its audit record in the same
+	// transaction, and returns how many it revoked.
+	RevokeSessions(ctx context.Context, accountID, keep string, now time.Time, e outbox.Event) (int, error)
 }
 
 // Service issues and checks sessions. It is safe for concurrent use.
@@ -172,7 +182,8 @@ func (s *Service) Issue(ctx context.Context, g Grant) (string, Session, error) {
 	now := s.clock()
 	sess := Session{ID: ids.New("ses"), AccountID: g.AccountID, AccountState: g.AccountState, AAL: g.AAL,
 		Methods: slices.Clone(g.Methods), AuthTime: now, LastSeen: now, ExpireTime: now.Add(s.policy.of(g.AAL).Absolute)}
-	if err := s.store.InsertSession(ctx, Record{Session: sess, TokenHash: Hash(token)}, g.Replaces, now); err != nil {
+	e := outbox.New("atrium.session.created", g.AccountID, now, map[string]any{"session": sess.ID, "aal": g.AAL.String(), "methods": sess.Methods, "replaces": g.Replaces})
+	if err := s.store.InsertSession(ctx, Record{Session: sess, TokenHash: Hash(token)}, g.Replaces, now, e); err != nil {
 		return "", Session{}, fault.Wrap(op, fault.Internal, err)
 	}
 	return token, sess, nil
@@ -224,19 +235,28 @@ func (s *Service) List(ctx context.Context, accountID string) ([]Session, error)
 	return slices.DeleteFunc(out, func(x Session) bool { return !now.Before(x.LastSeen.Add(s.policy.of(x.AAL).Idle)) }), nil
 }
 
-// Revoke revokes one session of an account. It returns fault.NotFound
-// when the account has no such live session.
-func (s *Service) Revoke(ctx context.Context, accountID, id string) error {
-	return s.store.RevokeSession(ctx, accountID, id, s.clock())
+// Revoke revokes one session of an account; by is the session asking,
+// so that a session ending itself is recorded as a logout. It returns
+// fault.NotFound when the account has no such live session.
+func (s *Service) Revoke(ctx context.Context, accountID, id, by string) error {
+	now := s.clock()
+	e := outbox.New("atrium.session.revoked", accountID, now, map[string]any{"session": id, "scope": "one", "by": by})
+	if id == by {
+		e = outbox.New("atrium.session.logged_out", accountID, now, map[string]any{"session": id})
+	}
+	return s.store.RevokeSession(ctx, accountID, id, now, e)
 }
 
 // RevokeOthers revokes every session of an account but keep, and returns
 // how many it revoked.
 func (s *Service) RevokeOthers(ctx context.Context, accountID, keep string) (int, error) {
-	return s.store.RevokeSessions(ctx, accountID, keep, s.clock())
+	now := s.clock()
+	return s.store.RevokeSessions(ctx, accountID, keep, now, outbox.New("atrium.session.revoked", accountID, now, map[string]any{"scope": "others", "by": keep}))
 }
 
-// RevokeAll revokes every session of an account.
+// RevokeAll revokes every session of an account, as an administrator
+// does.
 func (s *Service) RevokeAll(ctx context.Context, accountID string) (int, error) {
-	return s.store.RevokeSessions(ctx, accountID, "", s.clock())
+	now := s.clock()
+	return s.store.RevokeSessions(ctx, accountID, "", now, outbox.New("atrium.session.revoked", accountID, now, map[string]any{"scope": "all"}))
 }

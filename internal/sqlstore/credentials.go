@@ -14,6 +14,14 @@ func (db *DB) Credentials() credential.Store { return credentialStore{db} }
 
 type credentialStore struct{ db *DB }
 
+// Update runs fn in one transaction. accountTx implements credential.Tx:
+// a credential write, its event and its audit record commit together, and
+// with the account's own writes when the account service's transaction
+// runs them.
+func (s credentialStore) Update(ctx context.Context, fn func(ctx context.Context, tx credential.Tx) error) error {
+	return s.db.update(ctx, func(q queryer) error { return fn(ctx, accountTx{q}) })
+}
+
 func notFound(op, msg string, err error) error {
 	if err == sql.ErrNoRows {
 		return fault.E(op, fault.NotFound, "%s", msg)
@@ -53,13 +61,19 @@ func (s credentialStore) PasswordHash(ctx context.Context, accountID string) (st
 	return h, notFound("sqlstore.PasswordHash", "no password", err)
 }
 
-func (s credentialStore) PutPassword(ctx context.Context, accountID, hash string, now time.Time) error {
-	_, err := s.db.w.ExecContext(ctx, `INSERT INTO passwords (account_id, hash, update_time) VALUES ($1, $2, $3)`, accountID, hash, now.UnixMicro())
+func (t accountTx) PutPassword(ctx context.Context, accountID, hash string, now time.Time) error {
+	_, err := t.q.ExecContext(ctx, `INSERT INTO passwords (account_id, hash, update_time) VALUES ($1, $2, $3)`, accountID, hash, now.UnixMicro())
 	return classify("sqlstore.PutPassword", err)
 }
 
-func (s credentialStore) ReplacePassword(ctx context.Context, accountID, old, hash string, now time.Time) error {
-	return exactlyOne(ctx, s.db.w, "sqlstore.ReplacePassword", "password changed concurrently",
+func (t accountTx) SetPassword(ctx context.Context, accountID, hash string, now time.Time) error {
+	_, err := t.q.ExecContext(ctx, `INSERT INTO passwords (account_id, hash, update_time) VALUES ($1, $2, $3)
+		ON CONFLICT (account_id) DO UPDATE SET hash = $2, update_time = $3`, accountID, hash, now.UnixMicro())
+	return classify("sqlstore.SetPassword", err)
+}
+
+func (t accountTx) ReplacePassword(ctx context.Context, accountID, old, hash string, now time.Time) error {
+	return exactlyOne(ctx, t.q, "sqlstore.ReplacePassword", "password changed concurrently",
 		`UPDATE passwords SET hash = $3, update_time = $4 WHERE account_id = $1 AND hash = $2`, accountID, old, hash, now.UnixMicro())
 }
 
@@ -72,9 +86,9 @@ func (s credentialStore) TOTP(ctx context.Context, accountID string) (credential
 	return r, notFound("sqlstore.TOTP", "no TOTP secret", err)
 }
 
-func (s credentialStore) PutPendingTOTP(ctx context.Context, r credential.TOTPRecord) error {
+func (t accountTx) PutPendingTOTP(ctx context.Context, r credential.TOTPRecord) error {
 	const op = "sqlstore.PutPendingTOTP"
-	res, err := s.db.w.ExecContext(ctx, `INSERT INTO totp_secrets (account_id, secret, last_step, create_time) VALUES ($1, $2, 0, $3)
+	res, err := t.q.ExecContext(ctx, `INSERT INTO totp_secrets (account_id, secret, last_step, create_time) VALUES ($1, $2, 0, $3)
 		ON CONFLICT (account_id) DO UPDATE SET secret = $2, last_step = 0, create_time = $3 WHERE totp_secrets.confirm_time IS NULL`,
 		r.AccountID, r.Sealed, r.CreateTime.UnixMicro())
 	if err != nil {
@@ -86,8 +100,8 @@ func (s credentialStore) PutPendingTOTP(ctx context.Context, r credential.TOTPRe
 	return nil
 }
 
-func (s credentialStore) ConfirmTOTP(ctx context.Context, accountID string, sealed []byte, step int64, now time.Time) error {
-	return exactlyOne(ctx, s.db.w, "sqlstore.ConfirmTOTP", "TOTP enrolment changed concurrently",
+func (t accountTx) ConfirmTOTP(ctx context.Context, accountID string, sealed []byte, step int64, now time.Time) error {
+	return exactlyOne(ctx, t.q, "sqlstore.ConfirmTOTP", "TOTP enrolment changed concurrently",
 		`UPDATE totp_secrets SET confirm_time = $4, last_step = $3 WHERE account_id = $1 AND secret = $2 AND confirm_time IS NULL AND last_step < $3`,
 		accountID, sealed, step, now.UnixMicro())
 }
@@ -97,23 +111,34 @@ func (s credentialStore) AdvanceTOTP(ctx context.Context, accountID string, step
 		`UPDATE totp_secrets SET last_step = $2 WHERE account_id = $1 AND confirm_time IS NOT NULL AND last_step < $2`, accountID, step)
 }
 
-func (s credentialStore) ReplaceRecoveryCodes(ctx context.Context, accountID string, hashes [][]byte, now time.Time) error {
-	const op = "sqlstore.ReplaceRecoveryCodes"
-	return s.db.update(ctx, func(q queryer) error {
-		if _, err := q.ExecContext(ctx, `DELETE FROM recovery_codes WHERE account_id = $1`, accountID); err != nil {
-			return classify(op, err)
-		}
-		for _, h := range hashes {
-			if _, err := q.ExecContext(ctx, `INSERT INTO recovery_codes (account_id, hash, create_time) VALUES ($1, $2, $3)`, accountID, h, now.UnixMicro()); err != nil {
-				return classify(op, err)
-			}
-		}
-		return nil
-	})
+func (t accountTx) DeleteTOTP(ctx context.Context, accountID string) error {
+	const op = "sqlstore.DeleteTOTP"
+	res, err := t.q.ExecContext(ctx, `DELETE FROM totp_secrets WHERE account_id = $1`, accountID)
+	if err != nil {
+		return classify(op, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fault.E(op, fault.NotFound, "no TOTP secret")
+	}
+	_, err = t.q.ExecContext(ctx, `DELETE FROM recovery_codes WHERE account_id = $1`, accountID)
+	return classify(op, err)
 }
 
-func (s credentialStore) UseRecoveryCode(ctx context.Context, accountID string, hash []byte, now time.Time) error {
-	return exactlyOne(ctx, s.db.w, "sqlstore.UseRecoveryCode", "no such unused recovery code",
+func (t accountTx) ReplaceRecoveryCodes(ctx context.Context, accountID string, hashes [][]byte, now time.Time) error {
+	const op = "sqlstore.ReplaceRecoveryCodes"
+	if _, err := t.q.ExecContext(ctx, `DELETE FROM recovery_codes WHERE account_id = $1`, accountID); err != nil {
+		return classify(op, err)
+	}
+	for _, h := range hashes {
+		if _, err := t.q.ExecContext(ctx, `INSERT INTO recovery_codes (account_id, hash, create_time) VALUES ($1, $2, $3)`, accountID, h, now.UnixMicro()); err != nil {
+			return classify(op, err)
+		}
+	}
+	return nil
+}
+
+func (t accountTx) UseRecoveryCode(ctx context.Context, accountID string, hash []byte, now time.Time) error {
+	return exactlyOne(ctx, t.q, "sqlstore.UseRecoveryCode", "no such unused recovery code",
 		`UPDATE recovery_codes SET use_time = $3 WHERE account_id = $1 AND hash = $2 AND use_time IS NULL`, accountID, hash, now.UnixMicro())
 }
 
@@ -152,8 +177,8 @@ func (s credentialStore) PutEmailCode(ctx context.Context, c credential.EmailCod
 		if _, err := q.ExecContext(ctx, `DELETE FROM email_codes WHERE account_id = $1`, c.AccountID); err != nil {
 			return classify(op, err)
 		}
-		_, err := q.ExecContext(ctx, `INSERT INTO email_codes (flow_hash, account_id, address, code_hash, expire_time) VALUES ($1, $2, $3, $4, $5)`,
-			c.FlowHash, c.AccountID, c.Address, c.CodeHash, c.Expire.UnixMicro())
+		_, err := q.ExecContext(ctx, `INSERT INTO email_codes (flow_hash, account_id, address, code_hash, expire_time, type) VALUES ($1, $2, $3, $4, $5, $6)`,
+			c.FlowHash, c.AccountID, c.Address, c.CodeHash, c.Expire.UnixMicro(), c.Type)
 		return classify(op, err)
 	})
 }
@@ -161,10 +186,19 @@ func (s credentialStore) PutEmailCode(ctx context.Context, c credential.EmailCod
 func (s credentialStore) EmailCode(ctx context.Context, flowHash []byte, accountID string, now time.Time) (credential.EmailCode, error) {
 	c := credential.EmailCode{FlowHash: flowHash, AccountID: accountID}
 	var expire sql.NullInt64
-	err := s.db.r.QueryRowContext(ctx, `SELECT address, code_hash, expire_time FROM email_codes WHERE flow_hash = $1 AND account_id = $2 AND expire_time > $3`,
-		flowHash, accountID, now.UnixMicro()).Scan(&c.Address, &c.CodeHash, &expire)
+	err := s.db.r.QueryRowContext(ctx, `SELECT address, code_hash, expire_time, type FROM email_codes WHERE flow_hash = $1 AND account_id = $2 AND expire_time > $3`,
+		flowHash, accountID, now.UnixMicro()).Scan(&c.Address, &c.CodeHash, &expire, &c.Type)
 	c.Expire = fromMicros(expire)
 	return c, notFound("sqlstore.EmailCode", "no such code", err)
+}
+
+func (s credentialStore) CodeByFlow(ctx context.Context, flowHash []byte, now time.Time) (credential.EmailCode, error) {
+	c := credential.EmailCode{FlowHash: flowHash}
+	var expire sql.NullInt64
+	err := s.db.r.QueryRowContext(ctx, `SELECT account_id, address, code_hash, expire_time, type FROM email_codes WHERE flow_hash = $1 AND expire_time > $2`,
+		flowHash, now.UnixMicro()).Scan(&c.AccountID, &c.Address, &c.CodeHash, &expire, &c.Type)
+	c.Expire = fromMicros(expire)
+	return c, notFound("sqlstore.CodeByFlow", "no such code", err)
 }
 
 func (s credentialStore) ConsumeEmailCode(ctx context.Context, flowHash []byte, now time.Time) error {
@@ -173,7 +207,11 @@ func (s credentialStore) ConsumeEmailCode(ctx context.Context, flowHash []byte, 
 }
 
 func (s credentialStore) MarkIdentifierVerified(ctx context.Context, accountID, typ, value string, now time.Time) error {
-	res, err := s.db.w.ExecContext(ctx, `UPDATE identifiers SET verify_time = $4 WHERE account_id = $1 AND type = $2 AND value = $3`, accountID, typ, value, now.UnixMicro())
+	return accountTx{s.db.w}.MarkIdentifierVerified(ctx, accountID, typ, value, now)
+}
+
+func (t accountTx) MarkIdentifierVerified(ctx context.Context, accountID, typ, value string, now time.Time) error {
+	res, err := t.q.ExecContext(ctx, `UPDATE identifiers SET verify_time = $4 WHERE account_id = $1 AND type = $2 AND value = $3`, accountID, typ, value, now.UnixMicro())
 	if err != nil {
 		return classify("sqlstore.MarkIdentifierVerified", err)
 	}

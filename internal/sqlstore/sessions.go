@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/atriumid/atrium/internal/account"
+	"github.com/atriumid/atrium/internal/credential"
 	"github.com/atriumid/atrium/internal/fault"
+	"github.com/atriumid/atrium/internal/outbox"
 	"github.com/atriumid/atrium/internal/session"
 )
 
@@ -30,7 +32,7 @@ func exactlyOne(ctx context.Context, q queryer, op, msg, query string, args ...a
 	return nil
 }
 
-func (s sessionStore) InsertSession(ctx context.Context, r session.Record, replaces string, now time.Time) error {
+func (s sessionStore) InsertSession(ctx context.Context, r session.Record, replaces string, now time.Time, e outbox.Event) error {
 	const op = "sqlstore.InsertSession"
 	return s.db.update(ctx, func(q queryer) error {
 		if replaces != "" {
@@ -42,7 +44,10 @@ func (s sessionStore) InsertSession(ctx context.Context, r session.Record, repla
 		_, err := q.ExecContext(ctx, `INSERT INTO sessions (id, token_hash, account_id, account_state, aal, methods, auth_time, last_seen, expire_time)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, r.ID, r.TokenHash, r.AccountID, r.AccountState, int(r.AAL),
 			strings.Join(r.Methods, " "), r.AuthTime.UnixMicro(), r.LastSeen.UnixMicro(), r.ExpireTime.UnixMicro())
-		return classify(op, err)
+		if err != nil {
+			return classify(op, err)
+		}
+		return credential.Record(ctx, accountTx{q}, e)
 	})
 }
 
@@ -97,20 +102,29 @@ func (s sessionStore) Sessions(ctx context.Context, accountID string, now time.T
 	return out, classify(op, rows.Err())
 }
 
-func (s sessionStore) RevokeSession(ctx context.Context, accountID, id string, now time.Time) error {
+func (s sessionStore) RevokeSession(ctx context.Context, accountID, id string, now time.Time, e outbox.Event) error {
 	const op = "sqlstore.RevokeSession"
-	res, err := s.db.w.ExecContext(ctx, `UPDATE sessions SET revoke_time = $3 WHERE id = $1 AND account_id = $2 AND revoke_time IS NULL`, id, accountID, now.UnixMicro())
-	if err != nil {
-		return classify(op, err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return fault.E(op, fault.NotFound, "no such live session")
-	}
-	return nil
+	return s.db.update(ctx, func(q queryer) error {
+		res, err := q.ExecContext(ctx, `UPDATE sessions SET revoke_time = $3 WHERE id = $1 AND account_id = $2 AND revoke_time IS NULL`, id, accountID, now.UnixMicro())
+		if err != nil {
+			return classify(op, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return fault.E(op, fault.NotFound, "no such live session")
+		}
+		return credential.Record(ctx, accountTx{q}, e)
+	})
 }
 
-func (s sessionStore) RevokeSessions(ctx context.Context, accountID, keep string, now time.Time) (int, error) {
-	n, err := revokeSessions(ctx, s.db.w, accountID, keep, now)
+func (s sessionStore) RevokeSessions(ctx context.Context, accountID, keep string, now time.Time, e outbox.Event) (int, error) {
+	var n int64
+	err := s.db.update(ctx, func(q queryer) error {
+		var err error
+		if n, err = revokeSessions(ctx, q, accountID, keep, now); err != nil {
+			return err
+		}
+		return credential.Record(ctx, accountTx{q}, e)
+	})
 	return int(n), err
 }
 

@@ -22,6 +22,552 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type RemoveTotpRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveTotpRequest) Reset() {
+	*x = RemoveTotpRequest{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveTotpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveTotpRequest) ProtoMessage() {}
+
+func (x *RemoveTotpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveTotpRequest.ProtoReflect.Descriptor instead.
+func (*RemoveTotpRequest) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{0}
+}
+
+type RemoveTotpResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveTotpResponse) Reset() {
+	*x = RemoveTotpResponse{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveTotpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveTotpResponse) ProtoMessage() {}
+
+func (x *RemoveTotpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveTotpResponse.ProtoReflect.Descriptor instead.
+func (*RemoveTotpResponse) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{1}
+}
+
+type StartRecoveryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Identifier    *IdentifierInput       `protobuf:"bytes,1,opt,name=identifier,proto3" json:"identifier,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartRecoveryRequest) Reset() {
+	*x = StartRecoveryRequest{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartRecoveryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartRecoveryRequest) ProtoMessage() {}
+
+func (x *StartRecoveryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartRecoveryRequest.ProtoReflect.Descriptor instead.
+func (*StartRecoveryRequest) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *StartRecoveryRequest) GetIdentifier() *IdentifierInput {
+	if x != nil {
+		return x.Identifier
+	}
+	return nil
+}
+
+type StartRecoveryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          string                 `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartRecoveryResponse) Reset() {
+	*x = StartRecoveryResponse{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartRecoveryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartRecoveryResponse) ProtoMessage() {}
+
+func (x *StartRecoveryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartRecoveryResponse.ProtoReflect.Descriptor instead.
+func (*StartRecoveryResponse) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *StartRecoveryResponse) GetFlow() string {
+	if x != nil {
+		return x.Flow
+	}
+	return ""
+}
+
+func (x *StartRecoveryResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+type CompleteRecoveryRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Flow     string                 `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	Code     string                 `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	Password string                 `protobuf:"bytes,3,opt,name=password,proto3" json:"password,omitempty"`
+	// Required when the account has a second factor: one of
+	TotpCode      string `protobuf:"bytes,4,opt,name=totp_code,json=totpCode,proto3" json:"totp_code,omitempty"`
+	RecoveryCode  string `protobuf:"bytes,5,opt,name=recovery_code,json=recoveryCode,proto3" json:"recovery_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteRecoveryRequest) Reset() {
+	*x = CompleteRecoveryRequest{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteRecoveryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteRecoveryRequest) ProtoMessage() {}
+
+func (x *CompleteRecoveryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteRecoveryRequest.ProtoReflect.Descriptor instead.
+func (*CompleteRecoveryRequest) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CompleteRecoveryRequest) GetFlow() string {
+	if x != nil {
+		return x.Flow
+	}
+	return ""
+}
+
+func (x *CompleteRecoveryRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *CompleteRecoveryRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+func (x *CompleteRecoveryRequest) GetTotpCode() string {
+	if x != nil {
+		return x.TotpCode
+	}
+	return ""
+}
+
+func (x *CompleteRecoveryRequest) GetRecoveryCode() string {
+	if x != nil {
+		return x.RecoveryCode
+	}
+	return ""
+}
+
+type CompleteRecoveryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteRecoveryResponse) Reset() {
+	*x = CompleteRecoveryResponse{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteRecoveryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteRecoveryResponse) ProtoMessage() {}
+
+func (x *CompleteRecoveryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteRecoveryResponse.ProtoReflect.Descriptor instead.
+func (*CompleteRecoveryResponse) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{5}
+}
+
+type StartPhoneVerificationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartPhoneVerificationRequest) Reset() {
+	*x = StartPhoneVerificationRequest{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartPhoneVerificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartPhoneVerificationRequest) ProtoMessage() {}
+
+func (x *StartPhoneVerificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartPhoneVerificationRequest.ProtoReflect.Descriptor instead.
+func (*StartPhoneVerificationRequest) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{6}
+}
+
+type StartPhoneVerificationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The flow's secret: the code works only together with it.
+	Flow          string                 `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartPhoneVerificationResponse) Reset() {
+	*x = StartPhoneVerificationResponse{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartPhoneVerificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartPhoneVerificationResponse) ProtoMessage() {}
+
+func (x *StartPhoneVerificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartPhoneVerificationResponse.ProtoReflect.Descriptor instead.
+func (*StartPhoneVerificationResponse) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *StartPhoneVerificationResponse) GetFlow() string {
+	if x != nil {
+		return x.Flow
+	}
+	return ""
+}
+
+func (x *StartPhoneVerificationResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+type ConfirmPhoneVerificationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          string                 `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	Code          string                 `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmPhoneVerificationRequest) Reset() {
+	*x = ConfirmPhoneVerificationRequest{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmPhoneVerificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmPhoneVerificationRequest) ProtoMessage() {}
+
+func (x *ConfirmPhoneVerificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmPhoneVerificationRequest.ProtoReflect.Descriptor instead.
+func (*ConfirmPhoneVerificationRequest) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ConfirmPhoneVerificationRequest) GetFlow() string {
+	if x != nil {
+		return x.Flow
+	}
+	return ""
+}
+
+func (x *ConfirmPhoneVerificationRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+type ConfirmPhoneVerificationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmPhoneVerificationResponse) Reset() {
+	*x = ConfirmPhoneVerificationResponse{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmPhoneVerificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmPhoneVerificationResponse) ProtoMessage() {}
+
+func (x *ConfirmPhoneVerificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmPhoneVerificationResponse.ProtoReflect.Descriptor instead.
+func (*ConfirmPhoneVerificationResponse) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{9}
+}
+
+type ImportPasswordHashRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	PasswordHash  string                 `protobuf:"bytes,2,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportPasswordHashRequest) Reset() {
+	*x = ImportPasswordHashRequest{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportPasswordHashRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportPasswordHashRequest) ProtoMessage() {}
+
+func (x *ImportPasswordHashRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportPasswordHashRequest.ProtoReflect.Descriptor instead.
+func (*ImportPasswordHashRequest) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ImportPasswordHashRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *ImportPasswordHashRequest) GetPasswordHash() string {
+	if x != nil {
+		return x.PasswordHash
+	}
+	return ""
+}
+
+type ImportPasswordHashResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportPasswordHashResponse) Reset() {
+	*x = ImportPasswordHashResponse{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportPasswordHashResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportPasswordHashResponse) ProtoMessage() {}
+
+func (x *ImportPasswordHashResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportPasswordHashResponse.ProtoReflect.Descriptor instead.
+func (*ImportPasswordHashResponse) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{11}
+}
+
 type StartEmailVerificationRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -30,7 +576,7 @@ type StartEmailVerificationRequest struct {
 
 func (x *StartEmailVerificationRequest) Reset() {
 	*x = StartEmailVerificationRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[0]
+	mi := &file_atrium_v1_auth_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -42,7 +588,7 @@ func (x *StartEmailVerificationRequest) String() string {
 func (*StartEmailVerificationRequest) ProtoMessage() {}
 
 func (x *StartEmailVerificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[0]
+	mi := &file_atrium_v1_auth_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -55,7 +601,7 @@ func (x *StartEmailVerificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartEmailVerificationRequest.ProtoReflect.Descriptor instead.
 func (*StartEmailVerificationRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{0}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{12}
 }
 
 type StartEmailVerificationResponse struct {
@@ -69,7 +615,7 @@ type StartEmailVerificationResponse struct {
 
 func (x *StartEmailVerificationResponse) Reset() {
 	*x = StartEmailVerificationResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[1]
+	mi := &file_atrium_v1_auth_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -81,7 +627,7 @@ func (x *StartEmailVerificationResponse) String() string {
 func (*StartEmailVerificationResponse) ProtoMessage() {}
 
 func (x *StartEmailVerificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[1]
+	mi := &file_atrium_v1_auth_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -94,7 +640,7 @@ func (x *StartEmailVerificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartEmailVerificationResponse.ProtoReflect.Descriptor instead.
 func (*StartEmailVerificationResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{1}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StartEmailVerificationResponse) GetFlow() string {
@@ -121,7 +667,7 @@ type ConfirmEmailVerificationRequest struct {
 
 func (x *ConfirmEmailVerificationRequest) Reset() {
 	*x = ConfirmEmailVerificationRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[2]
+	mi := &file_atrium_v1_auth_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -133,7 +679,7 @@ func (x *ConfirmEmailVerificationRequest) String() string {
 func (*ConfirmEmailVerificationRequest) ProtoMessage() {}
 
 func (x *ConfirmEmailVerificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[2]
+	mi := &file_atrium_v1_auth_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -146,7 +692,7 @@ func (x *ConfirmEmailVerificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmEmailVerificationRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmEmailVerificationRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{2}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ConfirmEmailVerificationRequest) GetFlow() string {
@@ -171,7 +717,7 @@ type ConfirmEmailVerificationResponse struct {
 
 func (x *ConfirmEmailVerificationResponse) Reset() {
 	*x = ConfirmEmailVerificationResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[3]
+	mi := &file_atrium_v1_auth_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -183,7 +729,7 @@ func (x *ConfirmEmailVerificationResponse) String() string {
 func (*ConfirmEmailVerificationResponse) ProtoMessage() {}
 
 func (x *ConfirmEmailVerificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[3]
+	mi := &file_atrium_v1_auth_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -196,7 +742,7 @@ func (x *ConfirmEmailVerificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmEmailVerificationResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmEmailVerificationResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{3}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{15}
 }
 
 type RegisterRequest struct {
@@ -210,7 +756,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[4]
+	mi := &file_atrium_v1_auth_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -222,7 +768,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[4]
+	mi := &file_atrium_v1_auth_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -235,7 +781,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{4}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RegisterRequest) GetKind() string {
@@ -259,6 +805,60 @@ func (x *RegisterRequest) GetPassword() string {
 	return ""
 }
 
+type RegisterResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The e-mail verification flow: log in, then confirm the code from the
+	// e-mail with it (ConfirmEmailVerification).
+	Flow          string                 `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterResponse) Reset() {
+	*x = RegisterResponse{}
+	mi := &file_atrium_v1_auth_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterResponse) ProtoMessage() {}
+
+func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_atrium_v1_auth_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
+func (*RegisterResponse) Descriptor() ([]byte, []int) {
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *RegisterResponse) GetFlow() string {
+	if x != nil {
+		return x.Flow
+	}
+	return ""
+}
+
+func (x *RegisterResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
 type LoginRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Identifier    *IdentifierInput       `protobuf:"bytes,1,opt,name=identifier,proto3" json:"identifier,omitempty"`
@@ -269,7 +869,7 @@ type LoginRequest struct {
 
 func (x *LoginRequest) Reset() {
 	*x = LoginRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[5]
+	mi := &file_atrium_v1_auth_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -281,7 +881,7 @@ func (x *LoginRequest) String() string {
 func (*LoginRequest) ProtoMessage() {}
 
 func (x *LoginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[5]
+	mi := &file_atrium_v1_auth_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -294,7 +894,7 @@ func (x *LoginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
 func (*LoginRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{5}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LoginRequest) GetIdentifier() *IdentifierInput {
@@ -327,7 +927,7 @@ type LoginResponse struct {
 
 func (x *LoginResponse) Reset() {
 	*x = LoginResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[6]
+	mi := &file_atrium_v1_auth_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -339,7 +939,7 @@ func (x *LoginResponse) String() string {
 func (*LoginResponse) ProtoMessage() {}
 
 func (x *LoginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[6]
+	mi := &file_atrium_v1_auth_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -352,7 +952,7 @@ func (x *LoginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginResponse.ProtoReflect.Descriptor instead.
 func (*LoginResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{6}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *LoginResponse) GetSessionToken() string {
@@ -403,7 +1003,7 @@ type LoginMfaRequest struct {
 
 func (x *LoginMfaRequest) Reset() {
 	*x = LoginMfaRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[7]
+	mi := &file_atrium_v1_auth_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -415,7 +1015,7 @@ func (x *LoginMfaRequest) String() string {
 func (*LoginMfaRequest) ProtoMessage() {}
 
 func (x *LoginMfaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[7]
+	mi := &file_atrium_v1_auth_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -428,7 +1028,7 @@ func (x *LoginMfaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginMfaRequest.ProtoReflect.Descriptor instead.
 func (*LoginMfaRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{7}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *LoginMfaRequest) GetChallenge() string {
@@ -460,7 +1060,7 @@ type EnrollTotpRequest struct {
 
 func (x *EnrollTotpRequest) Reset() {
 	*x = EnrollTotpRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[8]
+	mi := &file_atrium_v1_auth_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -472,7 +1072,7 @@ func (x *EnrollTotpRequest) String() string {
 func (*EnrollTotpRequest) ProtoMessage() {}
 
 func (x *EnrollTotpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[8]
+	mi := &file_atrium_v1_auth_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -485,7 +1085,7 @@ func (x *EnrollTotpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollTotpRequest.ProtoReflect.Descriptor instead.
 func (*EnrollTotpRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{8}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{21}
 }
 
 type EnrollTotpResponse struct {
@@ -500,7 +1100,7 @@ type EnrollTotpResponse struct {
 
 func (x *EnrollTotpResponse) Reset() {
 	*x = EnrollTotpResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[9]
+	mi := &file_atrium_v1_auth_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -512,7 +1112,7 @@ func (x *EnrollTotpResponse) String() string {
 func (*EnrollTotpResponse) ProtoMessage() {}
 
 func (x *EnrollTotpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[9]
+	mi := &file_atrium_v1_auth_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -525,7 +1125,7 @@ func (x *EnrollTotpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollTotpResponse.ProtoReflect.Descriptor instead.
 func (*EnrollTotpResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{9}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *EnrollTotpResponse) GetSecret() string {
@@ -551,7 +1151,7 @@ type ConfirmTotpRequest struct {
 
 func (x *ConfirmTotpRequest) Reset() {
 	*x = ConfirmTotpRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[10]
+	mi := &file_atrium_v1_auth_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +1163,7 @@ func (x *ConfirmTotpRequest) String() string {
 func (*ConfirmTotpRequest) ProtoMessage() {}
 
 func (x *ConfirmTotpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[10]
+	mi := &file_atrium_v1_auth_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +1176,7 @@ func (x *ConfirmTotpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTotpRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmTotpRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{10}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ConfirmTotpRequest) GetCode() string {
@@ -599,7 +1199,7 @@ type ConfirmTotpResponse struct {
 
 func (x *ConfirmTotpResponse) Reset() {
 	*x = ConfirmTotpResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[11]
+	mi := &file_atrium_v1_auth_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +1211,7 @@ func (x *ConfirmTotpResponse) String() string {
 func (*ConfirmTotpResponse) ProtoMessage() {}
 
 func (x *ConfirmTotpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[11]
+	mi := &file_atrium_v1_auth_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +1224,7 @@ func (x *ConfirmTotpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmTotpResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmTotpResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{11}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ConfirmTotpResponse) GetRecoveryCodes() []string {
@@ -658,7 +1258,7 @@ type ChangePasswordRequest struct {
 
 func (x *ChangePasswordRequest) Reset() {
 	*x = ChangePasswordRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[12]
+	mi := &file_atrium_v1_auth_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +1270,7 @@ func (x *ChangePasswordRequest) String() string {
 func (*ChangePasswordRequest) ProtoMessage() {}
 
 func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[12]
+	mi := &file_atrium_v1_auth_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +1283,7 @@ func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordRequest.ProtoReflect.Descriptor instead.
 func (*ChangePasswordRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{12}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ChangePasswordRequest) GetCurrentPassword() string {
@@ -708,7 +1308,7 @@ type RegenerateRecoveryCodesRequest struct {
 
 func (x *RegenerateRecoveryCodesRequest) Reset() {
 	*x = RegenerateRecoveryCodesRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[13]
+	mi := &file_atrium_v1_auth_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -720,7 +1320,7 @@ func (x *RegenerateRecoveryCodesRequest) String() string {
 func (*RegenerateRecoveryCodesRequest) ProtoMessage() {}
 
 func (x *RegenerateRecoveryCodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[13]
+	mi := &file_atrium_v1_auth_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -733,7 +1333,7 @@ func (x *RegenerateRecoveryCodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegenerateRecoveryCodesRequest.ProtoReflect.Descriptor instead.
 func (*RegenerateRecoveryCodesRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{13}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{26}
 }
 
 type RegenerateRecoveryCodesResponse struct {
@@ -745,7 +1345,7 @@ type RegenerateRecoveryCodesResponse struct {
 
 func (x *RegenerateRecoveryCodesResponse) Reset() {
 	*x = RegenerateRecoveryCodesResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[14]
+	mi := &file_atrium_v1_auth_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -757,7 +1357,7 @@ func (x *RegenerateRecoveryCodesResponse) String() string {
 func (*RegenerateRecoveryCodesResponse) ProtoMessage() {}
 
 func (x *RegenerateRecoveryCodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[14]
+	mi := &file_atrium_v1_auth_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -770,7 +1370,7 @@ func (x *RegenerateRecoveryCodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegenerateRecoveryCodesResponse.ProtoReflect.Descriptor instead.
 func (*RegenerateRecoveryCodesResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{14}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RegenerateRecoveryCodesResponse) GetRecoveryCodes() []string {
@@ -798,7 +1398,7 @@ type Session struct {
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[15]
+	mi := &file_atrium_v1_auth_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -810,7 +1410,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[15]
+	mi := &file_atrium_v1_auth_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -823,7 +1423,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{15}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Session) GetId() string {
@@ -883,7 +1483,7 @@ type WhoAmIRequest struct {
 
 func (x *WhoAmIRequest) Reset() {
 	*x = WhoAmIRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[16]
+	mi := &file_atrium_v1_auth_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +1495,7 @@ func (x *WhoAmIRequest) String() string {
 func (*WhoAmIRequest) ProtoMessage() {}
 
 func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[16]
+	mi := &file_atrium_v1_auth_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +1508,7 @@ func (x *WhoAmIRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIRequest.ProtoReflect.Descriptor instead.
 func (*WhoAmIRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{16}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{29}
 }
 
 type WhoAmIResponse struct {
@@ -921,7 +1521,7 @@ type WhoAmIResponse struct {
 
 func (x *WhoAmIResponse) Reset() {
 	*x = WhoAmIResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[17]
+	mi := &file_atrium_v1_auth_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +1533,7 @@ func (x *WhoAmIResponse) String() string {
 func (*WhoAmIResponse) ProtoMessage() {}
 
 func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[17]
+	mi := &file_atrium_v1_auth_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -946,7 +1546,7 @@ func (x *WhoAmIResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhoAmIResponse.ProtoReflect.Descriptor instead.
 func (*WhoAmIResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{17}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WhoAmIResponse) GetSession() *Session {
@@ -971,7 +1571,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[18]
+	mi := &file_atrium_v1_auth_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1583,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[18]
+	mi := &file_atrium_v1_auth_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1596,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{18}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{31}
 }
 
 type ListSessionsResponse struct {
@@ -1008,7 +1608,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[19]
+	mi := &file_atrium_v1_auth_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1020,7 +1620,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[19]
+	mi := &file_atrium_v1_auth_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1033,7 +1633,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{19}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*Session {
@@ -1052,7 +1652,7 @@ type RevokeSessionRequest struct {
 
 func (x *RevokeSessionRequest) Reset() {
 	*x = RevokeSessionRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[20]
+	mi := &file_atrium_v1_auth_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1064,7 +1664,7 @@ func (x *RevokeSessionRequest) String() string {
 func (*RevokeSessionRequest) ProtoMessage() {}
 
 func (x *RevokeSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[20]
+	mi := &file_atrium_v1_auth_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1077,7 +1677,7 @@ func (x *RevokeSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSessionRequest.ProtoReflect.Descriptor instead.
 func (*RevokeSessionRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{20}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RevokeSessionRequest) GetId() string {
@@ -1095,7 +1695,7 @@ type RevokeOtherSessionsRequest struct {
 
 func (x *RevokeOtherSessionsRequest) Reset() {
 	*x = RevokeOtherSessionsRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[21]
+	mi := &file_atrium_v1_auth_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1107,7 +1707,7 @@ func (x *RevokeOtherSessionsRequest) String() string {
 func (*RevokeOtherSessionsRequest) ProtoMessage() {}
 
 func (x *RevokeOtherSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[21]
+	mi := &file_atrium_v1_auth_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1120,7 +1720,7 @@ func (x *RevokeOtherSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeOtherSessionsRequest.ProtoReflect.Descriptor instead.
 func (*RevokeOtherSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{21}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{34}
 }
 
 type RevokeAccountSessionsRequest struct {
@@ -1132,7 +1732,7 @@ type RevokeAccountSessionsRequest struct {
 
 func (x *RevokeAccountSessionsRequest) Reset() {
 	*x = RevokeAccountSessionsRequest{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[22]
+	mi := &file_atrium_v1_auth_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1744,7 @@ func (x *RevokeAccountSessionsRequest) String() string {
 func (*RevokeAccountSessionsRequest) ProtoMessage() {}
 
 func (x *RevokeAccountSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[22]
+	mi := &file_atrium_v1_auth_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1757,7 @@ func (x *RevokeAccountSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAccountSessionsRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAccountSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{22}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RevokeAccountSessionsRequest) GetAccountId() string {
@@ -1177,7 +1777,7 @@ type RevokeSessionsResponse struct {
 
 func (x *RevokeSessionsResponse) Reset() {
 	*x = RevokeSessionsResponse{}
-	mi := &file_atrium_v1_auth_proto_msgTypes[23]
+	mi := &file_atrium_v1_auth_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1189,7 +1789,7 @@ func (x *RevokeSessionsResponse) String() string {
 func (*RevokeSessionsResponse) ProtoMessage() {}
 
 func (x *RevokeSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_atrium_v1_auth_proto_msgTypes[23]
+	mi := &file_atrium_v1_auth_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1202,7 +1802,7 @@ func (x *RevokeSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSessionsResponse.ProtoReflect.Descriptor instead.
 func (*RevokeSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{23}
+	return file_atrium_v1_auth_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RevokeSessionsResponse) GetRevoked() int32 {
@@ -1216,7 +1816,38 @@ var File_atrium_v1_auth_proto protoreflect.FileDescriptor
 
 const file_atrium_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x14atrium/v1/auth.proto\x12\tatrium.v1\x1a\x18atrium/v1/accounts.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1f\n" +
+	"\x14atrium/v1/auth.proto\x12\tatrium.v1\x1a\x18atrium/v1/accounts.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x13\n" +
+	"\x11RemoveTotpRequest\"\x14\n" +
+	"\x12RemoveTotpResponse\"R\n" +
+	"\x14StartRecoveryRequest\x12:\n" +
+	"\n" +
+	"identifier\x18\x01 \x01(\v2\x1a.atrium.v1.IdentifierInputR\n" +
+	"identifier\"h\n" +
+	"\x15StartRecoveryResponse\x12\x12\n" +
+	"\x04flow\x18\x01 \x01(\tR\x04flow\x12;\n" +
+	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\"\x9f\x01\n" +
+	"\x17CompleteRecoveryRequest\x12\x12\n" +
+	"\x04flow\x18\x01 \x01(\tR\x04flow\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\x12\x1a\n" +
+	"\bpassword\x18\x03 \x01(\tR\bpassword\x12\x1b\n" +
+	"\ttotp_code\x18\x04 \x01(\tR\btotpCode\x12#\n" +
+	"\rrecovery_code\x18\x05 \x01(\tR\frecoveryCode\"\x1a\n" +
+	"\x18CompleteRecoveryResponse\"\x1f\n" +
+	"\x1dStartPhoneVerificationRequest\"q\n" +
+	"\x1eStartPhoneVerificationResponse\x12\x12\n" +
+	"\x04flow\x18\x01 \x01(\tR\x04flow\x12;\n" +
+	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\"I\n" +
+	"\x1fConfirmPhoneVerificationRequest\x12\x12\n" +
+	"\x04flow\x18\x01 \x01(\tR\x04flow\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\"\"\n" +
+	" ConfirmPhoneVerificationResponse\"_\n" +
+	"\x19ImportPasswordHashRequest\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12#\n" +
+	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\"\x1c\n" +
+	"\x1aImportPasswordHashResponse\"\x1f\n" +
 	"\x1dStartEmailVerificationRequest\"q\n" +
 	"\x1eStartEmailVerificationResponse\x12\x12\n" +
 	"\x04flow\x18\x01 \x01(\tR\x04flow\x12;\n" +
@@ -1231,7 +1862,11 @@ const file_atrium_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"identifier\x18\x02 \x01(\v2\x1a.atrium.v1.IdentifierInputR\n" +
 	"identifier\x12\x1a\n" +
-	"\bpassword\x18\x03 \x01(\tR\bpassword\"f\n" +
+	"\bpassword\x18\x03 \x01(\tR\bpassword\"c\n" +
+	"\x10RegisterResponse\x12\x12\n" +
+	"\x04flow\x18\x01 \x01(\tR\x04flow\x12;\n" +
+	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\"f\n" +
 	"\fLoginRequest\x12:\n" +
 	"\n" +
 	"identifier\x18\x01 \x01(\v2\x1a.atrium.v1.IdentifierInputR\n" +
@@ -1287,9 +1922,10 @@ const file_atrium_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\"2\n" +
 	"\x16RevokeSessionsResponse\x12\x18\n" +
-	"\arevoked\x18\x01 \x01(\x05R\arevoked2\x84\x06\n" +
-	"\vAuthService\x12:\n" +
-	"\bRegister\x12\x1a.atrium.v1.RegisterRequest\x1a\x12.atrium.v1.Account\x12:\n" +
+	"\arevoked\x18\x01 \x01(\x05R\arevoked2\xd0\n" +
+	"\n" +
+	"\vAuthService\x12C\n" +
+	"\bRegister\x12\x1a.atrium.v1.RegisterRequest\x1a\x1b.atrium.v1.RegisterResponse\x12:\n" +
 	"\x05Login\x12\x17.atrium.v1.LoginRequest\x1a\x18.atrium.v1.LoginResponse\x12@\n" +
 	"\bLoginMfa\x12\x1a.atrium.v1.LoginMfaRequest\x1a\x18.atrium.v1.LoginResponse\x12I\n" +
 	"\n" +
@@ -1298,7 +1934,14 @@ const file_atrium_v1_auth_proto_rawDesc = "" +
 	"\x0eChangePassword\x12 .atrium.v1.ChangePasswordRequest\x1a\x18.atrium.v1.LoginResponse\x12p\n" +
 	"\x17RegenerateRecoveryCodes\x12).atrium.v1.RegenerateRecoveryCodesRequest\x1a*.atrium.v1.RegenerateRecoveryCodesResponse\x12m\n" +
 	"\x16StartEmailVerification\x12(.atrium.v1.StartEmailVerificationRequest\x1a).atrium.v1.StartEmailVerificationResponse\x12s\n" +
-	"\x18ConfirmEmailVerification\x12*.atrium.v1.ConfirmEmailVerificationRequest\x1a+.atrium.v1.ConfirmEmailVerificationResponse2\xbb\x03\n" +
+	"\x18ConfirmEmailVerification\x12*.atrium.v1.ConfirmEmailVerificationRequest\x1a+.atrium.v1.ConfirmEmailVerificationResponse\x12a\n" +
+	"\x12ImportPasswordHash\x12$.atrium.v1.ImportPasswordHashRequest\x1a%.atrium.v1.ImportPasswordHashResponse\x12m\n" +
+	"\x16StartPhoneVerification\x12(.atrium.v1.StartPhoneVerificationRequest\x1a).atrium.v1.StartPhoneVerificationResponse\x12s\n" +
+	"\x18ConfirmPhoneVerification\x12*.atrium.v1.ConfirmPhoneVerificationRequest\x1a+.atrium.v1.ConfirmPhoneVerificationResponse\x12R\n" +
+	"\rStartRecovery\x12\x1f.atrium.v1.StartRecoveryRequest\x1a .atrium.v1.StartRecoveryResponse\x12[\n" +
+	"\x10CompleteRecovery\x12\".atrium.v1.CompleteRecoveryRequest\x1a#.atrium.v1.CompleteRecoveryResponse\x12I\n" +
+	"\n" +
+	"RemoveTotp\x12\x1c.atrium.v1.RemoveTotpRequest\x1a\x1d.atrium.v1.RemoveTotpResponse2\xbb\x03\n" +
 	"\x0eSessionService\x12=\n" +
 	"\x06WhoAmI\x12\x18.atrium.v1.WhoAmIRequest\x1a\x19.atrium.v1.WhoAmIResponse\x12O\n" +
 	"\fListSessions\x12\x1e.atrium.v1.ListSessionsRequest\x1a\x1f.atrium.v1.ListSessionsResponse\x12S\n" +
@@ -1318,82 +1961,111 @@ func file_atrium_v1_auth_proto_rawDescGZIP() []byte {
 	return file_atrium_v1_auth_proto_rawDescData
 }
 
-var file_atrium_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_atrium_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_atrium_v1_auth_proto_goTypes = []any{
-	(*StartEmailVerificationRequest)(nil),    // 0: atrium.v1.StartEmailVerificationRequest
-	(*StartEmailVerificationResponse)(nil),   // 1: atrium.v1.StartEmailVerificationResponse
-	(*ConfirmEmailVerificationRequest)(nil),  // 2: atrium.v1.ConfirmEmailVerificationRequest
-	(*ConfirmEmailVerificationResponse)(nil), // 3: atrium.v1.ConfirmEmailVerificationResponse
-	(*RegisterRequest)(nil),                  // 4: atrium.v1.RegisterRequest
-	(*LoginRequest)(nil),                     // 5: atrium.v1.LoginRequest
-	(*LoginResponse)(nil),                    // 6: atrium.v1.LoginResponse
-	(*LoginMfaRequest)(nil),                  // 7: atrium.v1.LoginMfaRequest
-	(*EnrollTotpRequest)(nil),                // 8: atrium.v1.EnrollTotpRequest
-	(*EnrollTotpResponse)(nil),               // 9: atrium.v1.EnrollTotpResponse
-	(*ConfirmTotpRequest)(nil),               // 10: atrium.v1.ConfirmTotpRequest
-	(*ConfirmTotpResponse)(nil),              // 11: atrium.v1.ConfirmTotpResponse
-	(*ChangePasswordRequest)(nil),            // 12: atrium.v1.ChangePasswordRequest
-	(*RegenerateRecoveryCodesRequest)(nil),   // 13: atrium.v1.RegenerateRecoveryCodesRequest
-	(*RegenerateRecoveryCodesResponse)(nil),  // 14: atrium.v1.RegenerateRecoveryCodesResponse
-	(*Session)(nil),                          // 15: atrium.v1.Session
-	(*WhoAmIRequest)(nil),                    // 16: atrium.v1.WhoAmIRequest
-	(*WhoAmIResponse)(nil),                   // 17: atrium.v1.WhoAmIResponse
-	(*ListSessionsRequest)(nil),              // 18: atrium.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),             // 19: atrium.v1.ListSessionsResponse
-	(*RevokeSessionRequest)(nil),             // 20: atrium.v1.RevokeSessionRequest
-	(*RevokeOtherSessionsRequest)(nil),       // 21: atrium.v1.RevokeOtherSessionsRequest
-	(*RevokeAccountSessionsRequest)(nil),     // 22: atrium.v1.RevokeAccountSessionsRequest
-	(*RevokeSessionsResponse)(nil),           // 23: atrium.v1.RevokeSessionsResponse
-	(*timestamppb.Timestamp)(nil),            // 24: google.protobuf.Timestamp
-	(*IdentifierInput)(nil),                  // 25: atrium.v1.IdentifierInput
-	(*Account)(nil),                          // 26: atrium.v1.Account
+	(*RemoveTotpRequest)(nil),                // 0: atrium.v1.RemoveTotpRequest
+	(*RemoveTotpResponse)(nil),               // 1: atrium.v1.RemoveTotpResponse
+	(*StartRecoveryRequest)(nil),             // 2: atrium.v1.StartRecoveryRequest
+	(*StartRecoveryResponse)(nil),            // 3: atrium.v1.StartRecoveryResponse
+	(*CompleteRecoveryRequest)(nil),          // 4: atrium.v1.CompleteRecoveryRequest
+	(*CompleteRecoveryResponse)(nil),         // 5: atrium.v1.CompleteRecoveryResponse
+	(*StartPhoneVerificationRequest)(nil),    // 6: atrium.v1.StartPhoneVerificationRequest
+	(*StartPhoneVerificationResponse)(nil),   // 7: atrium.v1.StartPhoneVerificationResponse
+	(*ConfirmPhoneVerificationRequest)(nil),  // 8: atrium.v1.ConfirmPhoneVerificationRequest
+	(*ConfirmPhoneVerificationResponse)(nil), // 9: atrium.v1.ConfirmPhoneVerificationResponse
+	(*ImportPasswordHashRequest)(nil),        // 10: atrium.v1.ImportPasswordHashRequest
+	(*ImportPasswordHashResponse)(nil),       // 11: atrium.v1.ImportPasswordHashResponse
+	(*StartEmailVerificationRequest)(nil),    // 12: atrium.v1.StartEmailVerificationRequest
+	(*StartEmailVerificationResponse)(nil),   // 13: atrium.v1.StartEmailVerificationResponse
+	(*ConfirmEmailVerificationRequest)(nil),  // 14: atrium.v1.ConfirmEmailVerificationRequest
+	(*ConfirmEmailVerificationResponse)(nil), // 15: atrium.v1.ConfirmEmailVerificationResponse
+	(*RegisterRequest)(nil),                  // 16: atrium.v1.RegisterRequest
+	(*RegisterResponse)(nil),                 // 17: atrium.v1.RegisterResponse
+	(*LoginRequest)(nil),                     // 18: atrium.v1.LoginRequest
+	(*LoginResponse)(nil),                    // 19: atrium.v1.LoginResponse
+	(*LoginMfaRequest)(nil),                  // 20: atrium.v1.LoginMfaRequest
+	(*EnrollTotpRequest)(nil),                // 21: atrium.v1.EnrollTotpRequest
+	(*EnrollTotpResponse)(nil),               // 22: atrium.v1.EnrollTotpResponse
+	(*ConfirmTotpRequest)(nil),               // 23: atrium.v1.ConfirmTotpRequest
+	(*ConfirmTotpResponse)(nil),              // 24: atrium.v1.ConfirmTotpResponse
+	(*ChangePasswordRequest)(nil),            // 25: atrium.v1.ChangePasswordRequest
+	(*RegenerateRecoveryCodesRequest)(nil),   // 26: atrium.v1.RegenerateRecoveryCodesRequest
+	(*RegenerateRecoveryCodesResponse)(nil),  // 27: atrium.v1.RegenerateRecoveryCodesResponse
+	(*Session)(nil),                          // 28: atrium.v1.Session
+	(*WhoAmIRequest)(nil),                    // 29: atrium.v1.WhoAmIRequest
+	(*WhoAmIResponse)(nil),                   // 30: atrium.v1.WhoAmIResponse
+	(*ListSessionsRequest)(nil),              // 31: atrium.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),             // 32: atrium.v1.ListSessionsResponse
+	(*RevokeSessionRequest)(nil),             // 33: atrium.v1.RevokeSessionRequest
+	(*RevokeOtherSessionsRequest)(nil),       // 34: atrium.v1.RevokeOtherSessionsRequest
+	(*RevokeAccountSessionsRequest)(nil),     // 35: atrium.v1.RevokeAccountSessionsRequest
+	(*RevokeSessionsResponse)(nil),           // 36: atrium.v1.RevokeSessionsResponse
+	(*IdentifierInput)(nil),                  // 37: atrium.v1.IdentifierInput
+	(*timestamppb.Timestamp)(nil),            // 38: google.protobuf.Timestamp
+	(*Account)(nil),                          // 39: atrium.v1.Account
 }
 var file_atrium_v1_auth_proto_depIdxs = []int32{
-	24, // 0: atrium.v1.StartEmailVerificationResponse.expire_time:type_name -> google.protobuf.Timestamp
-	25, // 1: atrium.v1.RegisterRequest.identifier:type_name -> atrium.v1.IdentifierInput
-	25, // 2: atrium.v1.LoginRequest.identifier:type_name -> atrium.v1.IdentifierInput
-	15, // 3: atrium.v1.LoginResponse.session:type_name -> atrium.v1.Session
-	24, // 4: atrium.v1.LoginResponse.challenge_expire_time:type_name -> google.protobuf.Timestamp
-	15, // 5: atrium.v1.ConfirmTotpResponse.session:type_name -> atrium.v1.Session
-	24, // 6: atrium.v1.Session.auth_time:type_name -> google.protobuf.Timestamp
-	24, // 7: atrium.v1.Session.last_seen_time:type_name -> google.protobuf.Timestamp
-	24, // 8: atrium.v1.Session.expire_time:type_name -> google.protobuf.Timestamp
-	15, // 9: atrium.v1.WhoAmIResponse.session:type_name -> atrium.v1.Session
-	26, // 10: atrium.v1.WhoAmIResponse.account:type_name -> atrium.v1.Account
-	15, // 11: atrium.v1.ListSessionsResponse.sessions:type_name -> atrium.v1.Session
-	4,  // 12: atrium.v1.AuthService.Register:input_type -> atrium.v1.RegisterRequest
-	5,  // 13: atrium.v1.AuthService.Login:input_type -> atrium.v1.LoginRequest
-	7,  // 14: atrium.v1.AuthService.LoginMfa:input_type -> atrium.v1.LoginMfaRequest
-	8,  // 15: atrium.v1.AuthService.EnrollTotp:input_type -> atrium.v1.EnrollTotpRequest
-	10, // 16: atrium.v1.AuthService.ConfirmTotp:input_type -> atrium.v1.ConfirmTotpRequest
-	12, // 17: atrium.v1.AuthService.ChangePassword:input_type -> atrium.v1.ChangePasswordRequest
-	13, // 18: atrium.v1.AuthService.RegenerateRecoveryCodes:input_type -> atrium.v1.RegenerateRecoveryCodesRequest
-	0,  // 19: atrium.v1.AuthService.StartEmailVerification:input_type -> atrium.v1.StartEmailVerificationRequest
-	2,  // 20: atrium.v1.AuthService.ConfirmEmailVerification:input_type -> atrium.v1.ConfirmEmailVerificationRequest
-	16, // 21: atrium.v1.SessionService.WhoAmI:input_type -> atrium.v1.WhoAmIRequest
-	18, // 22: atrium.v1.SessionService.ListSessions:input_type -> atrium.v1.ListSessionsRequest
-	20, // 23: atrium.v1.SessionService.RevokeSession:input_type -> atrium.v1.RevokeSessionRequest
-	21, // 24: atrium.v1.SessionService.RevokeOtherSessions:input_type -> atrium.v1.RevokeOtherSessionsRequest
-	22, // 25: atrium.v1.SessionService.RevokeAccountSessions:input_type -> atrium.v1.RevokeAccountSessionsRequest
-	26, // 26: atrium.v1.AuthService.Register:output_type -> atrium.v1.Account
-	6,  // 27: atrium.v1.AuthService.Login:output_type -> atrium.v1.LoginResponse
-	6,  // 28: atrium.v1.AuthService.LoginMfa:output_type -> atrium.v1.LoginResponse
-	9,  // 29: atrium.v1.AuthService.EnrollTotp:output_type -> atrium.v1.EnrollTotpResponse
-	11, // 30: atrium.v1.AuthService.ConfirmTotp:output_type -> atrium.v1.ConfirmTotpResponse
-	6,  // 31: atrium.v1.AuthService.ChangePassword:output_type -> atrium.v1.LoginResponse
-	14, // 32: atrium.v1.AuthService.RegenerateRecoveryCodes:output_type -> atrium.v1.RegenerateRecoveryCodesResponse
-	1,  // 33: atrium.v1.AuthService.StartEmailVerification:output_type -> atrium.v1.StartEmailVerificationResponse
-	3,  // 34: atrium.v1.AuthService.ConfirmEmailVerification:output_type -> atrium.v1.ConfirmEmailVerificationResponse
-	17, // 35: atrium.v1.SessionService.WhoAmI:output_type -> atrium.v1.WhoAmIResponse
-	19, // 36: atrium.v1.SessionService.ListSessions:output_type -> atrium.v1.ListSessionsResponse
-	23, // 37: atrium.v1.SessionService.RevokeSession:output_type -> atrium.v1.RevokeSessionsResponse
-	23, // 38: atrium.v1.SessionService.RevokeOtherSessions:output_type -> atrium.v1.RevokeSessionsResponse
-	23, // 39: atrium.v1.SessionService.RevokeAccountSessions:output_type -> atrium.v1.RevokeSessionsResponse
-	26, // [26:40] is the sub-list for method output_type
-	12, // [12:26] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	37, // 0: atrium.v1.StartRecoveryRequest.identifier:type_name -> atrium.v1.IdentifierInput
+	38, // 1: atrium.v1.StartRecoveryResponse.expire_time:type_name -> google.protobuf.Timestamp
+	38, // 2: atrium.v1.StartPhoneVerificationResponse.expire_time:type_name -> google.protobuf.Timestamp
+	38, // 3: atrium.v1.StartEmailVerificationResponse.expire_time:type_name -> google.protobuf.Timestamp
+	37, // 4: atrium.v1.RegisterRequest.identifier:type_name -> atrium.v1.IdentifierInput
+	38, // 5: atrium.v1.RegisterResponse.expire_time:type_name -> google.protobuf.Timestamp
+	37, // 6: atrium.v1.LoginRequest.identifier:type_name -> atrium.v1.IdentifierInput
+	28, // 7: atrium.v1.LoginResponse.session:type_name -> atrium.v1.Session
+	38, // 8: atrium.v1.LoginResponse.challenge_expire_time:type_name -> google.protobuf.Timestamp
+	28, // 9: atrium.v1.ConfirmTotpResponse.session:type_name -> atrium.v1.Session
+	38, // 10: atrium.v1.Session.auth_time:type_name -> google.protobuf.Timestamp
+	38, // 11: atrium.v1.Session.last_seen_time:type_name -> google.protobuf.Timestamp
+	38, // 12: atrium.v1.Session.expire_time:type_name -> google.protobuf.Timestamp
+	28, // 13: atrium.v1.WhoAmIResponse.session:type_name -> atrium.v1.Session
+	39, // 14: atrium.v1.WhoAmIResponse.account:type_name -> atrium.v1.Account
+	28, // 15: atrium.v1.ListSessionsResponse.sessions:type_name -> atrium.v1.Session
+	16, // 16: atrium.v1.AuthService.Register:input_type -> atrium.v1.RegisterRequest
+	18, // 17: atrium.v1.AuthService.Login:input_type -> atrium.v1.LoginRequest
+	20, // 18: atrium.v1.AuthService.LoginMfa:input_type -> atrium.v1.LoginMfaRequest
+	21, // 19: atrium.v1.AuthService.EnrollTotp:input_type -> atrium.v1.EnrollTotpRequest
+	23, // 20: atrium.v1.AuthService.ConfirmTotp:input_type -> atrium.v1.ConfirmTotpRequest
+	25, // 21: atrium.v1.AuthService.ChangePassword:input_type -> atrium.v1.ChangePasswordRequest
+	26, // 22: atrium.v1.AuthService.RegenerateRecoveryCodes:input_type -> atrium.v1.RegenerateRecoveryCodesRequest
+	12, // 23: atrium.v1.AuthService.StartEmailVerification:input_type -> atrium.v1.StartEmailVerificationRequest
+	14, // 24: atrium.v1.AuthService.ConfirmEmailVerification:input_type -> atrium.v1.ConfirmEmailVerificationRequest
+	10, // 25: atrium.v1.AuthService.ImportPasswordHash:input_type -> atrium.v1.ImportPasswordHashRequest
+	6,  // 26: atrium.v1.AuthService.StartPhoneVerification:input_type -> atrium.v1.StartPhoneVerificationRequest
+	8,  // 27: atrium.v1.AuthService.ConfirmPhoneVerification:input_type -> atrium.v1.ConfirmPhoneVerificationRequest
+	2,  // 28: atrium.v1.AuthService.StartRecovery:input_type -> atrium.v1.StartRecoveryRequest
+	4,  // 29: atrium.v1.AuthService.CompleteRecovery:input_type -> atrium.v1.CompleteRecoveryRequest
+	0,  // 30: atrium.v1.AuthService.RemoveTotp:input_type -> atrium.v1.RemoveTotpRequest
+	29, // 31: atrium.v1.SessionService.WhoAmI:input_type -> atrium.v1.WhoAmIRequest
+	31, // 32: atrium.v1.SessionService.ListSessions:input_type -> atrium.v1.ListSessionsRequest
+	33, // 33: atrium.v1.SessionService.RevokeSession:input_type -> atrium.v1.RevokeSessionRequest
+	34, // 34: atrium.v1.SessionService.RevokeOtherSessions:input_type -> atrium.v1.RevokeOtherSessionsRequest
+	35, // 35: atrium.v1.SessionService.RevokeAccountSessions:input_type -> atrium.v1.RevokeAccountSessionsRequest
+	17, // 36: atrium.v1.AuthService.Register:output_type -> atrium.v1.RegisterResponse
+	19, // 37: atrium.v1.AuthService.Login:output_type -> atrium.v1.LoginResponse
+	19, // 38: atrium.v1.AuthService.LoginMfa:output_type -> atrium.v1.LoginResponse
+	22, // 39: atrium.v1.AuthService.EnrollTotp:output_type -> atrium.v1.EnrollTotpResponse
+	24, // 40: atrium.v1.AuthService.ConfirmTotp:output_type -> atrium.v1.ConfirmTotpResponse
+	19, // 41: atrium.v1.AuthService.ChangePassword:output_type -> atrium.v1.LoginResponse
+	27, // 42: atrium.v1.AuthService.RegenerateRecoveryCodes:output_type -> atrium.v1.RegenerateRecoveryCodesResponse
+	13, // 43: atrium.v1.AuthService.StartEmailVerification:output_type -> atrium.v1.StartEmailVerificationResponse
+	15, // 44: atrium.v1.AuthService.ConfirmEmailVerification:output_type -> atrium.v1.ConfirmEmailVerificationResponse
+	11, // 45: atrium.v1.AuthService.ImportPasswordHash:output_type -> atrium.v1.ImportPasswordHashResponse
+	7,  // 46: atrium.v1.AuthService.StartPhoneVerification:output_type -> atrium.v1.StartPhoneVerificationResponse
+	9,  // 47: atrium.v1.AuthService.ConfirmPhoneVerification:output_type -> atrium.v1.ConfirmPhoneVerificationResponse
+	3,  // 48: atrium.v1.AuthService.StartRecovery:output_type -> atrium.v1.StartRecoveryResponse
+	5,  // 49: atrium.v1.AuthService.CompleteRecovery:output_type -> atrium.v1.CompleteRecoveryResponse
+	1,  // 50: atrium.v1.AuthService.RemoveTotp:output_type -> atrium.v1.RemoveTotpResponse
+	30, // 51: atrium.v1.SessionService.WhoAmI:output_type -> atrium.v1.WhoAmIResponse
+	32, // 52: atrium.v1.SessionService.ListSessions:output_type -> atrium.v1.ListSessionsResponse
+	36, // 53: atrium.v1.SessionService.RevokeSession:output_type -> atrium.v1.RevokeSessionsResponse
+	36, // 54: atrium.v1.SessionService.RevokeOtherSessions:output_type -> atrium.v1.RevokeSessionsResponse
+	36, // 55: atrium.v1.SessionService.RevokeAccountSessions:output_type -> atrium.v1.RevokeSessionsResponse
+	36, // [36:56] is the sub-list for method output_type
+	16, // [16:36] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_atrium_v1_auth_proto_init() }
@@ -1408,7 +2080,7 @@ func file_atrium_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_atrium_v1_auth_proto_rawDesc), len(file_atrium_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

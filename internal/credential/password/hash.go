@@ -146,7 +146,8 @@ func Parse(encoded string) (Decoded, error) {
 }
 
 // Verify reports whether pw matches the stored hash encoded. The whole
-// password is compared (after NFKC), in constant time. It returns
+// password is compared (after NFKC), in constant time. An imported hash
+// of another algorithm (see Algorithm) is verified as that algorithm does. It returns
 // fault.Invalid for a malformed hash and for a password over MaxBytes,
 // which is refused before any hashing.
 func Verify(pw, encoded string) (bool, error) {
@@ -156,7 +157,11 @@ func Verify(pw, encoded string) (bool, error) {
 	}
 	d, err := Parse(encoded)
 	if err != nil {
-		return false, err
+		l, lerr := parseLegacy(encoded)
+		if lerr != nil {
+			return false, err
+		}
+		return l.verify(pw), nil
 	}
 	key := argon2.IDKey([]byte(Normalize(pw)), d.Salt, d.Params.Time, d.Params.Memory, d.Params.Threads, uint32(len(d.Key)))
 	return subtle.ConstantTimeCompare(key, d.Key) == 1, nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/atriumid/atrium/internal/account"
 	"github.com/atriumid/atrium/internal/audit"
+	"github.com/atriumid/atrium/internal/credential"
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/ids"
 	"github.com/atriumid/atrium/internal/kind"
@@ -525,7 +526,7 @@ func RunEraseCredentials(t *testing.T, db *sqlstore.DB) {
 	ctx := context.Background()
 	r := newRecord("user", "usr")
 	insert(t, db, r)
-	if err := db.Credentials().PutPassword(ctx, r.ID, "$argon2id$stored", t0); err != nil {
+	if err := credTx(db, func(tx credential.Tx) error { return tx.PutPassword(ctx, r.ID, "$argon2id$stored", t0) }); err != nil {
 		t.Fatal(err)
 	}
 	err := db.Accounts().Update(ctx, func(ctx context.Context, tx account.Tx) error {

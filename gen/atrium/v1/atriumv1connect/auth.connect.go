@@ -57,6 +57,23 @@ const (
 	// AuthServiceConfirmEmailVerificationProcedure is the fully-qualified name of the AuthService's
 	// ConfirmEmailVerification RPC.
 	AuthServiceConfirmEmailVerificationProcedure = "/atrium.v1.AuthService/ConfirmEmailVerification"
+	// AuthServiceImportPasswordHashProcedure is the fully-qualified name of the AuthService's
+	// ImportPasswordHash RPC.
+	AuthServiceImportPasswordHashProcedure = "/atrium.v1.AuthService/ImportPasswordHash"
+	// AuthServiceStartPhoneVerificationProcedure is the fully-qualified name of the AuthService's
+	// StartPhoneVerification RPC.
+	AuthServiceStartPhoneVerificationProcedure = "/atrium.v1.AuthService/StartPhoneVerification"
+	// AuthServiceConfirmPhoneVerificationProcedure is the fully-qualified name of the AuthService's
+	// ConfirmPhoneVerification RPC.
+	AuthServiceConfirmPhoneVerificationProcedure = "/atrium.v1.AuthService/ConfirmPhoneVerification"
+	// AuthServiceStartRecoveryProcedure is the fully-qualified name of the AuthService's StartRecovery
+	// RPC.
+	AuthServiceStartRecoveryProcedure = "/atrium.v1.AuthService/StartRecovery"
+	// AuthServiceCompleteRecoveryProcedure is the fully-qualified name of the AuthService's
+	// CompleteRecovery RPC.
+	AuthServiceCompleteRecoveryProcedure = "/atrium.v1.AuthService/CompleteRecovery"
+	// AuthServiceRemoveTotpProcedure is the fully-qualified name of the AuthService's RemoveTotp RPC.
+	AuthServiceRemoveTotpProcedure = "/atrium.v1.AuthService/RemoveTotp"
 	// SessionServiceWhoAmIProcedure is the fully-qualified name of the SessionService's WhoAmI RPC.
 	SessionServiceWhoAmIProcedure = "/atrium.v1.SessionService/WhoAmI"
 	// SessionServiceListSessionsProcedure is the fully-qualified name of the SessionService's
@@ -76,8 +93,11 @@ const (
 // AuthServiceClient is a client for the atrium.v1.AuthService service.
 type AuthServiceClient interface {
 	// Register creates an account of a self-service kind with an identifier
-	// and a password. REST: POST /v1/auth/register.
-	Register(context.Context, *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.Account], error)
+	// and a password, and e-mails a code to an e-mail identifier. The answer
+	// is the same when the identifier is taken (its holder is e-mailed a
+	// notice instead), so it never tells who holds an identifier.
+	// REST: POST /v1/auth/register (202).
+	Register(context.Context, *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.RegisterResponse], error)
 	// Login checks a password and returns a session, or a challenge when the
 	// account has a second factor. REST: POST /v1/auth/login.
 	Login(context.Context, *connect.Request[v1.LoginRequest]) (*connect.Response[v1.LoginResponse], error)
@@ -103,6 +123,29 @@ type AuthServiceClient interface {
 	// ConfirmEmailVerification checks the code with its flow and marks the
 	// address verified. REST: POST /v1/auth/email/confirm.
 	ConfirmEmailVerification(context.Context, *connect.Request[v1.ConfirmEmailVerificationRequest]) (*connect.Response[v1.ConfirmEmailVerificationResponse], error)
+	// ImportPasswordHash gives an account without a password the hash of
+	// its password in a system it comes from (argon2id, argon2i, bcrypt,
+	// scrypt or pbkdf2-sha256); the first login replaces it with argon2id.
+	// Needs an admin API key. REST: PUT /v1/accounts/{account_id}/password-hash.
+	ImportPasswordHash(context.Context, *connect.Request[v1.ImportPasswordHashRequest]) (*connect.Response[v1.ImportPasswordHashResponse], error)
+	// StartPhoneVerification sends a code by SMS to the account's unverified
+	// phone number. REST: POST /v1/auth/phone/verify.
+	StartPhoneVerification(context.Context, *connect.Request[v1.StartPhoneVerificationRequest]) (*connect.Response[v1.StartPhoneVerificationResponse], error)
+	// ConfirmPhoneVerification checks the code with its flow and marks the
+	// number verified. REST: POST /v1/auth/phone/confirm.
+	ConfirmPhoneVerification(context.Context, *connect.Request[v1.ConfirmPhoneVerificationRequest]) (*connect.Response[v1.ConfirmPhoneVerificationResponse], error)
+	// StartRecovery sends a recovery code to the verified e-mail address or
+	// phone of the account holding the identifier; the answer is the same
+	// for an identifier nobody holds. REST: POST /v1/auth/recovery/start.
+	StartRecovery(context.Context, *connect.Request[v1.StartRecoveryRequest]) (*connect.Response[v1.StartRecoveryResponse], error)
+	// CompleteRecovery sets a new password with the recovery code, and a
+	// TOTP or recovery code when the account has a second factor, and ends
+	// every session. REST: POST /v1/auth/recovery/complete.
+	CompleteRecovery(context.Context, *connect.Request[v1.CompleteRecoveryRequest]) (*connect.Response[v1.CompleteRecoveryResponse], error)
+	// RemoveTotp removes the TOTP authenticator and the recovery codes; it
+	// needs an AAL2 session authenticated within 15 minutes.
+	// REST: DELETE /v1/auth/totp.
+	RemoveTotp(context.Context, *connect.Request[v1.RemoveTotpRequest]) (*connect.Response[v1.RemoveTotpResponse], error)
 }
 
 // NewAuthServiceClient constructs a client for the atrium.v1.AuthService service. By default, it
@@ -116,7 +159,7 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 	baseURL = strings.TrimRight(baseURL, "/")
 	authServiceMethods := v1.File_atrium_v1_auth_proto.Services().ByName("AuthService").Methods()
 	return &authServiceClient{
-		register: connect.NewClient[v1.RegisterRequest, v1.Account](
+		register: connect.NewClient[v1.RegisterRequest, v1.RegisterResponse](
 			httpClient,
 			baseURL+AuthServiceRegisterProcedure,
 			connect.WithSchema(authServiceMethods.ByName("Register")),
@@ -170,12 +213,48 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(authServiceMethods.ByName("ConfirmEmailVerification")),
 			connect.WithClientOptions(opts...),
 		),
+		importPasswordHash: connect.NewClient[v1.ImportPasswordHashRequest, v1.ImportPasswordHashResponse](
+			httpClient,
+			baseURL+AuthServiceImportPasswordHashProcedure,
+			connect.WithSchema(authServiceMethods.ByName("ImportPasswordHash")),
+			connect.WithClientOptions(opts...),
+		),
+		startPhoneVerification: connect.NewClient[v1.StartPhoneVerificationRequest, v1.StartPhoneVerificationResponse](
+			httpClient,
+			baseURL+AuthServiceStartPhoneVerificationProcedure,
+			connect.WithSchema(authServiceMethods.ByName("StartPhoneVerification")),
+			connect.WithClientOptions(opts...),
+		),
+		confirmPhoneVerification: connect.NewClient[v1.ConfirmPhoneVerificationRequest, v1.ConfirmPhoneVerificationResponse](
+			httpClient,
+			baseURL+AuthServiceConfirmPhoneVerificationProcedure,
+			connect.WithSchema(authServiceMethods.ByName("ConfirmPhoneVerification")),
+			connect.WithClientOptions(opts...),
+		),
+		startRecovery: connect.NewClient[v1.StartRecoveryRequest, v1.StartRecoveryResponse](
+			httpClient,
+			baseURL+AuthServiceStartRecoveryProcedure,
+			connect.WithSchema(authServiceMethods.ByName("StartRecovery")),
+			connect.WithClientOptions(opts...),
+		),
+		completeRecovery: connect.NewClient[v1.CompleteRecoveryRequest, v1.CompleteRecoveryResponse](
+			httpClient,
+			baseURL+AuthServiceCompleteRecoveryProcedure,
+			connect.WithSchema(authServiceMethods.ByName("CompleteRecovery")),
+			connect.WithClientOptions(opts...),
+		),
+		removeTotp: connect.NewClient[v1.RemoveTotpRequest, v1.RemoveTotpResponse](
+			httpClient,
+			baseURL+AuthServiceRemoveTotpProcedure,
+			connect.WithSchema(authServiceMethods.ByName("RemoveTotp")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // authServiceClient implements AuthServiceClient.
 type authServiceClient struct {
-	register                 *connect.Client[v1.RegisterRequest, v1.Account]
+	register                 *connect.Client[v1.RegisterRequest, v1.RegisterResponse]
 	login                    *connect.Client[v1.LoginRequest, v1.LoginResponse]
 	loginMfa                 *connect.Client[v1.LoginMfaRequest, v1.LoginResponse]
 	enrollTotp               *connect.Client[v1.EnrollTotpRequest, v1.EnrollTotpResponse]
@@ -184,10 +263,16 @@ type authServiceClient struct {
 	regenerateRecoveryCodes  *connect.Client[v1.RegenerateRecoveryCodesRequest, v1.RegenerateRecoveryCodesResponse]
 	startEmailVerification   *connect.Client[v1.StartEmailVerificationRequest, v1.StartEmailVerificationResponse]
 	confirmEmailVerification *connect.Client[v1.ConfirmEmailVerificationRequest, v1.ConfirmEmailVerificationResponse]
+	importPasswordHash       *connect.Client[v1.ImportPasswordHashRequest, v1.ImportPasswordHashResponse]
+	startPhoneVerification   *connect.Client[v1.StartPhoneVerificationRequest, v1.StartPhoneVerificationResponse]
+	confirmPhoneVerification *connect.Client[v1.ConfirmPhoneVerificationRequest, v1.ConfirmPhoneVerificationResponse]
+	startRecovery            *connect.Client[v1.StartRecoveryRequest, v1.StartRecoveryResponse]
+	completeRecovery         *connect.Client[v1.CompleteRecoveryRequest, v1.CompleteRecoveryResponse]
+	removeTotp               *connect.Client[v1.RemoveTotpRequest, v1.RemoveTotpResponse]
 }
 
 // Register calls atrium.v1.AuthService.Register.
-func (c *authServiceClient) Register(ctx context.Context, req *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.Account], error) {
+func (c *authServiceClient) Register(ctx context.Context, req *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.RegisterResponse], error) {
 	return c.register.CallUnary(ctx, req)
 }
 
@@ -231,11 +316,44 @@ func (c *authServiceClient) ConfirmEmailVerification(ctx context.Context, req *c
 	return c.confirmEmailVerification.CallUnary(ctx, req)
 }
 
+// ImportPasswordHash calls atrium.v1.AuthService.ImportPasswordHash.
+func (c *authServiceClient) ImportPasswordHash(ctx context.Context, req *connect.Request[v1.ImportPasswordHashRequest]) (*connect.Response[v1.ImportPasswordHashResponse], error) {
+	return c.importPasswordHash.CallUnary(ctx, req)
+}
+
+// StartPhoneVerification calls atrium.v1.AuthService.StartPhoneVerification.
+func (c *authServiceClient) StartPhoneVerification(ctx context.Context, req *connect.Request[v1.StartPhoneVerificationRequest]) (*connect.Response[v1.StartPhoneVerificationResponse], error) {
+	return c.startPhoneVerification.CallUnary(ctx, req)
+}
+
+// ConfirmPhoneVerification calls atrium.v1.AuthService.ConfirmPhoneVerification.
+func (c *authServiceClient) ConfirmPhoneVerification(ctx context.Context, req *connect.Request[v1.ConfirmPhoneVerificationRequest]) (*connect.Response[v1.ConfirmPhoneVerificationResponse], error) {
+	return c.confirmPhoneVerification.CallUnary(ctx, req)
+}
+
+// StartRecovery calls atrium.v1.AuthService.StartRecovery.
+func (c *authServiceClient) StartRecovery(ctx context.Context, req *connect.Request[v1.StartRecoveryRequest]) (*connect.Response[v1.StartRecoveryResponse], error) {
+	return c.startRecovery.CallUnary(ctx, req)
+}
+
+// CompleteRecovery calls atrium.v1.AuthService.CompleteRecovery.
+func (c *authServiceClient) CompleteRecovery(ctx context.Context, req *connect.Request[v1.CompleteRecoveryRequest]) (*connect.Response[v1.CompleteRecoveryResponse], error) {
+	return c.completeRecovery.CallUnary(ctx, req)
+}
+
+// RemoveTotp calls atrium.v1.AuthService.RemoveTotp.
+func (c *authServiceClient) RemoveTotp(ctx context.Context, req *connect.Request[v1.RemoveTotpRequest]) (*connect.Response[v1.RemoveTotpResponse], error) {
+	return c.removeTotp.CallUnary(ctx, req)
+}
+
 // AuthServiceHandler is an implementation of the atrium.v1.AuthService service.
 type AuthServiceHandler interface {
 	// Register creates an account of a self-service kind with an identifier
-	// and a password. REST: POST /v1/auth/register.
-	Register(context.Context, *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.Account], error)
+	// and a password, and e-mails a code to an e-mail identifier. The answer
+	// is the same when the identifier is taken (its holder is e-mailed a
+	// notice instead), so it never tells who holds an identifier.
+	// REST: POST /v1/auth/register (202).
+	Register(context.Context, *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.RegisterResponse], error)
 	// Login checks a password and returns a session, or a challenge when the
 	// account has a second factor. REST: POST /v1/auth/login.
 	Login(context.Context, *connect.Request[v1.LoginRequest]) (*connect.Response[v1.LoginResponse], error)
@@ -261,6 +379,29 @@ type AuthServiceHandler interface {
 	// ConfirmEmailVerification checks the code with its flow and marks the
 	// address verified. REST: POST /v1/auth/email/confirm.
 	ConfirmEmailVerification(context.Context, *connect.Request[v1.ConfirmEmailVerificationRequest]) (*connect.Response[v1.ConfirmEmailVerificationResponse], error)
+	// ImportPasswordHash gives an account without a password the hash of
+	// its password in a system it comes from (argon2id, argon2i, bcrypt,
+	// scrypt or pbkdf2-sha256); the first login replaces it with argon2id.
+	// Needs an admin API key. REST: PUT /v1/accounts/{account_id}/password-hash.
+	ImportPasswordHash(context.Context, *connect.Request[v1.ImportPasswordHashRequest]) (*connect.Response[v1.ImportPasswordHashResponse], error)
+	// StartPhoneVerification sends a code by SMS to the account's unverified
+	// phone number. REST: POST /v1/auth/phone/verify.
+	StartPhoneVerification(context.Context, *connect.Request[v1.StartPhoneVerificationRequest]) (*connect.Response[v1.StartPhoneVerificationResponse], error)
+	// ConfirmPhoneVerification checks the code with its flow and marks the
+	// number verified. REST: POST /v1/auth/phone/confirm.
+	ConfirmPhoneVerification(context.Context, *connect.Request[v1.ConfirmPhoneVerificationRequest]) (*connect.Response[v1.ConfirmPhoneVerificationResponse], error)
+	// StartRecovery sends a recovery code to the verified e-mail address or
+	// phone of the account holding the identifier; the answer is the same
+	// for an identifier nobody holds. REST: POST /v1/auth/recovery/start.
+	StartRecovery(context.Context, *connect.Request[v1.StartRecoveryRequest]) (*connect.Response[v1.StartRecoveryResponse], error)
+	// CompleteRecovery sets a new password with the recovery code, and a
+	// TOTP or recovery code when the account has a second factor, and ends
+	// every session. REST: POST /v1/auth/recovery/complete.
+	CompleteRecovery(context.Context, *connect.Request[v1.CompleteRecoveryRequest]) (*connect.Response[v1.CompleteRecoveryResponse], error)
+	// RemoveTotp removes the TOTP authenticator and the recovery codes; it
+	// needs an AAL2 session authenticated within 15 minutes.
+	// REST: DELETE /v1/auth/totp.
+	RemoveTotp(context.Context, *connect.Request[v1.RemoveTotpRequest]) (*connect.Response[v1.RemoveTotpResponse], error)
 }
 
 // NewAuthServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -324,6 +465,42 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(authServiceMethods.ByName("ConfirmEmailVerification")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authServiceImportPasswordHashHandler := connect.NewUnaryHandler(
+		AuthServiceImportPasswordHashProcedure,
+		svc.ImportPasswordHash,
+		connect.WithSchema(authServiceMethods.ByName("ImportPasswordHash")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceStartPhoneVerificationHandler := connect.NewUnaryHandler(
+		AuthServiceStartPhoneVerificationProcedure,
+		svc.StartPhoneVerification,
+		connect.WithSchema(authServiceMethods.ByName("StartPhoneVerification")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceConfirmPhoneVerificationHandler := connect.NewUnaryHandler(
+		AuthServiceConfirmPhoneVerificationProcedure,
+		svc.ConfirmPhoneVerification,
+		connect.WithSchema(authServiceMethods.ByName("ConfirmPhoneVerification")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceStartRecoveryHandler := connect.NewUnaryHandler(
+		AuthServiceStartRecoveryProcedure,
+		svc.StartRecovery,
+		connect.WithSchema(authServiceMethods.ByName("StartRecovery")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceCompleteRecoveryHandler := connect.NewUnaryHandler(
+		AuthServiceCompleteRecoveryProcedure,
+		svc.CompleteRecovery,
+		connect.WithSchema(authServiceMethods.ByName("CompleteRecovery")),
+		connect.WithHandlerOptions(opts...),
+	)
+	authServiceRemoveTotpHandler := connect.NewUnaryHandler(
+		AuthServiceRemoveTotpProcedure,
+		svc.RemoveTotp,
+		connect.WithSchema(authServiceMethods.ByName("RemoveTotp")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/atrium.v1.AuthService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AuthServiceRegisterProcedure:
@@ -344,6 +521,18 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 			authServiceStartEmailVerificationHandler.ServeHTTP(w, r)
 		case AuthServiceConfirmEmailVerificationProcedure:
 			authServiceConfirmEmailVerificationHandler.ServeHTTP(w, r)
+		case AuthServiceImportPasswordHashProcedure:
+			authServiceImportPasswordHashHandler.ServeHTTP(w, r)
+		case AuthServiceStartPhoneVerificationProcedure:
+			authServiceStartPhoneVerificationHandler.ServeHTTP(w, r)
+		case AuthServiceConfirmPhoneVerificationProcedure:
+			authServiceConfirmPhoneVerificationHandler.ServeHTTP(w, r)
+		case AuthServiceStartRecoveryProcedure:
+			authServiceStartRecoveryHandler.ServeHTTP(w, r)
+		case AuthServiceCompleteRecoveryProcedure:
+			authServiceCompleteRecoveryHandler.ServeHTTP(w, r)
+		case AuthServiceRemoveTotpProcedure:
+			authServiceRemoveTotpHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -353,7 +542,7 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 // UnimplementedAuthServiceHandler returns CodeUnimplemented from all methods.
 type UnimplementedAuthServiceHandler struct{}
 
-func (UnimplementedAuthServiceHandler) Register(context.Context, *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.Account], error) {
+func (UnimplementedAuthServiceHandler) Register(context.Context, *connect.Request[v1.RegisterRequest]) (*connect.Response[v1.RegisterResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.Register is not implemented"))
 }
 
@@ -387,6 +576,30 @@ func (UnimplementedAuthServiceHandler) StartEmailVerification(context.Context, *
 
 func (UnimplementedAuthServiceHandler) ConfirmEmailVerification(context.Context, *connect.Request[v1.ConfirmEmailVerificationRequest]) (*connect.Response[v1.ConfirmEmailVerificationResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.ConfirmEmailVerification is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) ImportPasswordHash(context.Context, *connect.Request[v1.ImportPasswordHashRequest]) (*connect.Response[v1.ImportPasswordHashResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.ImportPasswordHash is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) StartPhoneVerification(context.Context, *connect.Request[v1.StartPhoneVerificationRequest]) (*connect.Response[v1.StartPhoneVerificationResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.StartPhoneVerification is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) ConfirmPhoneVerification(context.Context, *connect.Request[v1.ConfirmPhoneVerificationRequest]) (*connect.Response[v1.ConfirmPhoneVerificationResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.ConfirmPhoneVerification is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) StartRecovery(context.Context, *connect.Request[v1.StartRecoveryRequest]) (*connect.Response[v1.StartRecoveryResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.StartRecovery is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) CompleteRecovery(context.Context, *connect.Request[v1.CompleteRecoveryRequest]) (*connect.Response[v1.CompleteRecoveryResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.CompleteRecovery is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) RemoveTotp(context.Context, *connect.Request[v1.RemoveTotpRequest]) (*connect.Response[v1.RemoveTotpResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("atrium.v1.AuthService.RemoveTotp is not implemented"))
 }
 
 // SessionServiceClient is a client for the atrium.v1.SessionService service.

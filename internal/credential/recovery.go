@@ -1,0 +1,143 @@
+package credential
+
+import (
+	"context"
+	"crypto/subtle"
+
+	"github.com/atriumid/atrium/internal/account"
+	"github.com/atriumid/atrium/internal/fault"
+	"github.com/atriumid/atrium/internal/outbox"
+	"github.com/atriumid/atrium/internal/throttle"
+)
+
+// Recovery codes go out under this flow type, so that a code of one
+// purpose never confirms another.
+const recoveryType = "recovery"
+
+// StartRecovery sends a recovery code to the verified e-mail address (or,
+// without one, the verified phone number) of the account that holds
+// identifier. It always returns a flow of the same form, so it tells
+// nobody whether the identifier is held or verified: without a verified
+// destination, nothing is sent and no code matches the flow. The e-mail
+// links to the configured public URL, never to a host from a request
+// (ASVS 6.4.3). It returns fault.ResourceExhausted when the client asked
+// too often.
+func (s *Service) StartRecovery(ctx context.Context, id account.IdentifierInput, client string) (*EmailFlow, error) {
+	att, err := s.c.Sends.Begin(ctx, throttle.Subject{Client: "recover:" + client})
+	if err != nil {
+		return nil, err
+	}
+	if err := att.Fail(ctx); err != nil {
+		return nil, err
+	}
+	var f EmailFlow
+	if err := s.decoyFlow(&f); err != nil {
+		return nil, err
+	}
+	acc, err := s.c.Accounts.Resolve(ctx, id.Type, id.Value)
+	if err != nil {
+		return &f, nil
+	}
+	for _, typ := range []string{"email", "phone"} {
+		for _, ident := range acc.Identifiers {
+			if ident.Type != typ || ident.VerifyTime.IsZero() {
+				continue
+			}
+			if real, err := s.sendCode(ctx, acc.ID, recoveryType, typ, ident.Value, client); err == nil {
+				return real, nil
+			}
+			return &f, nil // throttled or undeliverable: answer alike
+		}
+	}
+	return &f, nil
+}
+
+// RecoverRequest completes an account recovery.
+type RecoverRequest struct {
+	Flow, Code string
+	// Password is the new password.
+	Password string
+	// TOTPCode or RecoveryCode is required when the account has a second
+	// factor: recovery proves the e-mail address or phone, never the
+	// second factor.
+	TOTPCode, RecoveryCode string
+	Client                 string
+}
+
+// CompleteRecovery checks the recovery code with its flow and, when the
+// account has a second factor, a TOTP or recovery code too, then sets the
+// new password, ends every session of the account and tells its verified
+// e-mail addresses (ASVS 6.4.3: recovery never bypasses an enrolled second
+// factor). It returns fault.Unauthenticated for a wrong, used or expired
+// code or a missing or wrong second factor (all counted by the throttle),
+// fault.Invalid for a password the policy refuses, and
+// fault.ResourceExhausted when throttled.
+func (s *Service) CompleteRecovery(ctx context.Context, req RecoverRequest) error {
+	const op = "credential.CompleteRecovery"
+	wrong := fault.E(op, fault.Unauthenticated, "invalid or expired recovery code or second factor")
+	if len(req.Flow) > maxSecretInput || len(req.Code) > maxSecretInput || len(req.TOTPCode) > maxSecretInput || len(req.RecoveryCode) > maxSecretInput {
+		return wrong
+	}
+	fh := hashSecret(req.Flow)
+	rec, err := s.c.Store.CodeByFlow(ctx, fh, s.clock())
+	if err != nil && !fault.Is(err, fault.NotFound) {
+		return err
+	}
+	if err != nil || rec.Type != recoveryType {
+		// No account to count against: the client is throttled.
+		if err := s.c.Limiter.Check(ctx, throttle.Subject{Client: req.Client}); err != nil {
+			return err
+		}
+		return s.fail(ctx, throttle.Subject{Client: req.Client}, wrong)
+	}
+	att, err := s.beginCodes(ctx, rec.AccountID, req.Client)
+	if err != nil {
+		return err
+	}
+	defer att.Release(ctx)
+	if subtle.ConstantTimeCompare(rec.CodeHash, emailCodeHash(req.Flow, req.Code)) != 1 {
+		return failed(ctx, att, wrong)
+	}
+	acc, err := s.c.Accounts.Get(ctx, rec.AccountID, nil)
+	if err != nil {
+		return err
+	}
+	if err := s.checkNewPassword(acc, req.Password); err != nil {
+		return err
+	}
+	enrolled, err := s.hasSecondFactor(ctx, rec.AccountID)
+	if err != nil {
+		return err
+	}
+	method := "code"
+	if enrolled {
+		m, ok, err := s.secondFactor(ctx, rec.AccountID, req.TOTPCode, req.RecoveryCode)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return failed(ctx, att, wrong)
+		}
+		method = m
+	}
+	if err := s.consumeCode(ctx, att, fh, wrong); err != nil {
+		return err
+	}
+	hash, err := s.hash(ctx, req.Password)
+	if err != nil {
+		return err
+	}
+	err = s.write(ctx, func(ctx context.Context, tx Tx) (outbox.Event, error) {
+		now := s.clock()
+		return outbox.New("atrium.credential.password_reset", rec.AccountID, now, map[string]any{"second_factor": method}),
+			tx.SetPassword(ctx, rec.AccountID, hash, now)
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := s.c.Sessions.RevokeAll(ctx, rec.AccountID); err != nil {
+		return err
+	}
+	s.notifyPasswordChange(ctx, acc.Identifiers)
+	return nil
+}
