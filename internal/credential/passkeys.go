@@ -504,29 +504,31 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, response []byte, clien
 		return nil, s.failErr(ctx, anonymous, err)
 	}
 	accountID := c.AccountID
-	subject := throttle.Subject{Account: accountID, Client: client}
 	first, mfa := mfaFirstFactor(c.Purpose)
+	var att *throttle.Attempt
 	if mfa {
-		subject.Account = codesKey(accountID)
-		err = s.checkCodes(ctx, accountID, client)
+		att, err = s.beginCodes(ctx, accountID, client)
 	} else {
 		accountID, err = p.Store.HandleAccount(ctx, a.UserHandle)
 		if fault.Is(err, fault.NotFound) {
 			return nil, s.fail(ctx, anonymous, errPasskeyLogin)
 		}
-		subject.Account = accountID
 		if err == nil {
-			err = s.c.Limiter.Check(ctx, subject)
+			att, err = s.c.Limiter.Begin(ctx, throttle.Subject{Account: accountID, Client: client})
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
+	defer att.Release(ctx)
 	state, err := s.verifyAssertion(ctx, p, accountID, c, a)
-	if err != nil {
-		return nil, s.failErr(ctx, subject, err)
+	if fault.Is(err, fault.Unauthenticated) {
+		return nil, failed(ctx, att, err)
 	}
-	if err := s.c.Limiter.Succeed(ctx, subject); err != nil {
+	if err != nil {
+		return nil, err
+	}
+	if err := att.Succeed(ctx); err != nil {
 		return nil, err
 	}
 	methods := []string{MethodPasskey, methodMFA}

@@ -243,9 +243,11 @@ func ParseSigned(req SignedMessage) (*siwe.Message, []byte, error) {
 // the wallet's identity key.
 func (s *Service) checkSigned(ctx context.Context, m *siwe.Message, sig []byte, subject throttle.Subject) (string, error) {
 	w := s.c.Wallets
-	if err := s.c.Limiter.Check(ctx, subject); err != nil {
+	att, err := s.c.Limiter.Begin(ctx, subject)
+	if err != nil {
 		return "", err
 	}
+	defer att.Release(ctx)
 	p := siwe.Policy{Origin: w.Origin, URI: w.URI, ChainIDs: w.ChainIDs, Nonce: m.Nonce,
 		MaxClockSkew: siwe.DefaultMaxClockSkew, MaxAge: siwe.DefaultMaxAge}
 	var verifier siwe.WalletVerifier
@@ -254,19 +256,19 @@ func (s *Service) checkSigned(ctx context.Context, m *siwe.Message, sig []byte, 
 	}
 	control, err := siwe.VerifyWallet(ctx, m, sig, p, s.c.Now(), verifier)
 	if fault.Is(err, fault.Unauthenticated) {
-		return "", s.fail(ctx, subject, err)
+		return "", failed(ctx, att, err)
 	}
 	if err != nil {
 		return "", err
 	}
 	err = w.Store.ConsumeNonce(ctx, hashSecret(m.Nonce), s.clock())
 	if fault.Is(err, fault.Aborted) {
-		return "", s.fail(ctx, subject, errNonce)
+		return "", failed(ctx, att, errNonce)
 	}
 	if err != nil {
 		return "", err
 	}
-	if err := s.c.Limiter.Succeed(ctx, subject); err != nil {
+	if err := att.Succeed(ctx); err != nil {
 		return "", err
 	}
 	return chain.AccountID{ChainID: m.ChainID, Address: m.Address}.Key(control), nil
