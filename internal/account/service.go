@@ -136,8 +136,9 @@ func (s *Service) tokenWithRevision(id string, v int64, at time.Time, rev int64)
 // CheckFreshness validates a freshness token presented on a read. An empty
 // token is valid. A malformed or forged token is fault.Invalid.
 //
-// Every read is served by the primary database, which has seen every
-// acknowledged write, so a valid token is always satisfied.
+// It serves the reads that always go to the primary database (List),
+// which has seen every acknowledged write, so a valid token is always
+// satisfied; GetSince and its kin check their tokens themselves.
 func (s *Service) CheckFreshness(tok string) error {
 	if tok == "" {
 		return nil
