@@ -60,6 +60,7 @@ type Stats struct {
 	Shared       int64 // served from Redis
 	Misses       int64 // loaded from the database
 	RemoteErrors int64 // Redis calls that failed, and entries whose MAC failed
+	Bytes        int64 // memory the entries take now, approximately
 }
 
 // Cache is the two-level read cache. It is safe for concurrent use.
@@ -105,7 +106,8 @@ func (c *Cache) now() time.Time { return c.opts.Now() }
 
 // Stats returns the counts so far.
 func (c *Cache) Stats() Stats {
-	return Stats{Hits: c.hits.Load(), Shared: c.shared.Load(), Misses: c.misses.Load(), RemoteErrors: c.remoteErrors.Load()}
+	return Stats{Hits: c.hits.Load(), Shared: c.shared.Load(), Misses: c.misses.Load(), RemoteErrors: c.remoteErrors.Load(),
+		Bytes: int64(c.accounts.mem.WeightedSize() + c.holders.mem.WeightedSize())}
 }
 
 // Account implements account.ReadCache.

@@ -1,4 +1,4 @@
-package readcache
+package readcache_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/atriumid/atrium/internal/account"
+	"github.com/atriumid/atrium/internal/readcache"
 	"github.com/atriumid/atrium/internal/testenv"
 	"github.com/redis/go-redis/v9"
 )
@@ -27,7 +28,7 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newCache(t *testing.T, o Options) *Cache {
+func newCache(t *testing.T, o readcache.Options) *readcache.Cache {
 	t.Helper()
 	if o.MaxBytes == 0 {
 		o.MaxBytes = 1 << 20
@@ -35,7 +36,7 @@ func newCache(t *testing.T, o Options) *Cache {
 	if o.MaxStaleness == 0 {
 		o.MaxStaleness = 2 * time.Second
 	}
-	c, err := New(o)
+	c, err := readcache.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func (s *source) load(id string) func(context.Context) (account.Snapshot, error)
 
 func TestEntryNeverServedPastStalenessBound(t *testing.T) {
 	clk := &clock{t: time.Unix(1_800_000_000, 0)}
-	c := newCache(t, Options{Now: clk.Now, MaxStaleness: 2 * time.Second})
+	c := newCache(t, readcache.Options{Now: clk.Now, MaxStaleness: 2 * time.Second})
 	src := &source{now: clk.Now}
 	src.version.Store(1)
 	ctx := context.Background()
@@ -83,7 +84,7 @@ func TestEntryNeverServedPastStalenessBound(t *testing.T) {
 }
 
 func TestWrittenRefusesOlderEntriesEvenFromSlowLoads(t *testing.T) {
-	c := newCache(t, Options{})
+	c := newCache(t, readcache.Options{})
 	ctx := context.Background()
 	src := &source{now: time.Now}
 	src.version.Store(1)
@@ -107,7 +108,7 @@ func TestWrittenRefusesOlderEntriesEvenFromSlowLoads(t *testing.T) {
 }
 
 func TestConcurrentMissesShareOneLoad(t *testing.T) {
-	c := newCache(t, Options{})
+	c := newCache(t, readcache.Options{})
 	release := make(chan struct{})
 	var loads atomic.Int64
 	load := func(context.Context) (account.Snapshot, error) {
@@ -131,7 +132,7 @@ func TestConcurrentMissesShareOneLoad(t *testing.T) {
 }
 
 func TestLoadErrorsAreNotCached(t *testing.T) {
-	c := newCache(t, Options{})
+	c := newCache(t, readcache.Options{})
 	boom := errors.New("database down")
 	var loads int
 	load := func(context.Context) (account.Snapshot, error) { loads++; return account.Snapshot{}, boom }
@@ -146,7 +147,7 @@ func TestLoadErrorsAreNotCached(t *testing.T) {
 }
 
 func TestUnknownIdentifiersCachedUntilAdded(t *testing.T) {
-	c := newCache(t, Options{})
+	c := newCache(t, readcache.Options{})
 	ctx := context.Background()
 	var loads int
 	holder := ""
@@ -183,7 +184,7 @@ func TestUnknownIdentifiersCachedUntilAdded(t *testing.T) {
 }
 
 func TestMemoryStaysWithinBudget(t *testing.T) {
-	c := newCache(t, Options{MaxBytes: 1 << 20})
+	c := newCache(t, readcache.Options{MaxBytes: 1 << 20})
 	ctx := context.Background()
 	frag := make([]byte, 4096)
 	for i := range 2000 { // about 8 MiB offered to a 1 MiB budget
@@ -193,13 +194,12 @@ func TestMemoryStaysWithinBudget(t *testing.T) {
 				Fragments: []account.FragmentRecord{{AccountID: id, Name: "profile", Version: 1, Data: frag}}}, nil
 		})
 	}
-	c.accounts.mem.CleanUp()
-	if got, budget := c.accounts.mem.WeightedSize(), uint64(1<<20*8/10); got > budget {
+	if got, budget := c.Stats().Bytes, int64(1<<20); got > budget {
 		t.Fatalf("accounts hold %d bytes, over their budget of %d", got, budget)
 	}
 }
 
-func sharedPair(t *testing.T) (*Cache, *Cache, *redis.Client, string) {
+func sharedPair(t *testing.T) (*readcache.Cache, *readcache.Cache, *redis.Client, string) {
 	url, prefix := testenv.RedisURL(t)
 	opt, err := redis.ParseURL(url)
 	if err != nil {
@@ -215,8 +215,8 @@ func sharedPair(t *testing.T) (*Cache, *Cache, *redis.Client, string) {
 		rdb.Close()
 	})
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	a := newCache(t, Options{Redis: rdb, RedisPrefix: prefix, Secret: secret})
-	b := newCache(t, Options{Redis: rdb, RedisPrefix: prefix, Secret: secret})
+	a := newCache(t, readcache.Options{Redis: rdb, RedisPrefix: prefix, Secret: secret})
+	b := newCache(t, readcache.Options{Redis: rdb, RedisPrefix: prefix, Secret: secret})
 	return a, b, rdb, prefix
 }
 

@@ -42,7 +42,7 @@ type layer[V any] struct {
 	c      *Cache
 	mem    *otter.Cache[string, entry[V]]
 	floors *otter.Cache[string, int64] // key → lowest version servable, for MaxStaleness after an invalidation
-	gen    atomic.Uint64                // bumped by forgetAbsent
+	gen    atomic.Uint64               // bumped by forgetAbsent
 	group  singleflight.Group
 	enc    func(V) []byte
 	dec    func([]byte) (V, error)
