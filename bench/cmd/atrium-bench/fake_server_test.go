@@ -32,6 +32,7 @@ const (
 type fakeStats struct {
 	Creates   int  // successful CreateAccount calls
 	Gets      int  // successful GetAccount calls
+	Resolves  int  // successful ResolveIdentifier calls
 	Usernames int  // distinct usernames created
 	Rejected  int  // requests refused for a bad key, body or duplicate
 	Graceful  bool // stopped by SIGTERM
@@ -113,6 +114,7 @@ func (f *fake) routes() http.Handler {
 	})
 	mux.HandleFunc("POST /v1/accounts", f.create)
 	mux.HandleFunc("GET /v1/accounts/{id}", f.get)
+	mux.HandleFunc("GET /v1/identifiers/username/{value}", f.resolve)
 	return mux
 }
 
@@ -171,5 +173,22 @@ func (f *fake) get(w http.ResponseWriter, r *http.Request) {
 		f.reject(w, http.StatusNotFound)
 	default:
 		fmt.Fprintf(w, `{"id":%q,"kind":"org","state":"active","version":"1","fragments":{"profile":{"name":"x"}}}`, id)
+	}
+}
+
+func (f *fake) resolve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	found := f.usernames[r.PathValue("value")]
+	if found {
+		f.stats.Resolves++
+	}
+	f.mu.Unlock()
+	switch {
+	case r.Header.Get("Authorization") != "Bearer "+fakeKey:
+		f.reject(w, http.StatusUnauthorized)
+	case !found:
+		f.reject(w, http.StatusNotFound)
+	default:
+		fmt.Fprintf(w, `{"id":"org_x","kind":"org","state":"active","version":"1"}`)
 	}
 }

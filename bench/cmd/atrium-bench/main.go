@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -62,6 +63,8 @@ type options struct {
 	timeout     time.Duration
 	maxDuration time.Duration // per run
 	out         string
+	zipf        float64 // skew of the keys that reads pick; 0: uniform
+	serverArgs  string  // more flags for atrium serve, space-separated
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -78,6 +81,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "timeout of each request")
 	fs.DurationVar(&o.maxDuration, "max", 5*time.Minute, "bound on each scenario's run; what is left is reported unsent")
 	fs.StringVar(&o.out, "out", "", "also write the markdown report to this file")
+	fs.Float64Var(&o.zipf, "zipf", 0, "pick the accounts that reads ask for with a Zipf distribution of this skew (above 1); 0 picks uniformly")
+	fs.StringVar(&o.serverArgs, "server-args", "", "more flags for atrium serve, space-separated, such as \"--cache-size 0\"")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -94,6 +99,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			loadgen.MaxRequests, maxRounds, loadgen.MaxConcurrency)
 	case o.timeout <= 0 || o.maxDuration <= 0:
 		return o, fault.E(op, fault.Invalid, "-timeout and -max must be positive")
+	case o.zipf != 0 && (o.zipf <= 1 || o.zipf > 10):
+		return o, fault.E(op, fault.Invalid, "-zipf must be 0 or between 1 and 10, exclusive of 1")
 	}
 	return o, nil
 }
@@ -112,7 +119,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 
-	srv, err := startServer(ctx, o.bin, dir)
+	srv, err := startServer(ctx, o.bin, dir, strings.Fields(o.serverArgs))
 	if err != nil {
 		return err
 	}
@@ -146,6 +153,7 @@ func stopped(srv *childproc.Process, stderr io.Writer) {
 // scenario, the baseline first.
 func (o options) measureAll(ctx context.Context, srv *childproc.Process, dir string, stderr io.Writer) ([]result, error) {
 	atrium := newAPI(srv.Base, srv.Key)
+	atrium.pick = o.picker()
 	ids, err := atrium.createPool(ctx, o.accounts, o.c)
 	if err != nil {
 		return nil, err
@@ -164,8 +172,17 @@ func (o options) measureAll(ctx context.Context, srv *childproc.Process, dir str
 	// requests and responses have the same size on the wire.
 	scenarios := []scenario{
 		{fmt.Sprintf("baseline: bare net/http, %d-byte JSON", len(body)), http.StatusOK, newAPI(baseline.Base, srv.Key).get(ids)},
-		{"GetAccount (random id from the pool)", http.StatusOK, atrium.get(ids)},
+		{"GetAccount (" + o.picking() + ")", http.StatusOK, atrium.get(ids)},
+		{"ResolveIdentifier (" + o.picking() + ")", http.StatusOK, atrium.resolve(len(ids), "pool")},
 		{"CreateAccount (unique username)", http.StatusCreated, atrium.create("load")},
 	}
 	return o.measure(ctx, scenarios)
+}
+
+// picking says how reads pick their accounts.
+func (o options) picking() string {
+	if o.zipf == 0 {
+		return "uniform over the pool"
+	}
+	return fmt.Sprintf("Zipf s=%g over the pool", o.zipf)
 }

@@ -18,12 +18,12 @@ import (
 func markdown(o options, at time.Time, results []result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Atrium benchmark, %s\n\n", at.UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&b, "%s %s/%s, %d CPUs; `%s serve` on a new SQLite database; "+
+	fmt.Fprintf(&b, "%s %s/%s, %d CPUs; `%s serve%s` on a new SQLite database; "+
 		"load generator and servers on the same machine over loopback. "+
 		"Each scenario: %d warm-up requests, then %d rounds of %d requests at concurrency %d, "+
 		"the scenarios interleaved; GetAccount pool of %d accounts. "+
 		"Figures are medians over the rounds; ratios divide them by the baseline's, measured in this run.\n\n",
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), filepath.Base(o.bin),
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), filepath.Base(o.bin), strings.TrimRight(" "+o.serverArgs, " "),
 		o.warmup, o.rounds, o.n, o.c, o.accounts)
 	b.WriteString("| scenario | requests | concurrency | req/s | req/s min–max | p50 | p99 | errors | req/s vs baseline | p99 vs baseline |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|\n")
