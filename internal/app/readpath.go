@@ -83,25 +83,18 @@ type eventReader interface {
 // makes stale. Failures only delay it: entries expire within the
 // staleness bound anyway.
 func followWrites(ctx context.Context, events eventReader, from int64, cache *readcache.Cache, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, interval, func(ctx context.Context) {
 		for {
 			recs, err := events.After(ctx, from, 500)
 			if err != nil || len(recs) == 0 {
-				break
+				return
 			}
 			for _, r := range recs {
 				forgetWrite(cache, r.Event)
 				from = r.Pos
 			}
 		}
-	}
+	})
 }
 
 // forgetWrite drops what one event's write made stale.

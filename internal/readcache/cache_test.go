@@ -51,6 +51,13 @@ type source struct {
 	now     func() time.Time
 }
 
+// newSource returns a source whose account is at version 1.
+func newSource() *source {
+	s := &source{now: time.Now}
+	s.version.Store(1)
+	return s
+}
+
 func (s *source) load(id string) func(context.Context) (account.Snapshot, error) {
 	return func(context.Context) (account.Snapshot, error) {
 		s.loads.Add(1)
@@ -86,8 +93,7 @@ func TestEntryNeverServedPastStalenessBound(t *testing.T) {
 func TestWrittenRefusesOlderEntriesEvenFromSlowLoads(t *testing.T) {
 	c := newCache(t, readcache.Options{})
 	ctx := context.Background()
-	src := &source{now: time.Now}
-	src.version.Store(1)
+	src := newSource()
 	c.Account(ctx, "usr_1", src.load("usr_1"))
 	c.Written(ctx, "usr_1", 2)
 	// A load that read version 1 before the write committed returns after
@@ -223,8 +229,7 @@ func sharedPair(t *testing.T) (*readcache.Cache, *readcache.Cache, *redis.Client
 func TestSharedLevelServesOtherReplicas(t *testing.T) {
 	a, b, _, _ := sharedPair(t)
 	ctx := context.Background()
-	src := &source{now: time.Now}
-	src.version.Store(1)
+	src := newSource()
 	a.Account(ctx, "usr_1", src.load("usr_1"))
 	snap, err := b.Account(ctx, "usr_1", src.load("usr_1"))
 	if err != nil || snap.Account.Version != 1 || src.loads.Load() != 1 || b.Stats().Shared != 1 {
@@ -244,8 +249,7 @@ func TestSharedLevelServesOtherReplicas(t *testing.T) {
 func TestSharedEntriesWithBadMACAreIgnored(t *testing.T) {
 	a, b, rdb, prefix := sharedPair(t)
 	ctx := context.Background()
-	src := &source{now: time.Now}
-	src.version.Store(1)
+	src := newSource()
 	a.Account(ctx, "usr_1", src.load("usr_1"))
 	key := prefix + "a:usr_1"
 	raw, err := rdb.Get(ctx, key).Bytes()
