@@ -8,9 +8,10 @@
 // identifiers; per identifier, the ID of its holder or the fact that none
 // holds it. Nothing is decrypted on the way in: sealed fragments stay
 // sealed in memory and in Redis, and are opened per read, as from the
-// database. Redis is not trusted with integrity either: every entry
-// carries an HMAC-SHA256 under a key derived from the server secret, and
-// an entry that fails it is ignored.
+// database. Redis is trusted with neither the data nor its integrity:
+// every entry is sealed with AES-256-GCM under a key derived from the
+// server secret, bound to its key name, and ignored if it does not open;
+// identifiers are named by keyed hashes, never by their values.
 //
 // Staleness is bounded: every entry records an instant before which its
 // source held every commit, and is never served once MaxStaleness has
@@ -24,8 +25,11 @@ package readcache
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"sync/atomic"
 	"time"
@@ -47,8 +51,8 @@ type Options struct {
 	// RedisPrefix starts every Redis key, so that deployments (and tests)
 	// can share one Redis.
 	RedisPrefix string
-	// Secret keys the MAC of Redis entries; every replica must have the
-	// same. Required with Redis.
+	// Secret keys the encryption of Redis entries and the hashes of
+	// identifiers; every replica must have the same. Required with Redis.
 	Secret []byte
 	// Now defaults to time.Now.
 	Now func() time.Time
@@ -59,15 +63,16 @@ type Stats struct {
 	Hits         int64 // served from memory
 	Shared       int64 // served from Redis
 	Misses       int64 // loaded from the database
-	RemoteErrors int64 // Redis calls that failed, and entries whose MAC failed
+	RemoteErrors int64 // Redis calls that failed, and entries that did not open
 	Bytes        int64 // memory the entries take now, approximately
 }
 
 // Cache is the two-level read cache. It is safe for concurrent use.
 type Cache struct {
-	opts   Options
-	redis  *redis.Client
-	macKey []byte
+	opts  Options
+	redis *redis.Client
+	aead  cipher.AEAD // seals Redis entries
+	idKey []byte      // keys the hashes that name identifiers
 
 	accounts *layer[account.Snapshot]
 	holders  *layer[string]
@@ -90,9 +95,14 @@ func New(o Options) (*Cache, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	m := hmac.New(sha256.New, o.Secret)
-	m.Write([]byte("atrium read cache"))
-	c := &Cache{opts: o, redis: o.Redis, macKey: m.Sum(nil)}
+	c := &Cache{opts: o, redis: o.Redis, idKey: derive(o.Secret, "atrium read cache identifiers")}
+	block, err := aes.NewCipher(derive(o.Secret, "atrium read cache entries"))
+	if err != nil {
+		return nil, fault.Wrap(op, fault.Internal, err)
+	}
+	if c.aead, err = cipher.NewGCM(block); err != nil {
+		return nil, fault.Wrap(op, fault.Internal, err)
+	}
 	// Unknown identifiers get a tenth of the budget: enough to absorb a
 	// burst of lookups of names nobody holds, never enough to push
 	// accounts out.
@@ -138,7 +148,7 @@ func (c *Cache) Written(ctx context.Context, id string, version int64) {
 // a "none" entry version 0, so that IdentifierAdded refuses only the
 // latter.
 func (c *Cache) Holder(ctx context.Context, typ, value string, load func(context.Context) (string, time.Time, error)) (string, error) {
-	e, err := c.holders.get(ctx, holderKey(typ, value), func(ctx context.Context) (entry[string], error) {
+	e, err := c.holders.get(ctx, c.holderKey(typ, value), func(ctx context.Context) (entry[string], error) {
 		id, asOf, err := load(ctx)
 		e := entry[string]{val: id, asOf: asOf}
 		if id != "" {
@@ -151,7 +161,7 @@ func (c *Cache) Holder(ctx context.Context, typ, value string, load func(context
 
 // IdentifierAdded implements account.ReadCache.
 func (c *Cache) IdentifierAdded(ctx context.Context, typ, value string) {
-	c.holders.forget(ctx, holderKey(typ, value), 1, true)
+	c.holders.forget(ctx, c.holderKey(typ, value), 1, true)
 }
 
 // Forget drops from memory what the event of a write on another replica
@@ -168,7 +178,22 @@ func (c *Cache) Forget(id string, version int64, identifiers bool) {
 	}
 }
 
-func holderKey(typ, value string) string { return typ + "\x00" + value }
+// holderKey names identifier (typ, value) by a keyed hash, so that no
+// identifier value appears in a key, in memory or in Redis.
+func (c *Cache) holderKey(typ, value string) string {
+	m := hmac.New(sha256.New, c.idKey)
+	m.Write([]byte(typ))
+	m.Write([]byte{0})
+	m.Write([]byte(value))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
+}
+
+// derive returns a 256-bit key for purpose from secret.
+func derive(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
 
 func snapshotWeight(s account.Snapshot) int {
 	n := 200 + len(s.Account.DataKey)

@@ -1,6 +1,7 @@
 package readcache_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -246,7 +247,7 @@ func TestSharedLevelServesOtherReplicas(t *testing.T) {
 	}
 }
 
-func TestSharedEntriesWithBadMACAreIgnored(t *testing.T) {
+func TestSharedEntriesAreSealed(t *testing.T) {
 	a, b, rdb, prefix := sharedPair(t)
 	ctx := context.Background()
 	src := newSource()
@@ -255,6 +256,9 @@ func TestSharedEntriesWithBadMACAreIgnored(t *testing.T) {
 	raw, err := rdb.Get(ctx, key).Bytes()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte(`"usr_1"`)) {
+		t.Fatalf("the shared entry holds the snapshot in the clear: %q", raw)
 	}
 	raw[len(raw)-40] ^= 1 // a forged byte of the payload
 	rdb.Set(ctx, key, raw, time.Minute)

@@ -2,8 +2,7 @@ package readcache
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"sync/atomic"
@@ -21,7 +20,6 @@ const (
 	// remoteTimeout bounds one call to the shared layer; a slow or failed
 	// call is a miss, never an error of the read.
 	remoteTimeout = 100 * time.Millisecond
-	macLen        = 32
 	headerLen     = 16 // version and as-of time, 8 bytes each
 	maxFloors     = 1 << 16
 )
@@ -168,27 +166,31 @@ func (l *layer[V]) forgetAbsent() {
 
 func (l *layer[V]) remoteKey(key string) string { return l.c.opts.RedisPrefix + l.name + ":" + key }
 
-// remoteGet reads key from Redis. An entry whose MAC does not verify is
-// ignored: Redis is shared infrastructure, not trusted with the data's
-// integrity.
+// remoteGet reads key from Redis. An entry that does not open is
+// ignored: Redis is shared infrastructure, trusted neither with the data
+// (entries are encrypted) nor with its integrity (and authenticated, bound
+// to their key).
 func (l *layer[V]) remoteGet(ctx context.Context, key string) (entry[V], bool) {
 	if l.c.redis == nil {
 		return entry[V]{}, false
 	}
 	rctx, cancel := context.WithTimeout(ctx, remoteTimeout)
 	defer cancel()
-	b, err := l.c.redis.Get(rctx, l.remoteKey(key)).Bytes()
+	rk := l.remoteKey(key)
+	b, err := l.c.redis.Get(rctx, rk).Bytes()
 	if err != nil {
 		if !errors.Is(err, redis.Nil) {
 			l.c.remoteErrors.Add(1)
 		}
 		return entry[V]{}, false
 	}
-	if len(b) < headerLen+macLen {
+	ns := l.c.aead.NonceSize()
+	if len(b) < ns {
+		l.c.remoteErrors.Add(1)
 		return entry[V]{}, false
 	}
-	body, sum := b[:len(b)-macLen], b[len(b)-macLen:]
-	if !hmac.Equal(l.mac(key, body), sum) {
+	body, err := l.c.aead.Open(nil, b[:ns], b[ns:], []byte(rk))
+	if err != nil || len(body) < headerLen {
 		l.c.remoteErrors.Add(1)
 		return entry[V]{}, false
 	}
@@ -199,7 +201,8 @@ func (l *layer[V]) remoteGet(ctx context.Context, key string) (entry[V], bool) {
 	return entry[V]{val: v, version: int64(binary.BigEndian.Uint64(body)), asOf: time.UnixMicro(int64(binary.BigEndian.Uint64(body[8:]))).UTC()}, true
 }
 
-// remoteSet writes e to Redis for what is left of its staleness bound.
+// remoteSet writes e to Redis, encrypted, for what is left of its
+// staleness bound.
 func (l *layer[V]) remoteSet(ctx context.Context, key string, e entry[V]) {
 	if l.c.redis == nil {
 		return
@@ -211,20 +214,13 @@ func (l *layer[V]) remoteSet(ctx context.Context, key string, e entry[V]) {
 	body := binary.BigEndian.AppendUint64(nil, uint64(e.version))
 	body = binary.BigEndian.AppendUint64(body, uint64(e.asOf.UnixMicro()))
 	body = append(body, l.enc(e.val)...)
-	body = append(body, l.mac(key, body)...)
+	rk := l.remoteKey(key)
+	nonce := make([]byte, l.c.aead.NonceSize())
+	rand.Read(nonce)
+	sealed := l.c.aead.Seal(nonce, nonce, body, []byte(rk))
 	rctx, cancel := context.WithTimeout(ctx, remoteTimeout)
 	defer cancel()
-	if err := l.c.redis.Set(rctx, l.remoteKey(key), body, ttl).Err(); err != nil {
+	if err := l.c.redis.Set(rctx, rk, sealed, ttl).Err(); err != nil {
 		l.c.remoteErrors.Add(1)
 	}
-}
-
-// mac binds an entry's bytes to its key, so that an entry cannot be
-// replayed under another key.
-func (l *layer[V]) mac(key string, body []byte) []byte {
-	m := hmac.New(sha256.New, l.c.macKey)
-	m.Write([]byte(l.remoteKey(key)))
-	m.Write([]byte{0})
-	m.Write(body)
-	return m.Sum(nil)
 }
