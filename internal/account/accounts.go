@@ -128,6 +128,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Account, erro
 		}
 		return relationshipEvents(ctx, tx, tuples, now)
 	})
+	s.identifiersAdded(ctx, idents)
 	if err != nil {
 		return nil, fault.Wrap(op, fault.Internal, err)
 	}
@@ -219,6 +220,23 @@ func fragmentVersions(frags []FragmentRecord) map[string]int64 {
 // It returns fault.NotFound for an unknown ID and fault.Invalid for a
 // malformed ID or an unknown fragment name.
 func (s *Service) Get(ctx context.Context, id string, fragments []string) (*Account, error) {
+	return s.get(ctx, id, fragments, s.primary)
+}
+
+// GetSince is Get served from the read cache or the database replica
+// when they hold data no older than the write that made the freshness
+// token tok, and from the primary database otherwise. With tok empty, the
+// data may be as old as the cache's staleness bound. A malformed or forged
+// token is fault.Invalid.
+func (s *Service) GetSince(ctx context.Context, id string, fragments []string, tok string) (*Account, error) {
+	t, err := s.readToken(tok)
+	if err != nil {
+		return nil, err
+	}
+	return s.get(ctx, id, fragments, s.cached(t))
+}
+
+func (s *Service) get(ctx context.Context, id string, fragments []string, view viewFunc) (*Account, error) {
 	const op = "account.Get"
 	id, err := parseID(op, id)
 	if err != nil {
@@ -226,7 +244,7 @@ func (s *Service) Get(ctx context.Context, id string, fragments []string) (*Acco
 	}
 	var out []*Account
 	set := s.document()
-	err = s.store.View(ctx, func(ctx context.Context, r Reader) error {
+	err = view(ctx, id, func(ctx context.Context, r Reader) error {
 		rec, err := r.Account(ctx, id)
 		if err != nil {
 			return err

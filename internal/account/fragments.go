@@ -14,6 +14,20 @@ import (
 // fault.NotFound for an unknown or erased account and fault.Invalid for a
 // fragment the kind does not declare.
 func (s *Service) GetFragment(ctx context.Context, id, name string) (*Fragment, error) {
+	return s.getFragment(ctx, id, name, s.primary)
+}
+
+// GetFragmentSince is GetFragment served as GetSince serves accounts:
+// never older than the write that made tok.
+func (s *Service) GetFragmentSince(ctx context.Context, id, name, tok string) (*Fragment, error) {
+	t, err := s.readToken(tok)
+	if err != nil {
+		return nil, err
+	}
+	return s.getFragment(ctx, id, name, s.cached(t))
+}
+
+func (s *Service) getFragment(ctx context.Context, id, name string, view viewFunc) (*Fragment, error) {
 	const op = "account.GetFragment"
 	id, err := parseID(op, id)
 	if err != nil {
@@ -21,7 +35,7 @@ func (s *Service) GetFragment(ctx context.Context, id, name string) (*Fragment, 
 	}
 	var out *Fragment
 	set := s.document()
-	err = s.store.View(ctx, func(ctx context.Context, r Reader) error {
+	err = view(ctx, id, func(ctx context.Context, r Reader) error {
 		rec, err := r.Account(ctx, id)
 		if err != nil {
 			return err
@@ -105,6 +119,7 @@ func (s *Service) updateFragment(ctx context.Context, op string, w FragmentWrite
 		return nil, err
 	}
 	var out *Fragment
+	var version int64 // the account's, after the write
 	set := s.document()
 	err = s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		now := s.clock()
@@ -143,11 +158,13 @@ func (s *Service) updateFragment(ctx context.Context, op string, w FragmentWrite
 		}
 		out = &Fragment{AccountID: id, Name: w.Name, Version: fr.Version, Sensitivity: fk.Sensitivity, Data: data,
 			UpdateTime: now, Freshness: s.token(id, rec.Version, now)}
+		version = rec.Version
 		return event(ctx, tx, "fragment_updated", rec, now, map[string]any{"fragment": w.Name, "fragment_version": fr.Version})
 	})
 	if err != nil {
 		return nil, fault.Wrap(op, fault.Internal, err)
 	}
+	s.written(ctx, id, version)
 	return out, nil
 }
 

@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/identifier"
@@ -21,6 +22,8 @@ func (s *Service) AddIdentifier(ctx context.Context, id string, in IdentifierInp
 		return nil, err
 	}
 	var out *Identifier
+	var version int64 // the account's, after the write
+	var added []IdentifierRecord
 	set := s.document()
 	err = s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		now := s.clock()
@@ -34,15 +37,18 @@ func (s *Service) AddIdentifier(ctx context.Context, id string, in IdentifierInp
 		}
 		ir := norm[0]
 		ir.AccountID, ir.CreateTime = id, now
+		added, version = norm, rec.Version
 		if err := tx.InsertIdentifier(ctx, ir); err != nil {
 			return identifierTaken(op, "value", err)
 		}
 		out = &Identifier{Type: ir.Type, Value: ir.Value, CreateTime: now, Freshness: s.token(id, rec.Version, now)}
 		return event(ctx, tx, "identifier_added", rec, now, map[string]any{"identifier_type": ir.Type})
 	})
+	s.identifiersAdded(ctx, added)
 	if err != nil {
 		return nil, fault.Wrap(op, fault.Internal, err)
 	}
+	s.written(ctx, id, version)
 	return out, nil
 }
 
@@ -55,9 +61,83 @@ func (s *Service) Resolve(ctx context.Context, typ, value string) (*Account, err
 	if err != nil {
 		return nil, fault.Wrap(op, fault.Invalid, err)
 	}
+	return s.resolve(ctx, op, typ, norm)
+}
+
+// ResolveSince is Resolve served from the read cache and the database
+// replica, within the cache's staleness bound, when tok is empty; with a
+// token it reads the primary, the one place known to hold the token's
+// write whichever account it made. Unknown identifiers are remembered
+// (bounded) until one is added. A malformed or forged token is
+// fault.Invalid.
+func (s *Service) ResolveSince(ctx context.Context, typ, value, tok string) (*Account, error) {
+	const op = "account.Resolve"
+	t, err := s.readToken(tok)
+	if err != nil {
+		return nil, err
+	}
+	norm, err := s.identifiers.Normalize(identifier.Type(typ), value)
+	if err != nil {
+		return nil, fault.Wrap(op, fault.Invalid, err)
+	}
+	if t != nil {
+		return s.resolve(ctx, op, typ, norm)
+	}
+	id, err := s.holder(ctx, typ, norm)
+	if err != nil {
+		return nil, fault.Wrap(op, fault.Internal, err)
+	}
+	if id == "" {
+		return nil, fault.E(op, fault.NotFound, "no account holds this identifier")
+	}
+	snap, err := s.snapshot(ctx, id, nil)
+	if err == nil {
+		_, err = snapReader{snap}.Resolve(ctx, typ, norm)
+	}
+	if err != nil {
+		// The holder was erased, or the cached answer is older than the
+		// account: ask the primary.
+		return s.resolve(ctx, op, typ, norm)
+	}
+	out, err := s.assemble(ctx, op, s.document(), snapReader{snap}, []Record{snap.Account}, nil)
+	if err != nil {
+		return nil, fault.Wrap(op, fault.Internal, err)
+	}
+	return out[0], nil
+}
+
+// holder returns the ID of the account holding (typ, norm), "" for none,
+// through the cache when there is one.
+func (s *Service) holder(ctx context.Context, typ, norm string) (string, error) {
+	load := func(ctx context.Context) (string, time.Time, error) {
+		var id string
+		find := func(ctx context.Context, r Reader) error {
+			var err error
+			id, err = r.Resolve(ctx, typ, norm)
+			if fault.Is(err, fault.NotFound) {
+				return nil
+			}
+			return err
+		}
+		if s.replica != nil {
+			asOf, err := s.replica.View(ctx, find)
+			return id, asOf, err
+		}
+		asOf := s.now()
+		return id, asOf, s.store.View(ctx, find)
+	}
+	if s.cache == nil {
+		id, _, err := load(ctx)
+		return id, err
+	}
+	return s.cache.Holder(ctx, typ, norm, load)
+}
+
+// resolve reads the holder of (typ, norm) and its account on the primary.
+func (s *Service) resolve(ctx context.Context, op, typ, norm string) (*Account, error) {
 	var out []*Account
 	set := s.document()
-	err = s.store.View(ctx, func(ctx context.Context, r Reader) error {
+	err := s.store.View(ctx, func(ctx context.Context, r Reader) error {
 		id, err := r.Resolve(ctx, typ, norm)
 		if err != nil {
 			return err

@@ -65,6 +65,7 @@ func (s *Service) Transition(ctx context.Context, id, transition, reason string)
 	if err != nil {
 		return nil, fault.Wrap(op, fault.Internal, err)
 	}
+	s.written(ctx, id, out.Version)
 	return out, nil
 }
 
@@ -114,6 +115,7 @@ func (s *Service) Erase(ctx context.Context, id string) (*Account, error) {
 	if err != nil {
 		return nil, fault.Wrap(op, fault.Internal, err)
 	}
+	s.written(ctx, id, out.Version)
 	return out, nil
 }
 

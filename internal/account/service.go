@@ -36,6 +36,8 @@ type Service struct {
 	identifiers identifier.Normalizers
 	tuples      TupleParser
 	sessions    SessionRevoker
+	cache       ReadCache // nil: every read goes to the database
+	replica     Replica   // nil: reads go to the primary
 	now         func() time.Time
 }
 
@@ -71,7 +73,13 @@ type Config struct {
 	// Sessions ends sessions on suspension and erasure; nil when the
 	// deployment has none.
 	Sessions SessionRevoker
-	Now      func() time.Time
+	// Cache keeps what GetSince, GetFragmentSince and ResolveSince read;
+	// nil caches nothing.
+	Cache ReadCache
+	// Replica serves those reads when they need no newer data than it
+	// holds; nil reads the primary.
+	Replica Replica
+	Now     func() time.Time
 }
 
 // NewService returns a Service.
@@ -80,7 +88,8 @@ func NewService(c Config) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: c.Store, kinds: c.Kinds, keys: c.Keys, freshness: c.Freshness, identifiers: c.Identifiers, tuples: c.Tuples, sessions: c.Sessions, now: now}
+	return &Service{store: c.Store, kinds: c.Kinds, keys: c.Keys, freshness: c.Freshness, identifiers: c.Identifiers, tuples: c.Tuples, sessions: c.Sessions,
+		cache: c.Cache, replica: c.Replica, now: now}
 }
 
 // endSessions revokes the sessions of account id within tx, when the
@@ -127,8 +136,9 @@ func (s *Service) tokenWithRevision(id string, v int64, at time.Time, rev int64)
 // CheckFreshness validates a freshness token presented on a read. An empty
 // token is valid. A malformed or forged token is fault.Invalid.
 //
-// Every read is served by the primary database, which has seen every
-// acknowledged write, so a valid token is always satisfied.
+// It serves the reads that always go to the primary database (List),
+// which has seen every acknowledged write, so a valid token is always
+// satisfied; GetSince and its kin check their tokens themselves.
 func (s *Service) CheckFreshness(tok string) error {
 	if tok == "" {
 		return nil

@@ -76,10 +76,7 @@ func (h *accountHandler) CreateAccount(ctx context.Context, req *connect.Request
 }
 
 func (h *accountHandler) GetAccount(ctx context.Context, req *connect.Request[atriumv1.GetAccountRequest]) (*connect.Response[atriumv1.Account], error) {
-	if err := h.svc.CheckFreshness(req.Msg.FreshnessToken); err != nil {
-		return nil, err
-	}
-	return h.account(h.svc.Get(ctx, req.Msg.Id, req.Msg.Fragments))
+	return h.account(h.svc.GetSince(ctx, req.Msg.Id, req.Msg.Fragments, req.Msg.FreshnessToken))
 }
 
 func (h *accountHandler) ListAccounts(ctx context.Context, req *connect.Request[atriumv1.ListAccountsRequest]) (*connect.Response[atriumv1.ListAccountsResponse], error) {
@@ -111,10 +108,7 @@ func (h *accountHandler) DeleteAccount(ctx context.Context, req *connect.Request
 }
 
 func (h *accountHandler) GetFragment(ctx context.Context, req *connect.Request[atriumv1.GetFragmentRequest]) (*connect.Response[atriumv1.Fragment], error) {
-	if err := h.svc.CheckFreshness(req.Msg.FreshnessToken); err != nil {
-		return nil, err
-	}
-	return h.fragment(h.svc.GetFragment(ctx, req.Msg.AccountId, req.Msg.Name))
+	return h.fragment(h.svc.GetFragmentSince(ctx, req.Msg.AccountId, req.Msg.Name, req.Msg.FreshnessToken))
 }
 
 func (h *accountHandler) PutFragment(ctx context.Context, req *connect.Request[atriumv1.PutFragmentRequest]) (*connect.Response[atriumv1.Fragment], error) {
@@ -139,8 +133,5 @@ func (h *accountHandler) AddIdentifier(ctx context.Context, req *connect.Request
 }
 
 func (h *accountHandler) ResolveIdentifier(ctx context.Context, req *connect.Request[atriumv1.ResolveIdentifierRequest]) (*connect.Response[atriumv1.Account], error) {
-	if err := h.svc.CheckFreshness(req.Msg.FreshnessToken); err != nil {
-		return nil, err
-	}
-	return h.account(h.svc.Resolve(ctx, req.Msg.Type, req.Msg.Value))
+	return h.account(h.svc.ResolveSince(ctx, req.Msg.Type, req.Msg.Value, req.Msg.FreshnessToken))
 }

@@ -103,9 +103,14 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 		return err
 	}
 	relations := authz.NewService(authz.Config{Store: a.db.Tuples(), Kinds: kinds, Freshness: codec})
+	cache, replica, err := a.readPath(ctx, cfg, secret)
+	if err != nil {
+		return err
+	}
 	accounts := account.NewService(account.Config{
 		Store: a.db.Accounts(), Kinds: kinds, Keys: keys, Freshness: codec,
 		Identifiers: identifier.Normalizers{Wallet: normalizeWallet}, Tuples: relations, Sessions: a.db.SessionRevoker(),
+		Cache: cache, Replica: replica,
 	})
 	sessions := session.NewService(a.db.Sessions(), session.DefaultPolicy, nil)
 	creds, err := credentials(cfg, accounts, kinds, keys, sessions, a.db, a.log)

@@ -84,6 +84,15 @@ type Config struct {
 	// gateways whose host is in CCIPHosts.
 	CCIPRead  bool
 	CCIPHosts []string
+
+	// Read path: the read cache's memory budget in bytes (0: no cache),
+	// how old a read without a freshness token may be, the shared cache
+	// level, and a PostgreSQL streaming replica for reads.
+	CacheBytes        int64
+	CacheMaxStaleness time.Duration
+	RedisURL          string // redis://… or rediss://…; empty: memory only
+	RedisPrefix       string // starts every key this deployment writes
+	DatabaseReplica   string // postgres://…; empty: every read on the primary
 }
 
 // Concurrency is where the adaptive concurrency limit starts and the
@@ -120,23 +129,28 @@ func Default() Config {
 		RequestTimeout:        10 * time.Second,
 		ENSChain:              1,
 		ENSTTL:                24 * time.Hour,
+		CacheBytes:            64 << 20,
+		CacheMaxStaleness:     2 * time.Second,
+		RedisPrefix:           "atrium:",
 	}
 }
 
 // env names the environment variable of each setting.
 var env = map[string]string{
-	"database":        "ATRIUM_DATABASE_URL",
-	"listen":          "ATRIUM_LISTEN",
-	"public-url":      "ATRIUM_PUBLIC_URL",
-	"kinds":           "ATRIUM_KINDS_FILE",
-	"encryption-keys": "ATRIUM_ENCRYPTION_KEYS",
-	"log-level":       "ATRIUM_LOG_LEVEL",
-	"smtp-addr":       "ATRIUM_SMTP_ADDR",
-	"smtp-from":       "ATRIUM_SMTP_FROM",
-	"nats-url":        "ATRIUM_NATS_URL",
-	"audit-key":       "ATRIUM_AUDIT_SIGNING_KEY",
-	"webauthn-rp-id":  "ATRIUM_WEBAUTHN_RP_ID",
-	"webauthn-origin": "ATRIUM_WEBAUTHN_ORIGINS",
+	"database":         "ATRIUM_DATABASE_URL",
+	"listen":           "ATRIUM_LISTEN",
+	"public-url":       "ATRIUM_PUBLIC_URL",
+	"kinds":            "ATRIUM_KINDS_FILE",
+	"encryption-keys":  "ATRIUM_ENCRYPTION_KEYS",
+	"log-level":        "ATRIUM_LOG_LEVEL",
+	"smtp-addr":        "ATRIUM_SMTP_ADDR",
+	"smtp-from":        "ATRIUM_SMTP_FROM",
+	"nats-url":         "ATRIUM_NATS_URL",
+	"audit-key":        "ATRIUM_AUDIT_SIGNING_KEY",
+	"webauthn-rp-id":   "ATRIUM_WEBAUTHN_RP_ID",
+	"webauthn-origin":  "ATRIUM_WEBAUTHN_ORIGINS",
+	"redis-url":        "ATRIUM_REDIS_URL",
+	"database-replica": "ATRIUM_DATABASE_REPLICA_URL",
 }
 
 // FlagSet returns a flag set for command name whose flags write into c,
@@ -269,6 +283,21 @@ func (c *Config) FlagSet(name string, out io.Writer, want ...string) *flag.FlagS
 			return nil
 		})
 	}
+	if def("cache-size") {
+		fs.Int64Var(&c.CacheBytes, "cache-size", c.CacheBytes, "memory budget of the read cache in bytes; 0 turns it off")
+	}
+	if def("cache-max-staleness") {
+		fs.DurationVar(&c.CacheMaxStaleness, "cache-max-staleness", c.CacheMaxStaleness, "how old a read without a freshness token may be (cache and replica)")
+	}
+	if def("redis-url") {
+		fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "Redis or Valkey shared by the replicas as the read cache's second level, as redis://HOST:6379/0 (env ATRIUM_REDIS_URL)")
+	}
+	if def("redis-prefix") {
+		fs.StringVar(&c.RedisPrefix, "redis-prefix", c.RedisPrefix, "prefix of every Redis key this deployment writes")
+	}
+	if def("database-replica") {
+		fs.StringVar(&c.DatabaseReplica, "database-replica", c.DatabaseReplica, "PostgreSQL streaming replica for reads without a freshness token, postgres://… (env ATRIUM_DATABASE_REPLICA_URL)")
+	}
 	if def("max-body-bytes") {
 		fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body accepted")
 	}
@@ -307,6 +336,10 @@ func (c *Config) FromEnv(getenv func(string) string) {
 			c.WebAuthnRPID = v
 		case "webauthn-origin":
 			c.WebAuthnOrigins = strings.Split(v, ",")
+		case "redis-url":
+			c.RedisURL = v
+		case "database-replica":
+			c.DatabaseReplica = v
 		}
 	}
 }
@@ -354,6 +387,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--audit-checkpoints must be at least 1s")
 	}
 	if err := c.validateAdmission(); err != nil {
+		return err
+	}
+	if err := c.validateReadPath(); err != nil {
 		return err
 	}
 	if err := c.validateChains(); err != nil {
@@ -502,5 +538,33 @@ func (c *Config) validateWebAuthn(u *url.URL) error {
 		c.WebAuthnOrigins[i] = ou.Scheme + "://" + ou.Host
 	}
 	c.WebAuthnRPID = rp
+	return nil
+}
+
+// validateReadPath checks the cache and replica settings. URLs are never
+// repeated in errors: they may hold passwords.
+func (c *Config) validateReadPath() error {
+	if c.CacheBytes < 0 {
+		return fmt.Errorf("--cache-size must not be negative")
+	}
+	if c.CacheMaxStaleness < 10*time.Millisecond || c.CacheMaxStaleness > time.Hour {
+		return fmt.Errorf("--cache-max-staleness must be between 10ms and 1h")
+	}
+	if c.RedisURL != "" {
+		if !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") && !strings.HasPrefix(c.RedisURL, "unix://") {
+			return fmt.Errorf("--redis-url must start with redis://, rediss:// or unix://")
+		}
+		if c.CacheBytes == 0 {
+			return fmt.Errorf("--redis-url needs the read cache: set --cache-size above 0")
+		}
+	}
+	if c.DatabaseReplica != "" {
+		if !strings.HasPrefix(c.DatabaseReplica, "postgres://") && !strings.HasPrefix(c.DatabaseReplica, "postgresql://") {
+			return fmt.Errorf("--database-replica must be a postgres:// URL")
+		}
+		if !strings.HasPrefix(c.Database, "postgres") {
+			return fmt.Errorf("--database-replica needs a PostgreSQL --database")
+		}
+	}
 	return nil
 }

@@ -182,3 +182,34 @@ func TestENSFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestReadPathFlags(t *testing.T) {
+	c := Default()
+	args := []string{"--database", "postgres://db/atrium", "--cache-size", "1048576", "--cache-max-staleness", "500ms",
+		"--redis-url", "redis://127.0.0.1:6379/0", "--redis-prefix", "p:", "--database-replica", "postgres://replica/atrium"}
+	if err := c.FlagSet("serve", io.Discard).Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate() = %v", err)
+	}
+	if c.CacheBytes != 1<<20 || c.CacheMaxStaleness.String() != "500ms" || c.RedisURL == "" || c.RedisPrefix != "p:" || c.DatabaseReplica == "" {
+		t.Errorf("read path settings not taken: %+v", c)
+	}
+	if d := Default(); d.CacheMaxStaleness.String() != "2s" || d.CacheBytes <= 0 {
+		t.Errorf("defaults: staleness %v, cache %d; want 2s and a cache", d.CacheMaxStaleness, d.CacheBytes)
+	}
+	for _, bad := range [][]string{
+		{"--cache-size", "-1"}, {"--cache-max-staleness", "1ms"}, {"--redis-url", "http://x"},
+		{"--cache-size", "0", "--redis-url", "redis://x"}, {"--database-replica", "postgres://r"}, // SQLite primary
+		{"--database", "postgres://p", "--database-replica", "mysql://r"},
+	} {
+		c := Default()
+		if err := c.FlagSet("serve", io.Discard).Parse(bad); err != nil {
+			continue
+		}
+		if err := c.Validate(); err == nil {
+			t.Errorf("Validate() after %q = nil, want an error", bad)
+		}
+	}
+}

@@ -28,6 +28,22 @@ type Server struct {
 // HTTP/2 without TLS (h2c), as `atrium serve` does, so gRPC clients work.
 func StartServer(t testing.TB, dbURL string, configure ...func(*config.Config)) *Server {
 	t.Helper()
+	s, notices := start(t, dbURL, configure)
+	s.Key = BootstrapKey(t, notices)
+	return s
+}
+
+// StartPeer starts another server on first's database, as a second
+// replica of one deployment: it shares first's database and admin key.
+func StartPeer(t testing.TB, first *Server, configure ...func(*config.Config)) *Server {
+	t.Helper()
+	s, _ := start(t, first.Database, configure)
+	s.Key = first.Key
+	return s
+}
+
+func start(t testing.TB, dbURL string, configure []func(*config.Config)) (*Server, string) {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Database, cfg.Listen = dbURL, "127.0.0.1:0"
 	cfg.EncryptionKeys = "test1:" + strings.Repeat("A", 43) + "="
@@ -56,7 +72,7 @@ func StartServer(t testing.TB, dbURL string, configure ...func(*config.Config)) 
 		srv.Close()
 		a.Close()
 	})
-	return &Server{URL: srv.URL, Key: BootstrapKey(t, notices.String()), Database: dbURL, Handler: a.Handler()}
+	return &Server{URL: srv.URL, Database: dbURL, Handler: a.Handler()}, notices.String()
 }
 
 // BootstrapKey returns the admin API key that a first start printed in

@@ -32,6 +32,7 @@ const (
 type fakeStats struct {
 	Creates   int  // successful CreateAccount calls
 	Gets      int  // successful GetAccount calls
+	Resolves  int  // successful ResolveIdentifier calls
 	Usernames int  // distinct usernames created
 	Rejected  int  // requests refused for a bad key, body or duplicate
 	Graceful  bool // stopped by SIGTERM
@@ -114,6 +115,7 @@ func (f *fake) routes() http.Handler {
 	})
 	mux.HandleFunc("POST /v1/accounts", f.create)
 	mux.HandleFunc("GET /v1/accounts/{id}", f.get)
+	mux.HandleFunc("GET /v1/identifiers/username/{value}", f.resolve)
 	return mux
 }
 
@@ -161,16 +163,29 @@ func (f *fake) get(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	f.mu.Lock()
 	found := f.accounts[id]
-	if found {
-		f.stats.Gets++
-	}
 	f.mu.Unlock()
+	f.answer(w, r, found, &f.stats.Gets, fmt.Sprintf(`{"id":%q,"kind":"org","state":"active","version":"1","fragments":{"profile":{"name":"x"}}}`, id))
+}
+
+func (f *fake) resolve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	found := f.usernames[r.PathValue("value")]
+	f.mu.Unlock()
+	f.answer(w, r, found, &f.stats.Resolves, `{"id":"org_x","kind":"org","state":"active","version":"1"}`)
+}
+
+// answer serves a read: body when the key is right and found, counted in
+// served.
+func (f *fake) answer(w http.ResponseWriter, r *http.Request, found bool, served *int, body string) {
 	switch {
 	case r.Header.Get("Authorization") != "Bearer "+fakeKey:
 		f.reject(w, http.StatusUnauthorized)
 	case !found:
 		f.reject(w, http.StatusNotFound)
 	default:
-		fmt.Fprintf(w, `{"id":%q,"kind":"org","state":"active","version":"1","fragments":{"profile":{"name":"x"}}}`, id)
+		f.mu.Lock()
+		*served++
+		f.mu.Unlock()
+		io.WriteString(w, body)
 	}
 }

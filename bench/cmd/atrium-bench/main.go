@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -67,6 +68,8 @@ type options struct {
 	out         string
 	overload    bool          // measure the overload curve instead of the scenarios
 	step        time.Duration // length of each step of the overload curve
+	zipf        float64       // skew of the keys that reads pick; 0: uniform
+	serverArgs  string        // more flags for atrium serve, space-separated
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -85,6 +88,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.out, "out", "", "also write the markdown report to this file")
 	fs.BoolVar(&o.overload, "overload", false, "measure the overload curve: GetAccount offered at 0.5× to 4× the capacity, with load shedding on and off")
 	fs.DurationVar(&o.step, "step", 3*time.Second, "how long each step of the overload curve offers its load")
+	fs.Float64Var(&o.zipf, "zipf", 0, "pick the accounts that reads ask for with a Zipf distribution of this skew (above 1); 0 picks uniformly")
+	fs.StringVar(&o.serverArgs, "server-args", "", "more flags for atrium serve, space-separated, such as \"--cache-size 0\"")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -101,6 +106,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			loadgen.MaxRequests, maxRounds, loadgen.MaxConcurrency)
 	case o.timeout <= 0 || o.maxDuration <= 0 || o.step <= 0:
 		return o, fault.E(op, fault.Invalid, "-timeout, -max and -step must be positive")
+	case o.zipf != 0 && (o.zipf <= 1 || o.zipf > 10):
+		return o, fault.E(op, fault.Invalid, "-zipf must be 0 or between 1 and 10, exclusive of 1")
 	}
 	return o, nil
 }
@@ -142,7 +149,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // scenarioReport measures the scenarios against the baseline and renders
 // them.
 func (o options) scenarioReport(ctx context.Context, dir string, stderr io.Writer) (string, error) {
-	srv, err := startServer(ctx, o.bin, dir)
+	srv, err := startServer(ctx, o.bin, dir, strings.Fields(o.serverArgs)...)
 	if err != nil {
 		return "", err
 	}
@@ -166,6 +173,7 @@ func stopped(srv *childproc.Process, stderr io.Writer) {
 // scenario, the baseline first.
 func (o options) measureAll(ctx context.Context, srv *childproc.Process, dir string, stderr io.Writer) ([]result, error) {
 	atrium := newAPI(srv.Base, srv.Key)
+	atrium.pick = o.picker()
 	ids, err := atrium.createPool(ctx, o.accounts, o.c)
 	if err != nil {
 		return nil, err
@@ -184,8 +192,17 @@ func (o options) measureAll(ctx context.Context, srv *childproc.Process, dir str
 	// requests and responses have the same size on the wire.
 	scenarios := []scenario{
 		{fmt.Sprintf("baseline: bare net/http, %d-byte JSON", len(body)), http.StatusOK, newAPI(baseline.Base, srv.Key).get(ids)},
-		{"GetAccount (random id from the pool)", http.StatusOK, atrium.get(ids)},
+		{"GetAccount (" + o.picking() + ")", http.StatusOK, atrium.get(ids)},
+		{"ResolveIdentifier (" + o.picking() + ")", http.StatusOK, atrium.resolve(len(ids), "pool")},
 		{"CreateAccount (unique username)", http.StatusCreated, atrium.create("load")},
 	}
 	return o.measure(ctx, scenarios)
+}
+
+// picking says how reads pick their accounts.
+func (o options) picking() string {
+	if o.zipf == 0 {
+		return "uniform over the pool"
+	}
+	return fmt.Sprintf("Zipf s=%g over the pool", o.zipf)
 }

@@ -36,6 +36,7 @@ func TestRunAgainstFakeServer(t *testing.T) {
 	want := fakeStats{
 		Creates:   20 + 10 + 3*50, // pool, warm-up, rounds
 		Gets:      1 + 10 + 3*50,  // the body for the baseline, warm-up, rounds
+		Resolves:  10 + 3*50,
 		Usernames: 20 + 10 + 3*50,
 		Graceful:  true,
 	}
@@ -44,10 +45,10 @@ func TestRunAgainstFakeServer(t *testing.T) {
 	}
 
 	rows := tableRows(stdout.String())
-	if len(rows) != 3 {
-		t.Fatalf("run printed %d table rows, want 3:\n%s", len(rows), &stdout)
+	if len(rows) != 4 {
+		t.Fatalf("run printed %d table rows, want 4:\n%s", len(rows), &stdout)
 	}
-	for i, prefix := range []string{"baseline", "GetAccount", "CreateAccount"} {
+	for i, prefix := range []string{"baseline", "GetAccount", "ResolveIdentifier", "CreateAccount"} {
 		cells := rows[i]
 		if !strings.HasPrefix(cells[0], prefix) || cells[1] != "3 × 50" || cells[2] != "4" || cells[7] != "0" {
 			t.Errorf("row %d = %q, want %s with 3 × 50 requests at concurrency 4 and no errors", i, cells, prefix)
@@ -106,6 +107,8 @@ func TestParseFlags(t *testing.T) {
 		{"-bin", "x", "-rounds", "0"},
 		{"-bin", "x", "-rounds", "101"},
 		{"-bin", "x", "extra"},
+		{"-bin", "x", "-zipf", "1"},
+		{"-bin", "x", "-zipf", "-2"},
 	} {
 		if _, err := parseFlags(args, new(bytes.Buffer)); !fault.Is(err, fault.Invalid) {
 			t.Errorf("parseFlags(%q) = %v, want an Invalid error", args, err)

@@ -43,7 +43,8 @@ func markdown(o options, at time.Time, results []result) string {
 // machine describes where the figures come from: Go, the platform, the
 // CPUs and the server measured.
 func (o options) machine() string {
-	return fmt.Sprintf("%s %s/%s, %d CPUs; `%s serve`", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), filepath.Base(o.bin))
+	return fmt.Sprintf("%s %s/%s, %d CPUs; `%s serve%s`", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), filepath.Base(o.bin),
+		strings.TrimRight(" "+o.serverArgs, " "))
 }
 
 // summary is what the table shows of a result.

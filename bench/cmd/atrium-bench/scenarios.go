@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"sync"
 
 	"github.com/atriumid/atrium/bench/loadgen"
 	"github.com/atriumid/atrium/internal/fault"
@@ -69,13 +70,52 @@ func (o options) measure(ctx context.Context, scenarios []scenario) ([]result, e
 type api struct {
 	base   string // "http://127.0.0.1:PORT"
 	header http.Header
+	pick   func(n int) int // an index below n; uniform when nil
 }
 
 func newAPI(base, key string) api {
-	return api{base, http.Header{
+	return api{base: base, header: http.Header{
 		"Authorization": {"Bearer " + key},
 		"Content-Type":  {"application/json"},
 	}}
+}
+
+// picker returns how reads pick an index below n: uniformly, or with a
+// Zipf distribution of skew o.zipf, index 0 the most frequent. The
+// order of the pool is the order of creation, unrelated to anything the
+// server keeps, so the hot keys are spread over it.
+func (o options) picker() func(n int) int {
+	if o.zipf == 0 {
+		return rand.IntN
+	}
+	var mu sync.Mutex
+	zs := map[int]*rand.Zipf{}
+	src := rand.New(rand.NewPCG(1, 2))
+	return func(n int) int {
+		mu.Lock()
+		defer mu.Unlock()
+		z, ok := zs[n]
+		if !ok {
+			z = rand.NewZipf(src, o.zipf, 1, uint64(n-1))
+			zs[n] = z
+		}
+		return int(z.Uint64())
+	}
+}
+
+func (a api) index(n int) int {
+	if a.pick == nil {
+		return rand.IntN(n)
+	}
+	return a.pick(n)
+}
+
+// resolve returns a builder of ResolveIdentifier requests for the
+// usernames prefix0 … prefix(n-1), picked as get picks accounts.
+func (a api) resolve(n int, prefix string) func(int) loadgen.Request {
+	return func(int) loadgen.Request {
+		return loadgen.Request{URL: fmt.Sprintf("%s/v1/identifiers/username/%s%d", a.base, prefix, a.index(n)), Header: a.header}
+	}
 }
 
 // create returns a builder of CreateAccount requests whose usernames are
@@ -96,7 +136,7 @@ func (a api) get(ids []string) func(int) loadgen.Request {
 		urls[i] = a.base + "/v1/accounts/" + url.PathEscape(id)
 	}
 	return func(int) loadgen.Request {
-		return loadgen.Request{URL: urls[rand.IntN(len(urls))], Header: a.header}
+		return loadgen.Request{URL: urls[a.index(len(urls))], Header: a.header}
 	}
 }
 

@@ -1,0 +1,226 @@
+package readcache
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
+)
+
+const (
+	// loadTimeout bounds one coalesced load: it runs for every caller
+	// waiting on it, so no single caller's cancellation may end it.
+	loadTimeout = 10 * time.Second
+	// remoteTimeout bounds one call to the shared layer; a slow or failed
+	// call is a miss, never an error of the read.
+	remoteTimeout = 100 * time.Millisecond
+	headerLen     = 16 // version and as-of time, 8 bytes each
+	maxFloors     = 1 << 16
+)
+
+// entry is one cached value with what decides whether it may still be
+// served.
+type entry[V any] struct {
+	val     V
+	version int64     // the source's version; invalidations name one
+	asOf    time.Time // the source held every commit before this instant
+	gen     uint64    // the layer's generation when the load began; matters for version 0 only
+}
+
+// layer is one namespace of the cache: values of one type, in memory and
+// optionally in Redis.
+type layer[V any] struct {
+	name   string
+	c      *Cache
+	mem    *otter.Cache[string, entry[V]]
+	floors *otter.Cache[string, int64] // key → lowest version servable, for MaxStaleness after an invalidation
+	gen    atomic.Uint64               // bumped by forgetAbsent
+	group  singleflight.Group
+	enc    func(V) []byte
+	dec    func([]byte) (V, error)
+}
+
+func newLayer[V any](c *Cache, name string, budget int64, weigh func(V) int, enc func(V) []byte, dec func([]byte) (V, error)) *layer[V] {
+	stale := c.opts.MaxStaleness
+	l := &layer[V]{name: name, c: c, enc: enc, dec: dec}
+	l.mem = otter.Must(&otter.Options[string, entry[V]]{
+		MaximumWeight: uint64(max(budget, 1)),
+		Weigher: func(k string, e entry[V]) uint32 {
+			return uint32(min(len(k)+weigh(e.val)+64, 1<<31))
+		},
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, entry[V]]) time.Duration {
+			return max(e.Value.asOf.Add(stale).Sub(c.now()), time.Millisecond)
+		}),
+	})
+	l.floors = otter.Must(&otter.Options[string, int64]{
+		MaximumSize:      maxFloors,
+		ExpiryCalculator: otter.ExpiryWriting[string, int64](stale),
+	})
+	return l
+}
+
+// usable reports whether e may be served for key now: young enough, not
+// older than the last invalidation of key, and, for a version-0 entry (a
+// cached absence), not from before a forgetAbsent.
+func (l *layer[V]) usable(key string, e entry[V], now time.Time) bool {
+	if now.Sub(e.asOf) >= l.c.opts.MaxStaleness || e.version == 0 && e.gen != l.gen.Load() {
+		return false
+	}
+	floor, ok := l.floors.GetIfPresent(key)
+	return !ok || e.version >= floor
+}
+
+// get returns the value of key from memory, else from Redis, else from
+// load; concurrent misses of one key share one load.
+func (l *layer[V]) get(ctx context.Context, key string, load func(context.Context) (entry[V], error)) (entry[V], error) {
+	if e, ok := l.mem.GetIfPresent(key); ok && l.usable(key, e, l.c.now()) {
+		l.c.hits.Add(1)
+		return e, nil
+	}
+	ch := l.group.DoChan(key, func() (any, error) {
+		gen := l.gen.Load()
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
+		defer cancel()
+		if e, ok := l.remoteGet(lctx, key); ok {
+			if e.gen = gen; l.usable(key, e, l.c.now()) {
+				l.keep(key, e)
+				l.c.shared.Add(1)
+				return e, nil
+			}
+		}
+		l.c.misses.Add(1)
+		e, err := load(lctx)
+		if err != nil {
+			return e, err
+		}
+		e.gen = gen
+		if l.keep(key, e) {
+			l.remoteSet(lctx, key, e)
+		}
+		return e, nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return entry[V]{}, r.Err
+		}
+		return r.Val.(entry[V]), nil
+	case <-ctx.Done():
+		return entry[V]{}, ctx.Err()
+	}
+}
+
+// keep stores e in memory unless an invalidation or a forgetAbsent since its
+// load makes it stale already, and reports whether it did.
+func (l *layer[V]) keep(key string, e entry[V]) bool {
+	if !l.usable(key, e, l.c.now()) {
+		return false
+	}
+	if cur, ok := l.mem.GetIfPresent(key); ok && cur.version > e.version && l.usable(key, cur, l.c.now()) {
+		return false // never replace a newer entry with an older one
+	}
+	l.mem.Set(key, e)
+	return true
+}
+
+// put stores a value read from the primary, in memory and in Redis.
+func (l *layer[V]) put(ctx context.Context, key string, e entry[V]) {
+	e.gen = l.gen.Load()
+	if l.keep(key, e) {
+		l.remoteSet(ctx, key, e)
+	}
+}
+
+// forget drops the entries of key below version from memory and refuses
+// them for MaxStaleness; with remote set it also deletes key from Redis.
+func (l *layer[V]) forget(ctx context.Context, key string, version int64, remote bool) {
+	l.floors.Compute(key, func(old int64, found bool) (int64, otter.ComputeOp) {
+		if found && old >= version {
+			return old, otter.CancelOp
+		}
+		return version, otter.WriteOp
+	})
+	if e, ok := l.mem.GetIfPresent(key); ok && e.version < version {
+		l.mem.Invalidate(key)
+	}
+	if remote && l.c.redis != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), remoteTimeout)
+		defer cancel()
+		if err := l.c.redis.Del(rctx, l.remoteKey(key)).Err(); err != nil {
+			l.c.remoteErrors.Add(1)
+		}
+	}
+}
+
+// forgetAbsent makes every version-0 entry in memory unservable; they
+// leave as they expire or are evicted.
+func (l *layer[V]) forgetAbsent() {
+	l.gen.Add(1)
+}
+
+func (l *layer[V]) remoteKey(key string) string { return l.c.opts.RedisPrefix + l.name + ":" + key }
+
+// remoteGet reads key from Redis. An entry that does not open is
+// ignored: Redis is shared infrastructure, trusted neither with the data
+// (entries are encrypted) nor with its integrity (and authenticated, bound
+// to their key).
+func (l *layer[V]) remoteGet(ctx context.Context, key string) (entry[V], bool) {
+	if l.c.redis == nil {
+		return entry[V]{}, false
+	}
+	rctx, cancel := context.WithTimeout(ctx, remoteTimeout)
+	defer cancel()
+	rk := l.remoteKey(key)
+	b, err := l.c.redis.Get(rctx, rk).Bytes()
+	if err != nil {
+		if !errors.Is(err, redis.Nil) {
+			l.c.remoteErrors.Add(1)
+		}
+		return entry[V]{}, false
+	}
+	ns := l.c.aead.NonceSize()
+	if len(b) < ns {
+		l.c.remoteErrors.Add(1)
+		return entry[V]{}, false
+	}
+	body, err := l.c.aead.Open(nil, b[:ns], b[ns:], []byte(rk))
+	if err != nil || len(body) < headerLen {
+		l.c.remoteErrors.Add(1)
+		return entry[V]{}, false
+	}
+	v, err := l.dec(body[headerLen:])
+	if err != nil {
+		return entry[V]{}, false
+	}
+	return entry[V]{val: v, version: int64(binary.BigEndian.Uint64(body)), asOf: time.UnixMicro(int64(binary.BigEndian.Uint64(body[8:]))).UTC()}, true
+}
+
+// remoteSet writes e to Redis, encrypted, for what is left of its
+// staleness bound.
+func (l *layer[V]) remoteSet(ctx context.Context, key string, e entry[V]) {
+	if l.c.redis == nil {
+		return
+	}
+	ttl := e.asOf.Add(l.c.opts.MaxStaleness).Sub(l.c.now())
+	if ttl < time.Millisecond {
+		return
+	}
+	body := binary.BigEndian.AppendUint64(nil, uint64(e.version))
+	body = binary.BigEndian.AppendUint64(body, uint64(e.asOf.UnixMicro()))
+	body = append(body, l.enc(e.val)...)
+	rk := l.remoteKey(key)
+	nonce := make([]byte, l.c.aead.NonceSize())
+	rand.Read(nonce)
+	sealed := l.c.aead.Seal(nonce, nonce, body, []byte(rk))
+	rctx, cancel := context.WithTimeout(ctx, remoteTimeout)
+	defer cancel()
+	if err := l.c.redis.Set(rctx, rk, sealed, ttl).Err(); err != nil {
+		l.c.remoteErrors.Add(1)
+	}
+}
