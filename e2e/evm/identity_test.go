@@ -71,6 +71,7 @@ func newIdentity(t *testing.T, c *localChain) *identity {
 		Accounts: accounts, Kinds: kinds, Store: db.Credentials(), Keys: keys, Now: clk.Now,
 		Sessions: session.NewService(db.Sessions(), session.DefaultPolicy, clk.Now),
 		Limiter:  throttle.New(db.Throttle(), throttle.DefaultPolicies, clk.Now),
+		Sends:    throttle.New(db.Throttle(), throttle.SendPolicies, clk.Now),
 		Hashing:  password.Cheap, Policy: password.DefaultPolicy, Issuer: "Atrium",
 		Wallets: &credential.WalletConfig{Store: db.Wallets(), Origin: "https://id.example.org", URI: "https://id.example.org", ChainIDs: []uint64{devChainID},
 			ENS: ens.NewResolver(c.client(t, devChainID), devChainID, chain.Address(universalAddr)), ENSChainID: devChainID},
@@ -90,12 +91,12 @@ func (id *identity) user(t *testing.T, email string, a chain.Address) session.Se
 		t.Fatal(err)
 	}
 	err = id.db.Accounts().Update(ctx, func(ctx context.Context, tx account.Tx) error {
-		return tx.InsertIdentifier(ctx, account.IdentifierRecord{Type: "wallet", Value: chain.AccountID{Address: a}.Key(chain.KeyControl), AccountID: acc.ID, CreateTime: id.clock.Now()})
+		return tx.InsertIdentifier(ctx, account.IdentifierRecord{Type: "wallet", Value: chain.AccountID{Address: a}.Key(chain.KeyControl), AccountID: acc.AccountID, CreateTime: id.clock.Now()})
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return session.Session{AccountID: acc.ID, AAL: session.AAL1}
+	return session.Session{AccountID: acc.AccountID, AAL: session.AAL1}
 }
 
 // ensNames lists the ENS identifiers of an account.
