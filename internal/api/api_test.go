@@ -142,7 +142,8 @@ func TestWalkthrough(t *testing.T) {
 }
 
 // TestBadInput sends malformed requests to every endpoint: each gets a
-// typed 4xx, never a 5xx, and nothing is written.
+// typed 4xx, never a 5xx, and nothing is written (R-46: Content-Type
+// enforced with 415, unknown fields refused, body limits).
 func TestBadInput(t *testing.T) {
 	forEachServer(t, func(t *testing.T, c client) {
 		r := c.do("POST", "/v1/accounts", map[string]any{"kind": "org", "fragments": map[string]any{"profile": map[string]any{"name": "Real"}}})

@@ -58,6 +58,11 @@ func TestSignUpJourney(t *testing.T) {
 				t.Fatalf("password and passkey = %d %s, want AAL2", r.status, r.raw)
 			}
 			second := r.body["sessionToken"].(string)
+			// sessions are bearer tokens, never cookies, so no route is
+			// authenticated by a cookie that a cross-site request would carry.
+			if r.header.Get("Set-Cookie") != "" || r.header.Get("Cache-Control") != "no-store" {
+				t.Errorf("a login answer sets a cookie or may be cached: %v", r.header)
+			}
 			r = c.finishLogin(a.get(c.beginLogin(t, ""), nil))
 			if r.status != 200 || r.body["session"].(map[string]any)["aal"] != "aal2" {
 				t.Fatalf("passkey alone = %d %s, want AAL2", r.status, r.raw)
