@@ -111,7 +111,7 @@ func TestWalletLogin(t *testing.T) {
 	})
 }
 
-// every message the relying party must refuse is a typed 4xx
+// every message the relying party must refuse is a typed 4xx
 // and yields no session. Each case signs with its own wallet so that the
 // throttle of one does not answer for another.
 func TestWalletLoginRefusals(t *testing.T) {

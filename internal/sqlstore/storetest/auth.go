@@ -22,10 +22,10 @@ import (
 )
 
 // Consumers and rounds of the exactly-once checks: 32 goroutines
-// race for one secret, again and again.
+// race for one secret, 200 times.
 const (
 	racers = 32
-	rounds = 25
+	rounds = 200
 )
 
 // RunAuth runs the conformance suite of the credential, session and
@@ -39,6 +39,7 @@ func RunAuth(t *testing.T, newDB func(t *testing.T) *sqlstore.DB) {
 		{"TOTPStepOnce", testTOTPStepOnce},
 		{"RecoveryCodeOnce", testRecoveryCodeOnce},
 		{"ChallengeOnce", testChallengeOnce},
+		{"CodeOnce", testCodeOnce},
 		{"SessionRotationOnce", testSessionRotationOnce},
 		{"ThrottleCounterAtomic", testThrottleCounterAtomic},
 		{"ThrottleReserveAtomic", testThrottleReserveAtomic},
@@ -134,6 +135,30 @@ func testChallengeOnce(t *testing.T, db *sqlstore.DB) {
 	}
 	if _, err := cs.ChallengeAccount(ctx, h[:], t0); !fault.Is(err, fault.NotFound) {
 		t.Errorf("ChallengeAccount(expired) = %v, want NotFound", err)
+	}
+}
+
+// an e-mail, SMS or recovery code is used by one request; an
+// expired one by none.
+func testCodeOnce(t *testing.T, db *sqlstore.DB) {
+	ctx := context.Background()
+	cs := db.Credentials()
+	id := newAccount(t, db)
+	for i := range rounds {
+		h := sha256.Sum256([]byte(fmt.Sprint("flow", i)))
+		typ := []string{"email", "phone", "recovery"}[i%3]
+		c := credential.EmailCode{FlowHash: h[:], AccountID: id, Type: typ, Address: "a@example.com", CodeHash: h[:], Expire: t0.Add(time.Minute)}
+		if err := cs.PutEmailCode(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		testenv.ExactlyOnce(t, racers, func() error { return cs.ConsumeEmailCode(ctx, h[:], t0) })
+	}
+	h := sha256.Sum256([]byte("expired"))
+	if err := cs.PutEmailCode(ctx, credential.EmailCode{FlowHash: h[:], AccountID: id, Type: "email", Address: "a@example.com", CodeHash: h[:], Expire: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.ConsumeEmailCode(ctx, h[:], t0); !fault.Is(err, fault.Aborted) {
+		t.Errorf("ConsumeEmailCode(expired) = %v, want Aborted", err)
 	}
 }
 
