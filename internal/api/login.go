@@ -151,6 +151,17 @@ func (h *authHandler) session(ctx context.Context, header http.Header) (session.
 	return h.sessions.Authenticate(ctx, bearer(header))
 }
 
+// fullSession authenticates the session token a request carries and
+// refuses an AAL0 session, which is good only for enrolling a second
+// factor (and for whoami and logging out).
+func (h *authHandler) fullSession(ctx context.Context, header http.Header) (session.Session, error) {
+	s, err := h.session(ctx, header)
+	if err == nil && s.AAL == session.AAL0 {
+		return s, fault.E("api.session", fault.PermissionDenied, "enrol a second factor first")
+	}
+	return s, err
+}
+
 func (h *authHandler) Register(ctx context.Context, req *connect.Request[atriumv1.RegisterRequest]) (*connect.Response[atriumv1.RegisterResponse], error) {
 	m := req.Msg
 	reg, err := h.creds.Register(ctx, credential.RegisterRequest{Kind: m.Kind, Password: m.Password, Client: clientOf(ctx),

@@ -450,3 +450,20 @@ func TestPasskeyAfterWalletR19(t *testing.T) {
 		})
 	}
 }
+
+// once an account has a passkey, a session of one factor
+// (here one from before the passkey) cannot add a TOTP secret, which
+// would give it AAL2 and the power to remove the passkey.
+func TestOneFactorCannotAddAnother(t *testing.T) {
+	forEachPasskeyServer(t, func(t *testing.T, c client) {
+		c.register(t)
+		first, older := c.loginToken(t), c.loginToken(t)
+		c.registerPasskey(t, newSoftwareAuthenticator(t), first, nil)
+		if r := c.session(older, "POST", "/v1/auth/totp/enroll", map[string]any{}); r.status != 403 {
+			t.Errorf("totp/enroll with an AAL1 session once a passkey exists = %d %s, want 403", r.status, r.raw)
+		}
+		if r := c.session(older, "POST", "/v1/auth/totp/confirm", map[string]any{"code": "123456"}); r.status != 403 {
+			t.Errorf("totp/confirm with an AAL1 session once a passkey exists = %d %s, want 403", r.status, r.raw)
+		}
+	})
+}

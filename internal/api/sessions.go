@@ -6,6 +6,8 @@ import (
 
 	"connectrpc.com/connect"
 	atriumv1 "github.com/atriumid/atrium/gen/atrium/v1"
+	"github.com/atriumid/atrium/internal/fault"
+	"github.com/atriumid/atrium/internal/session"
 )
 
 // sessionRoutes registers the REST mapping of SessionService.
@@ -42,7 +44,7 @@ func (h *authHandler) WhoAmI(ctx context.Context, req *connect.Request[atriumv1.
 }
 
 func (h *authHandler) ListSessions(ctx context.Context, req *connect.Request[atriumv1.ListSessionsRequest]) (*connect.Response[atriumv1.ListSessionsResponse], error) {
-	s, err := h.session(ctx, req.Header())
+	s, err := h.fullSession(ctx, req.Header())
 	if err != nil {
 		return nil, err
 	}
@@ -62,6 +64,9 @@ func (h *authHandler) RevokeSession(ctx context.Context, req *connect.Request[at
 	if err != nil {
 		return nil, err
 	}
+	if req.Msg.Id != s.ID && s.AAL == session.AAL0 {
+		return nil, fault.E("api.RevokeSession", fault.PermissionDenied, "enrol a second factor first")
+	}
 	if err := h.sessions.Revoke(ctx, s.AccountID, req.Msg.Id, s.ID); err != nil {
 		return nil, err
 	}
@@ -69,7 +74,7 @@ func (h *authHandler) RevokeSession(ctx context.Context, req *connect.Request[at
 }
 
 func (h *authHandler) RevokeOtherSessions(ctx context.Context, req *connect.Request[atriumv1.RevokeOtherSessionsRequest]) (*connect.Response[atriumv1.RevokeSessionsResponse], error) {
-	s, err := h.session(ctx, req.Header())
+	s, err := h.fullSession(ctx, req.Header())
 	if err != nil {
 		return nil, err
 	}

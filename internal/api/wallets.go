@@ -63,7 +63,7 @@ func (h walletHandler) SiweLogin(ctx context.Context, req *connect.Request[atriu
 }
 
 func (h walletHandler) VerifyEnsName(ctx context.Context, req *connect.Request[atriumv1.VerifyEnsNameRequest]) (*connect.Response[atriumv1.EnsName], error) {
-	s, err := h.session(ctx, req.Header())
+	s, err := h.fullSession(ctx, req.Header())
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func (h walletHandler) UnlinkWallet(ctx context.Context, req *connect.Request[at
 }
 
 func (h walletHandler) ListWallets(ctx context.Context, req *connect.Request[atriumv1.ListWalletsRequest]) (*connect.Response[atriumv1.ListWalletsResponse], error) {
-	s, err := h.session(ctx, req.Header())
+	s, err := h.fullSession(ctx, req.Header())
 	if err != nil {
 		return nil, err
 	}

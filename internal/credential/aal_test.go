@@ -59,6 +59,9 @@ func TestMFAEnforcedKind(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if life := sess.ExpireTime.Sub(sess.AuthTime); life > time.Hour {
+			t.Errorf("an AAL0 session lasts %v, want an hour at most", life)
+		}
 		_, err = svc.ChangePassword(ctx, credential.ChangePasswordRequest{Session: sess, Current: short, Password: "another fine passphrase", Client: ip})
 		wantKind(t, "ChangePassword with an AAL0 session", err, fault.PermissionDenied)
 		_, err = svc.StartEmailVerification(ctx, sess, ip)

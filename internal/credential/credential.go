@@ -180,12 +180,16 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 		return nil, err
 	}
 	if !ok || acc == nil || stored == s.dummy {
+		// Count first: a failure to record the attempt must not spare it.
+		if err := att.Fail(ctx); err != nil {
+			return nil, err
+		}
 		if acc != nil {
 			if err := s.note(ctx, outbox.New("atrium.auth.login_failed", acc.ID, s.clock(), map[string]any{"factor": session.MethodPassword})); err != nil {
 				return nil, err
 			}
 		}
-		return nil, failed(ctx, att, errLogin)
+		return nil, errLogin
 	}
 	if err := att.Succeed(ctx); err != nil {
 		return nil, err

@@ -76,10 +76,14 @@ func (s *Service) LoginMFA(ctx context.Context, req MFARequest) (*LoginResult, e
 		return nil, err
 	}
 	if !ok {
+		// Count first: a failure to record the attempt must not spare it.
+		if err := att.Fail(ctx); err != nil {
+			return nil, err
+		}
 		if err := s.note(ctx, outbox.New("atrium.auth.mfa_failed", accountID, s.clock(), map[string]any{"factor": method})); err != nil {
 			return nil, err
 		}
-		return nil, failed(ctx, att, errMFA)
+		return nil, errMFA
 	}
 	if err := s.c.Store.ConsumeChallenge(ctx, ch, s.clock()); fault.Is(err, fault.Aborted) {
 		return nil, errMFA
@@ -157,10 +161,11 @@ type Enrollment struct {
 // EnrollTOTP starts (or restarts) the enrolment of a TOTP secret for the
 // session's account; ConfirmTOTP completes it. It returns
 // fault.PermissionDenied when the session's authentication is not recent
-// (FreshAuth) and fault.AlreadyExists when a secret is already confirmed.
+// (FreshAuth), or not AAL2 when the account already has a passkey, and
+// fault.AlreadyExists when a secret is already confirmed.
 func (s *Service) EnrollTOTP(ctx context.Context, sess session.Session) (*Enrollment, error) {
 	const op = "credential.EnrollTOTP"
-	if err := s.fresh(op, sess); err != nil {
+	if err := s.factorChangeAllowed(ctx, op, sess); err != nil {
 		return nil, err
 	}
 	secret, err := totp.NewSecret()
@@ -203,6 +208,9 @@ type Confirmation struct {
 // fault.ResourceExhausted when throttled.
 func (s *Service) ConfirmTOTP(ctx context.Context, sess session.Session, code, client string) (*Confirmation, error) {
 	const op = "credential.ConfirmTOTP"
+	if err := s.factorChangeAllowed(ctx, op, sess); err != nil {
+		return nil, err
+	}
 	att, err := s.beginCodes(ctx, sess.AccountID, client)
 	if err != nil {
 		return nil, err

@@ -259,12 +259,18 @@ func (s *Service) passkeyUser(ctx context.Context, p *PasskeyConfig, accountID s
 	return PasskeyUser{Handle: handle, Name: accountID, Passkeys: recs}, err
 }
 
-// passkeyChangeAllowed guards adding and removing passkeys: what
-// sensitive asks, and a session authenticated within FreshAuth even
-// without a second factor, since no current password is asked for.
-func (s *Service) passkeyChangeAllowed(ctx context.Context, op string, sess session.Session) error {
-	if err := s.sensitive(ctx, op, sess); err != nil {
+// factorChangeAllowed guards adding and removing second factors: a
+// session authenticated within FreshAuth (an AAL0 session too, which
+// exists to enrol one), and an AAL2 session when the account already has
+// a second factor, so that one factor alone never adds or removes
+// another.
+func (s *Service) factorChangeAllowed(ctx context.Context, op string, sess session.Session) error {
+	enrolled, err := s.hasSecondFactor(ctx, sess.AccountID)
+	if err != nil {
 		return err
+	}
+	if enrolled {
+		return s.stepUp(op, sess)
 	}
 	return s.fresh(op, sess)
 }
@@ -279,7 +285,7 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, sess session.Ses
 	if err != nil {
 		return nil, err
 	}
-	if err := s.passkeyChangeAllowed(ctx, op, sess); err != nil {
+	if err := s.factorChangeAllowed(ctx, op, sess); err != nil {
 		return nil, err
 	}
 	u, err := s.passkeyUser(ctx, p, sess.AccountID, true)
@@ -336,7 +342,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, sess session.Se
 	if name, err = passkeyName(op, name); err != nil {
 		return nil, err
 	}
-	if err := s.passkeyChangeAllowed(ctx, op, sess); err != nil {
+	if err := s.factorChangeAllowed(ctx, op, sess); err != nil {
 		return nil, err
 	}
 	reg, err := p.RP.ParseRegistration(response)
@@ -409,16 +415,40 @@ func (s *Service) DeletePasskey(ctx context.Context, sess session.Session, id st
 	if err != nil {
 		return err
 	}
-	if err := s.passkeyChangeAllowed(ctx, op, sess); err != nil {
+	if err := s.factorChangeAllowed(ctx, op, sess); err != nil {
 		return err
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(id)
 	if err != nil || len(raw) == 0 || len(raw) > maxCredentialID {
 		return fault.E(op, fault.NotFound, "no such passkey")
 	}
+	if err := s.keepsEnforcedFactor(ctx, op, sess.AccountID, p); err != nil {
+		return err
+	}
 	ch := passkeyChange(ctx, sess.AccountID, outbox.New("atrium.credential.passkey_removed", sess.AccountID, s.clock(),
 		map[string]any{"passkey": id}))
 	return p.Store.DeletePasskey(ctx, sess.AccountID, raw, ch)
+}
+
+// keepsEnforcedFactor refuses removing a passkey of an account whose kind
+// requires a second factor when it is the account's last one.
+func (s *Service) keepsEnforcedFactor(ctx context.Context, op, accountID string, p *PasskeyConfig) error {
+	kindName, _, err := s.c.Store.AccountState(ctx, accountID)
+	if err != nil || !s.mfaRequired(kindName) {
+		return err
+	}
+	rec, err := s.c.Store.TOTP(ctx, accountID)
+	if err == nil && !rec.ConfirmTime.IsZero() {
+		return nil
+	}
+	if err != nil && !fault.Is(err, fault.NotFound) {
+		return err
+	}
+	keys, err := p.Store.Passkeys(ctx, accountID)
+	if err != nil || len(keys) > 1 {
+		return err
+	}
+	return fault.E(op, fault.FailedPrecondition, "the account's kind requires a second factor")
 }
 
 // BeginPasskeyLogin begins a passkey login and returns the options for

@@ -71,9 +71,15 @@ var DefaultPolicy = Policy{
 	AAL2: Timeouts{Idle: 30 * time.Minute, Absolute: 12 * time.Hour},
 }
 
+// enrolTimeouts bound an AAL0 session, which only enrols a second factor.
+var enrolTimeouts = Timeouts{Idle: 15 * time.Minute, Absolute: time.Hour}
+
 func (p Policy) of(a AAL) Timeouts {
-	if a == AAL2 {
+	switch a {
+	case AAL2:
 		return p.AAL2
+	case AAL0:
+		return Timeouts{Idle: min(p.AAL1.Idle, enrolTimeouts.Idle), Absolute: min(p.AAL1.Absolute, enrolTimeouts.Absolute)}
 	}
 	return p.AAL1
 }
