@@ -85,3 +85,30 @@ func TestSignUpJourney(t *testing.T) {
 		})
 	}
 }
+
+// recovery never bypasses a second factor; when the only one is a
+// passkey, which recovery cannot check, it is refused with a reason and
+// the passkey signs in instead.
+func TestRecoveryWithPasskeyOnly(t *testing.T) {
+	smtp := testenv.StartSMTP(t)
+	c := client{t: t, srv: testenv.StartServer(t, testenv.SQLiteURL(t), passkeyConfig, func(c *config.Config) {
+		c.SMTPAddr, c.SMTPFrom, c.SMTPInsecure, c.PublicURL = smtp.Addr(), "atrium@id.atrium.test", true, passkeyOrigin
+	})}
+	r := c.anonymous("POST", "/v1/auth/register", map[string]any{"kind": "user", "identifier": map[string]any{"type": "email", "value": userEmail}, "password": userPw})
+	code := strings.SplitN(strings.SplitN(smtp.Messages()[0].Data, " code is ", 2)[1], ".", 2)[0]
+	tok := c.loginToken(t)
+	if r := c.session(tok, "POST", "/v1/auth/email/confirm", map[string]any{"flow": r.body["flow"], "code": code}); r.status != 200 {
+		t.Fatalf("email/confirm = %d %s", r.status, r.raw)
+	}
+	c.registerPasskey(t, newSoftwareAuthenticator(t), tok, nil)
+	r = c.anonymous("POST", "/v1/auth/recovery/start", map[string]any{"identifier": map[string]any{"type": "email", "value": userEmail}})
+	msgs := smtp.Messages()
+	code = strings.SplitN(strings.SplitN(msgs[len(msgs)-1].Data, " code is ", 2)[1], ".", 2)[0]
+	done := c.anonymous("POST", "/v1/auth/recovery/complete", map[string]any{"flow": r.body["flow"], "code": code, "password": "a recovered long passphrase"})
+	if done.status != 400 || done.body["code"] != "failed_precondition" {
+		t.Errorf("recovery of a passkey-only account = %d %s, want 400 failed_precondition", done.status, done.raw)
+	}
+	if r := c.anonymous("POST", "/v1/auth/login", login(userEmail, "a recovered long passphrase")); r.status != 401 {
+		t.Errorf("login with the refused new password = %d, want 401", r.status)
+	}
+}

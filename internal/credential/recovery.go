@@ -111,6 +111,9 @@ func (s *Service) CompleteRecovery(ctx context.Context, req RecoverRequest) erro
 	}
 	method := "code"
 	if enrolled {
+		if err := s.recoverableFactor(ctx, op, rec.AccountID); err != nil {
+			return err
+		}
 		m, ok, err := s.secondFactor(ctx, rec.AccountID, req.TOTPCode, req.RecoveryCode)
 		if err != nil {
 			return err
@@ -140,4 +143,23 @@ func (s *Service) CompleteRecovery(ctx context.Context, req RecoverRequest) erro
 	}
 	s.notifyPasswordChange(ctx, acc.Identifiers)
 	return nil
+}
+
+// recoverableFactor returns fault.FailedPrecondition when the account's
+// only second factor is a passkey and it has no recovery code left:
+// recovery can check a TOTP or recovery code, not a passkey, and the
+// passkey alone signs in at AAL2, from where the password can be changed.
+func (s *Service) recoverableFactor(ctx context.Context, op, accountID string) error {
+	rec, err := s.c.Store.TOTP(ctx, accountID)
+	if err == nil && !rec.ConfirmTime.IsZero() {
+		return nil
+	}
+	if err != nil && !fault.Is(err, fault.NotFound) {
+		return err
+	}
+	left, err := s.c.Store.RecoveryCodesLeft(ctx, accountID)
+	if err != nil || left > 0 {
+		return err
+	}
+	return fault.E(op, fault.FailedPrecondition, "the account's second factor is a passkey: sign in with it to change the password")
 }
