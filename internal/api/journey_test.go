@@ -101,8 +101,9 @@ func TestRecoveryWithPasskeyOnly(t *testing.T) {
 		t.Fatalf("email/confirm = %d %s", r.status, r.raw)
 	}
 	c.registerPasskey(t, newSoftwareAuthenticator(t), tok, nil)
+	before := len(smtp.Messages())
 	r = c.anonymous("POST", "/v1/auth/recovery/start", map[string]any{"identifier": map[string]any{"type": "email", "value": userEmail}})
-	msgs := smtp.Messages()
+	msgs := smtp.Await(t, before+1)
 	code = strings.SplitN(strings.SplitN(msgs[len(msgs)-1].Data, " code is ", 2)[1], ".", 2)[0]
 	done := c.anonymous("POST", "/v1/auth/recovery/complete", map[string]any{"flow": r.body["flow"], "code": code, "password": "a recovered long passphrase"})
 	if done.status != 400 || done.body["code"] != "failed_precondition" {

@@ -75,7 +75,7 @@ func (s *Service) startVerification(ctx context.Context, sess session.Session, t
 	}
 	for _, id := range acc.Identifiers {
 		if id.Type == typ && id.VerifyTime.IsZero() {
-			return s.sendCode(ctx, sess.AccountID, typ, typ, id.Value, client)
+			return s.sendCode(ctx, sess.AccountID, typ, typ, id.Value, client, "")
 		}
 	}
 	return nil, fault.E(op, fault.FailedPrecondition, "the account has no unverified %s identifier", typ)
@@ -88,7 +88,7 @@ func (s *Service) startVerification(ctx context.Context, sess session.Session, t
 // nobody can flood a mailbox or a phone. It returns
 // fault.FailedPrecondition when the channel is not configured and
 // fault.ResourceExhausted when too many were sent.
-func (s *Service) sendCode(ctx context.Context, accountID, purpose, typ, address, client string) (*EmailFlow, error) {
+func (s *Service) sendCode(ctx context.Context, accountID, purpose, typ, address, client, flow string) (*EmailFlow, error) {
 	const op = "credential.sendCode"
 	if (typ == "email" && s.c.Mail == nil) || (typ == "phone" && s.c.SMS == nil) || (typ != "email" && typ != "phone") {
 		return nil, fault.E(op, fault.FailedPrecondition, "sending codes to %s identifiers is not configured", typ)
@@ -105,9 +105,11 @@ func (s *Service) sendCode(ctx context.Context, accountID, purpose, typ, address
 		return nil, fault.Wrap(op, fault.Internal, err)
 	}
 	code := fmt.Sprintf("%0*d", emailCodeDigits, n)
-	flow, flowHash, err := newSecret("atf_")
-	if err != nil {
-		return nil, err
+	flowHash := hashSecret(flow)
+	if flow == "" {
+		if flow, flowHash, err = newSecret("atf_"); err != nil {
+			return nil, err
+		}
 	}
 	expire := s.clock().Add(EmailCodeTTL)
 	if err := s.c.Store.PutEmailCode(ctx, EmailCode{FlowHash: flowHash, AccountID: accountID, Type: purpose, Address: address, CodeHash: emailCodeHash(flow, code), Expire: expire}); err != nil {

@@ -3,6 +3,7 @@ package credential
 import (
 	"context"
 	"crypto/subtle"
+	"time"
 
 	"github.com/atriumid/atrium/internal/account"
 	"github.com/atriumid/atrium/internal/fault"
@@ -16,8 +17,9 @@ const recoveryType = "recovery"
 
 // StartRecovery sends a recovery code to the verified e-mail address (or,
 // without one, the verified phone number) of the account that holds
-// identifier. It always returns a flow of the same form, so it tells
-// nobody whether the identifier is held or verified: without a verified
+// identifier. It returns a new flow at once and does the rest in the
+// background, so that neither its answer nor its timing tells whether
+// the identifier is held or verified: without a verified
 // destination, nothing is sent and no code matches the flow. The e-mail
 // links to the configured public URL, never to a host from a request
 // (ASVS 6.4.3). It returns fault.ResourceExhausted when the client asked
@@ -34,22 +36,31 @@ func (s *Service) StartRecovery(ctx context.Context, id account.IdentifierInput,
 	if err := s.decoyFlow(&f); err != nil {
 		return nil, err
 	}
+	go s.sendRecovery(context.WithoutCancel(ctx), id, client, f.Flow)
+	return &f, nil
+}
+
+// recoverySendTimeout bounds the background work of one StartRecovery.
+const recoverySendTimeout = 30 * time.Second
+
+// sendRecovery sends the recovery code of flow to the first verified
+// destination of the account holding id. Failures, throttling included,
+// leave the flow without a code, as for an unknown identifier.
+func (s *Service) sendRecovery(ctx context.Context, id account.IdentifierInput, client, flow string) {
+	ctx, cancel := context.WithTimeout(ctx, recoverySendTimeout)
+	defer cancel()
 	acc, err := s.c.Accounts.Resolve(ctx, id.Type, id.Value)
 	if err != nil {
-		return &f, nil
+		return
 	}
 	for _, typ := range []string{"email", "phone"} {
 		for _, ident := range acc.Identifiers {
-			if ident.Type != typ || ident.VerifyTime.IsZero() {
-				continue
+			if ident.Type == typ && !ident.VerifyTime.IsZero() {
+				s.sendCode(ctx, acc.ID, recoveryType, typ, ident.Value, client, flow)
+				return
 			}
-			if real, err := s.sendCode(ctx, acc.ID, recoveryType, typ, ident.Value, client); err == nil {
-				return real, nil
-			}
-			return &f, nil // throttled or undeliverable: answer alike
 		}
 	}
-	return &f, nil
 }
 
 // RecoverRequest completes an account recovery.

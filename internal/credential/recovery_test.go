@@ -43,6 +43,7 @@ func TestRecoveryByEmail(t *testing.T) {
 		if len(unknown.Flow) != len(flow.Flow) || unknown.Flow[:4] != flow.Flow[:4] {
 			t.Errorf("flows %q and %q differ in form", unknown.Flow, flow.Flow)
 		}
+		e.smtp.Await(t, before+1)
 		code, data := e.lastCode(t)
 		if !strings.Contains(data, "https://id.example.org/recover#code="+code) {
 			t.Errorf("recovery e-mail = %q, want a link under the public URL", data)
@@ -74,10 +75,12 @@ func TestRecoveryKeepsSecondFactor(t *testing.T) {
 		ctx := context.Background()
 		e.verifiedUser(t)
 		_, conf := e.enrol(t)
+		before := len(e.smtp.Messages())
 		flow, err := e.svc.StartRecovery(ctx, email1(), ip)
 		if err != nil {
 			t.Fatal(err)
 		}
+		e.smtp.Await(t, before+1)
 		code, _ := e.lastCode(t)
 		err = e.svc.CompleteRecovery(ctx, credential.RecoverRequest{Flow: flow.Flow, Code: code, Password: newPw, Client: ip})
 		wantKind(t, "CompleteRecovery without the second factor", err, fault.Unauthenticated)

@@ -80,7 +80,7 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (*Registrat
 	}
 	reg := &Registration{AccountID: acc.ID}
 	if len(acc.Identifiers) == 1 && acc.Identifiers[0].Type == "email" {
-		if f, err := s.sendCode(ctx, acc.ID, "email", "email", acc.Identifiers[0].Value, req.Client); err == nil {
+		if f, err := s.sendCode(ctx, acc.ID, "email", "email", acc.Identifiers[0].Value, req.Client, ""); err == nil {
 			reg.Flow = *f
 			return reg, nil
 		}

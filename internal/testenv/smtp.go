@@ -101,6 +101,19 @@ func (s *SMTPServer) serve(c net.Conn) {
 	}
 }
 
+// Await waits until the listener has received n messages in all, for
+// mail sent in the background, and returns them; it fails t after 10 s.
+func (s *SMTPServer) Await(t testing.TB, n int) []Mail {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if got := s.Messages(); len(got) >= n {
+			return got
+		}
+	}
+	t.Fatalf("the SMTP listener received %d messages, want %d", len(s.Messages()), n)
+	return nil
+}
+
 // Messages returns what the listener Mail.
 func (s *SMTPServer) Messages() []Mail {
 	s.mu.Lock()
