@@ -8,6 +8,7 @@
 package fault
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -141,13 +142,20 @@ func E(op string, k Kind, format string, args ...any) *Error {
 
 // Wrap classifies err as kind k for operation op, keeping err as the hidden
 // cause. If err is already an *Error, its kind and message are kept and only
-// the operation is added.
+// the operation is added; a context's end is Canceled or DeadlineExceeded
+// whatever k says, since it is the caller's doing, not a fault.
 func Wrap(op string, k Kind, err error) error {
 	if err == nil {
 		return nil
 	}
 	if fe, ok := errors.AsType[*Error](err); ok {
 		return &Error{Op: op, Kind: fe.Kind, Msg: fe.Msg, Violations: fe.Violations, Err: err}
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		k = Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		k = DeadlineExceeded
 	}
 	return &Error{Op: op, Kind: k, Err: err}
 }

@@ -95,7 +95,7 @@ type Sender struct {
 	Logger  *slog.Logger     // default slog.Default()
 	// Jitter returns a random duration in [0, n); default math/rand.
 	Jitter func(n int64) int64
-	// Attempted, when set, is told the outcome of every attempt that
+	// Attempted, when set, is told the outcome of every stored attempt that
 	// counts: the delivery as stored after it (Delivered, Pending for a
 	// failure to be retried, or Dead). Metrics count failures with it.
 	Attempted func(d Delivery)
@@ -175,8 +175,6 @@ func (s *Sender) Step(ctx context.Context) (int, error) {
 			if !counted {
 				d = j.Delivery // stopped: as it was, due now
 				d.NextAttempt = s.Now()
-			} else if s.Attempted != nil {
-				s.Attempted(d)
 			}
 			stored, err := s.Store.Finish(context.WithoutCancel(ctx), d, claimed)
 			switch {
@@ -184,6 +182,8 @@ func (s *Sender) Step(ctx context.Context) (int, error) {
 				s.Logger.Warn("storing a webhook attempt failed", "webhook", d.WebhookID, "event", d.EventID, "err", err)
 			case !stored:
 				s.Logger.Warn("a webhook attempt outlived its claim; its outcome is dropped", "webhook", d.WebhookID, "event", d.EventID)
+			case counted && s.Attempted != nil:
+				s.Attempted(d) // only outcomes that stand are counted
 			}
 		})
 	}

@@ -102,6 +102,11 @@ func newCCIPReader(c CCIPConfig) *ccipReader {
 	if c.MaxLookups <= 0 {
 		c.MaxLookups = DefaultMaxLookups
 	}
+	hosts := make([]string, len(c.Hosts))
+	for i, h := range c.Hosts {
+		hosts[i] = strings.ToLower(h)
+	}
+	c.Hosts = hosts
 	r := &ccipReader{cfg: c}
 	r.client = &http.Client{
 		Timeout: c.Timeout,
@@ -220,7 +225,7 @@ func (r *ccipReader) get(ctx context.Context, method, u string, body io.Reader) 
 	res, err := r.client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, true, fault.Wrap("ens.ccipRead", fault.Internal, ctx.Err())
+			return nil, true, fault.Wrap("ens.ccipRead", fault.Unavailable, ctx.Err())
 		}
 		if fault.Is(err, fault.PermissionDenied) || fault.Is(err, fault.FailedPrecondition) {
 			return nil, false, refused("a gateway resolves to a loopback, private or internal address, or redirects where it may not")
