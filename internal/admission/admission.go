@@ -14,12 +14,12 @@ package admission
 
 import (
 	"context"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/atriumid/atrium/internal/fault"
+	"github.com/atriumid/atrium/internal/throttle"
 )
 
 // Class is a request's priority: a lower value is served first from the
@@ -172,7 +172,7 @@ type waiter struct {
 // New returns a Limiter with the settings of cfg.
 func New(cfg Config) *Limiter {
 	cfg = cfg.withDefaults()
-	ra := &retryAfter{strconv.FormatInt(int64((cfg.RetryAfter+time.Second-1)/time.Second), 10)}
+	ra := &throttle.RetryError{After: cfg.RetryAfter}
 	return &Limiter{
 		cfg:         cfg,
 		errOverload: &fault.Error{Op: "admission", Kind: fault.Unavailable, Msg: "server overloaded; retry later", Err: ra},
@@ -181,15 +181,6 @@ func New(cfg Config) *Limiter {
 		clients:     map[string]int{},
 	}
 }
-
-// retryAfter is the cause of a shed request's error: how long to wait, in
-// whole seconds as Retry-After carries it.
-type retryAfter struct{ seconds string }
-
-func (e *retryAfter) Error() string { return "shed; retry after " + e.seconds + " s" }
-
-// RetryAfter returns the wait in whole seconds.
-func (e *retryAfter) RetryAfter() string { return e.seconds }
 
 // Permit is an admitted request's slot. Release it exactly once, when the
 // request's work is done.
@@ -275,7 +266,7 @@ func (l *Limiter) waitingFrom(class Class) bool {
 // fits reports whether a request of class may start now.
 func (l *Limiter) fits(class Class) bool {
 	limit := l.gradient.limitInt()
-	if class == Bulk && float64(l.bulk+1) > bulkShare*float64(limit) {
+	if class == Bulk && l.bulk+1 > max(1, int(bulkShare*float64(limit))) {
 		return false
 	}
 	return l.inflight < limit

@@ -327,6 +327,9 @@ func TestConcurrentUseKeepsCounts(t *testing.T) {
 	if most > 16 {
 		t.Errorf("%d requests ran at once, more than the largest limit 16", most)
 	}
+	if most == 0 {
+		t.Errorf("no request was admitted")
+	}
 	assertIdle(t, l)
 }
 
@@ -359,4 +362,12 @@ func TestCriticalPassesQueuedBulk(t *testing.T) {
 	if s := l.Stats(); s.InFlight != 4 || s.Queued != 1 {
 		t.Errorf("Stats = %d in flight, %d queued; want 4, 1", s.InFlight, s.Queued)
 	}
+}
+
+// A limit of one still admits a bulk request when nothing else runs.
+func TestBulkAtLimitOne(t *testing.T) {
+	l := New(Config{InitialLimit: 1, MinLimit: 1, MaxLimit: 1})
+	p := mustAcquire(t, l, Bulk, "a")
+	p.Release()
+	assertIdle(t, l)
 }

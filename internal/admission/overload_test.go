@@ -30,16 +30,17 @@ import (
 // It runs only when ATRIUM_OVERLOAD_TEST is set, and never under -short or
 // the race detector, whose slow-down says nothing about overload: the load
 // generator shares the machine with the server, and on a machine busy with
-// other work neither gets the CPU the figures assume. .ci/run runs it on its
-// own, without -race.
+// other work neither gets the CPU the figures assume. It is run by hand, on
+// an otherwise idle machine with cores to spare for the generator; .ci/run
+// does not run it (docs/ARCHITECTURE.md, "Overload").
 func TestOverload(t *testing.T) {
 	switch {
 	case testing.Short():
 		t.Skip("overload test skipped under -short")
 	case raceEnabled:
-		t.Skip("overload test skipped under the race detector; .ci/run runs it without")
+		t.Skip("overload test skipped under the race detector")
 	case os.Getenv(overloadEnv) == "":
-		t.Skip("overload test runs when " + overloadEnv + " is set, as .ci/run does")
+		t.Skip("overload test runs by hand, when " + overloadEnv + " is set")
 	}
 	for _, e := range testenv.Engines() {
 		t.Run(e.Name, func(t *testing.T) {
