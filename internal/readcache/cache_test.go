@@ -228,7 +228,7 @@ func sharedPair(t *testing.T) (*readcache.Cache, *readcache.Cache, *redis.Client
 }
 
 func TestSharedLevelServesOtherReplicas(t *testing.T) {
-	a, b, _, _ := sharedPair(t)
+	a, b, rdb, prefix := sharedPair(t)
 	ctx := context.Background()
 	src := newSource()
 	a.Account(ctx, "usr_1", src.load("usr_1"))
@@ -240,10 +240,31 @@ func TestSharedLevelServesOtherReplicas(t *testing.T) {
 	// event, loads from the source.
 	src.version.Store(2)
 	a.Written(ctx, "usr_1", 2)
+	if n, err := rdb.Exists(ctx, prefix+"a:usr_1").Result(); n != 0 || err != nil {
+		t.Errorf("the shared entry after a write on a: %d keys, %v; want it deleted", n, err)
+	}
 	b.Forget("usr_1", 2, false)
 	snap, _ = b.Account(ctx, "usr_1", src.load("usr_1"))
 	if snap.Account.Version != 2 {
 		t.Fatalf("b after the write: version %d, want 2", snap.Account.Version)
+	}
+}
+
+// An unknown identifier is remembered in memory only: another replica
+// cannot tell a shared "none" from one made before the identifier was
+// added.
+func TestAbsenceIsNotShared(t *testing.T) {
+	a, b, _, _ := sharedPair(t)
+	ctx := context.Background()
+	none := func(context.Context) (string, time.Time, error) { return "", time.Now(), nil }
+	a.Holder(ctx, "email", "a@example.com", none)
+	loaded := false
+	id, err := b.Holder(ctx, "email", "a@example.com", func(context.Context) (string, time.Time, error) {
+		loaded = true
+		return "usr_1", time.Now(), nil
+	})
+	if err != nil || id != "usr_1" || !loaded {
+		t.Fatalf("b's lookup after a's miss = %q, %v, loaded %v; want usr_1 from its own load", id, err, loaded)
 	}
 }
 

@@ -196,15 +196,18 @@ func (l *layer[V]) remoteGet(ctx context.Context, key string) (entry[V], bool) {
 	}
 	v, err := l.dec(body[headerLen:])
 	if err != nil {
+		l.c.remoteErrors.Add(1)
 		return entry[V]{}, false
 	}
 	return entry[V]{val: v, version: int64(binary.BigEndian.Uint64(body)), asOf: time.UnixMicro(int64(binary.BigEndian.Uint64(body[8:]))).UTC()}, true
 }
 
 // remoteSet writes e to Redis, encrypted, for what is left of its
-// staleness bound.
+// staleness bound. A cached absence (version 0) stays in memory: other
+// replicas could not tell it from one made before the identifier was
+// added, which only this replica's forgetAbsent generation records.
 func (l *layer[V]) remoteSet(ctx context.Context, key string, e entry[V]) {
-	if l.c.redis == nil {
+	if l.c.redis == nil || e.version == 0 {
 		return
 	}
 	ttl := e.asOf.Add(l.c.opts.MaxStaleness).Sub(l.c.now())
