@@ -99,6 +99,9 @@ func Start(ctx context.Context, name string, cmd *exec.Cmd, addr, readyPath stri
 	return p, nil
 }
 
+// Pid returns the process's ID.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // watch reads the process's stderr to its end, handing over the bootstrap
 // key and keeping the last lines, then reaps the process. The pipe must be
 // drained for as long as the process runs, or it would block on a full
