@@ -61,7 +61,11 @@ func (s *Service) Resolve(ctx context.Context, typ, value string) (*Account, err
 	if err != nil {
 		return nil, fault.Wrap(op, fault.Invalid, err)
 	}
-	return s.resolve(ctx, op, typ, norm)
+	snap, err := s.resolvePrimary(ctx, op, typ, norm)
+	if err != nil {
+		return nil, err
+	}
+	return s.assembleSnapshot(ctx, op, snap)
 }
 
 // ResolveSince is Resolve served from the read cache and the database
@@ -72,23 +76,43 @@ func (s *Service) Resolve(ctx context.Context, typ, value string) (*Account, err
 // fault.Invalid.
 func (s *Service) ResolveSince(ctx context.Context, typ, value, tok string) (*Account, error) {
 	const op = "account.Resolve"
-	t, err := s.readToken(tok)
+	snap, err := s.resolveSnapshot(ctx, typ, value, tok)
 	if err != nil {
 		return nil, err
 	}
-	norm, err := s.identifiers.Normalize(identifier.Type(typ), value)
-	if err != nil {
-		return nil, fault.Wrap(op, fault.Invalid, err)
-	}
-	if t != nil {
-		return s.resolve(ctx, op, typ, norm)
-	}
-	id, err := s.holder(ctx, typ, norm)
+	return s.assembleSnapshot(ctx, op, snap)
+}
+
+// assembleSnapshot builds the account in snap with all its fragments.
+func (s *Service) assembleSnapshot(ctx context.Context, op string, snap Snapshot) (*Account, error) {
+	out, err := s.assemble(ctx, op, s.document(), snapReader{snap}, []Record{snap.Account}, nil)
 	if err != nil {
 		return nil, fault.Wrap(op, fault.Internal, err)
 	}
+	return out[0], nil
+}
+
+// resolveSnapshot returns the snapshot of the account holding (typ,
+// value), with ResolveSince's freshness rules.
+func (s *Service) resolveSnapshot(ctx context.Context, typ, value, tok string) (Snapshot, error) {
+	const op = "account.Resolve"
+	t, err := s.readToken(tok)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	norm, err := s.identifiers.Normalize(identifier.Type(typ), value)
+	if err != nil {
+		return Snapshot{}, fault.Wrap(op, fault.Invalid, err)
+	}
+	if t != nil {
+		return s.resolvePrimary(ctx, op, typ, norm)
+	}
+	id, err := s.holder(ctx, typ, norm)
+	if err != nil {
+		return Snapshot{}, fault.Wrap(op, fault.Internal, err)
+	}
 	if id == "" {
-		return nil, fault.E(op, fault.NotFound, "no account holds this identifier")
+		return Snapshot{}, fault.E(op, fault.NotFound, "no account holds this identifier")
 	}
 	snap, err := s.snapshot(ctx, id, nil)
 	if err == nil {
@@ -97,13 +121,9 @@ func (s *Service) ResolveSince(ctx context.Context, typ, value, tok string) (*Ac
 	if err != nil {
 		// The holder was erased, or the cached answer is older than the
 		// account: ask the primary.
-		return s.resolve(ctx, op, typ, norm)
+		return s.resolvePrimary(ctx, op, typ, norm)
 	}
-	out, err := s.assemble(ctx, op, s.document(), snapReader{snap}, []Record{snap.Account}, nil)
-	if err != nil {
-		return nil, fault.Wrap(op, fault.Internal, err)
-	}
-	return out[0], nil
+	return snap, nil
 }
 
 // holder returns the ID of the account holding (typ, norm), "" for none,
@@ -133,26 +153,22 @@ func (s *Service) holder(ctx context.Context, typ, norm string) (string, error) 
 	return s.cache.Holder(ctx, typ, norm, load)
 }
 
-// resolve reads the holder of (typ, norm) and its account on the primary.
-func (s *Service) resolve(ctx context.Context, op, typ, norm string) (*Account, error) {
-	var out []*Account
-	set := s.document()
+// resolvePrimary reads the holder of (typ, norm) and its account's
+// snapshot on the primary.
+func (s *Service) resolvePrimary(ctx context.Context, op, typ, norm string) (Snapshot, error) {
+	snap := Snapshot{AsOf: s.now()}
 	err := s.store.View(ctx, func(ctx context.Context, r Reader) error {
 		id, err := r.Resolve(ctx, typ, norm)
 		if err != nil {
 			return err
 		}
-		rec, err := r.Account(ctx, id)
-		if err != nil {
-			return err
-		}
-		out, err = s.assemble(ctx, op, set, r, []Record{rec}, nil)
+		snap, err = readSnapshot(ctx, r, id, snap.AsOf)
 		return err
 	})
 	if err != nil {
-		return nil, fault.Wrap(op, fault.Internal, err)
+		return Snapshot{}, fault.Wrap(op, fault.Internal, err)
 	}
-	return out[0], nil
+	return snap, nil
 }
 
 // normalizeAll checks that k accepts each identifier's type and returns the

@@ -85,16 +85,7 @@ func (s *Service) loadSnapshot(ctx context.Context, id string, replica Replica) 
 	var snap Snapshot
 	read := func(ctx context.Context, r Reader) error {
 		var err error
-		if snap.Account, err = r.Account(ctx, id); err != nil {
-			return err
-		}
-		if !snap.Account.EraseTime.IsZero() {
-			return nil
-		}
-		if snap.Fragments, err = r.Fragments(ctx, []string{id}, nil); err != nil {
-			return err
-		}
-		snap.Identifiers, err = r.Identifiers(ctx, []string{id})
+		snap, err = readSnapshot(ctx, r, id, snap.AsOf)
 		return err
 	}
 	if replica != nil {
@@ -104,6 +95,23 @@ func (s *Service) loadSnapshot(ctx context.Context, id string, replica Replica) 
 	}
 	snap.AsOf = s.now()
 	return snap, s.store.View(ctx, read)
+}
+
+// readSnapshot reads the snapshot of account id through r.
+func readSnapshot(ctx context.Context, r Reader, id string, asOf time.Time) (Snapshot, error) {
+	snap := Snapshot{AsOf: asOf}
+	var err error
+	if snap.Account, err = r.Account(ctx, id); err != nil {
+		return snap, err
+	}
+	if !snap.Account.EraseTime.IsZero() {
+		return snap, nil
+	}
+	if snap.Fragments, err = r.Fragments(ctx, []string{id}, nil); err != nil {
+		return snap, err
+	}
+	snap.Identifiers, err = r.Identifiers(ctx, []string{id})
+	return snap, err
 }
 
 // snapshot returns account id no older than the write that made tok (any

@@ -36,8 +36,9 @@ type Service struct {
 	identifiers identifier.Normalizers
 	tuples      TupleParser
 	sessions    SessionRevoker
-	cache       ReadCache // nil: every read goes to the database
-	replica     Replica   // nil: reads go to the primary
+	cache       ReadCache     // nil: every read goes to the database
+	replica     Replica       // nil: reads go to the primary
+	encoded     *encodedReads // nil: GetEncoded and ResolveEncoded encode every read
 	now         func() time.Time
 }
 
@@ -79,7 +80,10 @@ type Config struct {
 	// Replica serves those reads when they need no newer data than it
 	// holds; nil reads the primary.
 	Replica Replica
-	Now     func() time.Time
+	// EncodedBytes is the memory budget of the cache of encoded reads
+	// (GetEncoded, ResolveEncoded); 0 keeps none.
+	EncodedBytes int64
+	Now          func() time.Time
 }
 
 // NewService returns a Service.
@@ -89,7 +93,7 @@ func NewService(c Config) *Service {
 		now = time.Now
 	}
 	return &Service{store: c.Store, kinds: c.Kinds, keys: c.Keys, freshness: c.Freshness, identifiers: c.Identifiers, tuples: c.Tuples, sessions: c.Sessions,
-		cache: c.Cache, replica: c.Replica, now: now}
+		cache: c.Cache, replica: c.Replica, encoded: newEncodedReads(c.EncodedBytes), now: now}
 }
 
 // endSessions revokes the sessions of account id within tx, when the

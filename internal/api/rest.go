@@ -14,6 +14,7 @@ import (
 
 	"connectrpc.com/connect"
 	atriumv1 "github.com/atriumid/atrium/gen/atrium/v1"
+	"github.com/atriumid/atrium/internal/account"
 	"github.com/atriumid/atrium/internal/fault"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -71,7 +72,8 @@ func restRoutes(mux *http.ServeMux, log *slog.Logger, ah *accountHandler, kh *ki
 		if f := r.URL.Query().Get("fragments"); f != "" {
 			msg.Fragments = strings.Split(f, ",")
 		}
-		return call(w, r, http.StatusOK, ah.GetAccount, msg)
+		enc, err := ah.svc.GetEncoded(r.Context(), msg.Id, msg.Fragments, msg.FreshnessToken, restAccount)
+		return writeEncoded(w, enc, err)
 	})
 	handle("POST /v1/accounts/{idAction}", func(w http.ResponseWriter, r *http.Request) error {
 		id, action, _ := strings.Cut(r.PathValue("idAction"), ":")
@@ -117,8 +119,8 @@ func restRoutes(mux *http.ServeMux, log *slog.Logger, ah *accountHandler, kh *ki
 		return call(w, r, http.StatusCreated, ah.AddIdentifier, msg)
 	})
 	handle("GET /v1/identifiers/{type}/{value...}", func(w http.ResponseWriter, r *http.Request) error {
-		msg := &atriumv1.ResolveIdentifierRequest{Type: r.PathValue("type"), Value: r.PathValue("value"), FreshnessToken: r.Header.Get(freshnessHeader)}
-		return call(w, r, http.StatusOK, ah.ResolveIdentifier, msg)
+		enc, err := ah.svc.ResolveEncoded(r.Context(), r.PathValue("type"), r.PathValue("value"), r.Header.Get(freshnessHeader), restAccount)
+		return writeEncoded(w, enc, err)
 	})
 	handle("GET /v1/kinds", func(w http.ResponseWriter, r *http.Request) error {
 		v, err := intParam(r.URL.Query().Get("version"), "")
@@ -152,18 +154,52 @@ func call[Req, Res any](w http.ResponseWriter, r *http.Request, status int, meth
 	for k, vs := range res.Header() {
 		w.Header()[k] = vs
 	}
-	b, err := marshal.Marshal(any(res.Msg).(proto.Message))
+	b, err := encodeJSON(any(res.Msg).(proto.Message))
 	if err != nil {
-		return fault.Wrap("api.rest", fault.Internal, err)
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(b)
+	return nil
+}
+
+// encodeJSON returns the REST encoding of msg: protojson, compacted.
+func encodeJSON(msg proto.Message) ([]byte, error) {
+	b, err := marshal.Marshal(msg)
+	if err != nil {
+		return nil, fault.Wrap("api.rest", fault.Internal, err)
 	}
 	// protojson varies its spacing on purpose; REST clients get it stable.
 	var out bytes.Buffer
 	if err := json.Compact(&out, b); err != nil {
-		return fault.Wrap("api.rest", fault.Internal, err)
+		return nil, fault.Wrap("api.rest", fault.Internal, err)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(out.Bytes())
+	return out.Bytes(), nil
+}
+
+// restAccount is the REST encoding of an account, as GetAccount's answer.
+// The service keeps what it makes for reads served from its cache, so
+// repeated reads of one version skip building and encoding the account.
+var restAccount = account.Encoding{Name: "rest-json", Encode: func(a *account.Account) ([]byte, error) {
+	msg, err := accountToProto(a)
+	if err != nil {
+		return nil, err
+	}
+	return encodeJSON(msg)
+}}
+
+// writeEncoded answers a read of one account with its encoded body and
+// its version as the ETag, or returns err.
+func writeEncoded(w http.ResponseWriter, enc account.Encoded, err error) error {
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set(etagHeader, strconv.Quote(strconv.FormatInt(enc.Version, 10)))
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(enc.Body)
 	return nil
 }
 

@@ -110,7 +110,7 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 	accounts := account.NewService(account.Config{
 		Store: a.db.Accounts(), Kinds: kinds, Keys: keys, Freshness: codec,
 		Identifiers: identifier.Normalizers{Wallet: normalizeWallet}, Tuples: relations, Sessions: a.db.SessionRevoker(),
-		Cache: cache, Replica: replica,
+		Cache: cache, Replica: replica, EncodedBytes: encodedBudget(cfg),
 	})
 	sessions := session.NewService(a.db.Sessions(), session.DefaultPolicy, nil)
 	creds, err := credentials(cfg, accounts, kinds, keys, sessions, a.db, a.log)

@@ -23,6 +23,10 @@ const (
 	replicaSampleInterval = 50 * time.Millisecond
 )
 
+// encodedBudget is the part of the read cache's memory budget that keeps
+// encoded answers of account reads (a quarter); the rest keeps snapshots.
+func encodedBudget(cfg config.Config) int64 { return cfg.CacheBytes / 4 }
+
 // readPath builds the read cache and the database replica that cfg asks
 // for (nil for each it does not), and starts their background work: the
 // replica's position tracking, and the invalidation follower that drops
@@ -43,7 +47,7 @@ func (a *App) readPath(ctx context.Context, cfg config.Config, secret []byte) (a
 	if cfg.CacheBytes == 0 {
 		return nil, replica, nil
 	}
-	o := readcache.Options{MaxBytes: cfg.CacheBytes, MaxStaleness: cfg.CacheMaxStaleness, RedisPrefix: cfg.RedisPrefix, Secret: secret}
+	o := readcache.Options{MaxBytes: cfg.CacheBytes - encodedBudget(cfg), MaxStaleness: cfg.CacheMaxStaleness, RedisPrefix: cfg.RedisPrefix, Secret: secret}
 	if cfg.RedisURL != "" {
 		opt, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
