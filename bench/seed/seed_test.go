@@ -137,4 +137,3 @@ func TestPoolOptions(t *testing.T) {
 		}
 	}
 }
-
