@@ -109,6 +109,9 @@ func TestParseFlags(t *testing.T) {
 		{"-bin", "x", "extra"},
 		{"-bin", "x", "-zipf", "1"},
 		{"-bin", "x", "-zipf", "-2"},
+		{"-bin", "x", "-overload", "-bulk"},
+		{"-bin", "x", "-overload", "-compare", "accounts=1; accounts=2"},
+		{"-bin", "x", "-compare", "accounts=1"},
 	} {
 		if _, err := parseFlags(args, new(bytes.Buffer)); !fault.Is(err, fault.Invalid) {
 			t.Errorf("parseFlags(%q) = %v, want an Invalid error", args, err)
@@ -116,8 +119,8 @@ func TestParseFlags(t *testing.T) {
 	}
 	o, err := parseFlags([]string{"-bin", "/b", "-n", "5", "-c", "2", "-accounts", "3", "-out", "r.md"}, new(bytes.Buffer))
 	want := options{bin: "/b", n: 5, c: 2, accounts: 3, warmup: 200, rounds: 3, timeout: 10 * time.Second, maxDuration: 5 * time.Minute, out: "r.md", step: 3 * time.Second}
-	if err != nil || o != want {
-		t.Errorf("parseFlags = %+v, %v; want %+v", o, err, want)
+	if diff := cmp.Diff(want, o, cmp.AllowUnexported(options{}, config{})); err != nil || diff != "" {
+		t.Errorf("parseFlags = %v; options (-want +got):\n%s", err, diff)
 	}
 }
 
