@@ -337,3 +337,22 @@ func TestCompareMarkdown(t *testing.T) {
 		}
 	}
 }
+
+func TestRelayLag(t *testing.T) {
+	for _, tt := range []struct {
+		in     string
+		lag    int64
+		series bool
+	}{
+		{"", 0, false},
+		{"# HELP atrium_relay_lag_events Events.\n# TYPE atrium_relay_lag_events gauge\natrium_outbox_last_position 7\n", 0, false},
+		{"atrium_relay_lag_events{relay=\"webhooks\"} 0\n", 0, true},
+		{"atrium_relay_lag_events{relay=\"nats\"} 3\natrium_relay_lag_events{relay=\"webhooks\"} 1.2e+06\n", 1_200_003, true},
+		{"atrium_relay_lag_events{relay=\"webhooks\"} x\n", 0, false},
+	} {
+		lag, series := relayLag([]byte(tt.in))
+		if lag != tt.lag || series != tt.series {
+			t.Errorf("relayLag(%q) = %d, %v; want %d, %v", tt.in, lag, series, tt.lag, tt.series)
+		}
+	}
+}

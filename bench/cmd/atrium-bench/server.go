@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/atriumid/atrium/bench/childproc"
+	"github.com/atriumid/atrium/bench/loadgen"
 	"github.com/atriumid/atrium/bench/seed"
 	"github.com/atriumid/atrium/internal/envelope"
 	"github.com/atriumid/atrium/internal/fault"
@@ -85,6 +87,11 @@ func (t *target) start(ctx context.Context, o options, c config, stderr io.Write
 			return err
 		}
 	}
+	if o.bulk {
+		if err := t.atrium.awaitRelays(ctx, relayBound(c.accounts), stderr); err != nil {
+			return err
+		}
+	}
 	var err error
 	if t.body, err = t.atrium.fetch(ctx, t.ids[0]); err != nil {
 		return err
@@ -146,4 +153,73 @@ func (t *target) stop(stderr io.Writer) {
 		stopped(t.baseline, stderr)
 	}
 	stopped(t.srv, stderr)
+}
+
+// relayPoll is how often awaitRelays asks for the relays' lag.
+const relayPoll = 500 * time.Millisecond
+
+// relayBound bounds the wait for the relays to go through the events of a
+// seeded pool of n accounts: a minute, and a millisecond an account.
+func relayBound(n int) time.Duration { return time.Minute + time.Duration(n)*time.Millisecond }
+
+// awaitRelays waits until the server's event relays have caught up with
+// the outbox, as /metrics reports (atrium_relay_lag_events), for at most
+// bound. A seeded pool leaves every account's created event for the
+// relays to go through when the server starts, where through the API they
+// go through them while the pool is made; measuring before they finish
+// would charge that work to the reads.
+func (a api) awaitRelays(ctx context.Context, bound time.Duration, stderr io.Writer) error {
+	const op = "bench.awaitRelays"
+	start, said := time.Now(), time.Time{}
+	for {
+		var body []byte
+		rep, err := loadgen.Run(ctx, loadgen.Plan{
+			Requests: 1, Concurrency: 1,
+			Build:   func(int) loadgen.Request { return loadgen.Request{URL: a.base + "/metrics", Header: a.header} },
+			Success: func(status int) bool { return status == http.StatusOK },
+			Observe: func(_ int, b []byte) { body = append([]byte(nil), b...) },
+		})
+		if err != nil {
+			return err
+		}
+		if rep.OK != 1 {
+			return fault.E(op, fault.FailedPrecondition, "GET /metrics failed: %s", errorSummary(rep))
+		}
+		lag, ok := relayLag(body)
+		if ok && lag == 0 {
+			fmt.Fprintf(stderr, "atrium-bench: the event relays caught up in %s\n", time.Since(start).Round(time.Millisecond))
+			return nil
+		}
+		if time.Since(start) > bound {
+			return fault.E(op, fault.DeadlineExceeded, "the event relays did not catch up within %s (lag %d)", bound, lag)
+		}
+		if time.Since(said) >= 10*time.Second {
+			fmt.Fprintf(stderr, "atrium-bench: waiting for the event relays to catch up (%d events behind)\n", lag)
+			said = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(relayPoll):
+		}
+	}
+}
+
+// relayLag returns the sum of the atrium_relay_lag_events series in a
+// Prometheus text exposition, and whether there was any.
+func relayLag(metrics []byte) (lag int64, ok bool) {
+	for line := range strings.Lines(string(metrics)) {
+		rest, found := strings.CutPrefix(line, "atrium_relay_lag_events{")
+		if !found {
+			continue
+		}
+		_, value, found := strings.Cut(rest, "} ")
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if !found || err != nil {
+			continue
+		}
+		lag += int64(v)
+		ok = true
+	}
+	return lag, ok
 }
