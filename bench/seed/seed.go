@@ -98,13 +98,17 @@ type Options struct {
 	Workers int
 }
 
-// Limits on Options.
+// Limits and defaults of Options.
 const (
-	MaxAccounts    = 10_000_000
-	DefaultBatch   = 5000
-	MaxBatch       = 100_000
-	freshnessKey   = "freshness_key" // the setting the server's freshness tokens are signed with
-	kindsAppliedBy = "serve"         // who installs the built-in kinds on a first start
+	MaxAccounts  = 10_000_000
+	DefaultBatch = 5000
+	MaxBatch     = 100_000
+)
+
+// What the server's first start writes, written alike.
+const (
+	freshnessKey   = "freshness_key" // the setting that signs freshness tokens
+	kindsAppliedBy = "serve"         // who installed the built-in kinds
 )
 
 // Pool migrates the database, installs the built-in kinds as the server

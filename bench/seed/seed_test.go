@@ -30,8 +30,8 @@ type stored struct {
 
 // readPool reads the pool back through a service on the real store,
 // checking that each username resolves to its ID, and counts the outbox
-// events.
-func readPool(t *testing.T, url string, keys *envelope.Keyring, ids []string) ([]stored, int64) {
+// events and the audit records.
+func readPool(t *testing.T, url string, keys *envelope.Keyring, ids []string) ([]stored, int64, int64) {
 	t.Helper()
 	ctx := t.Context()
 	db, err := sqlstore.Open(ctx, url)
@@ -63,7 +63,11 @@ func readPool(t *testing.T, url string, keys *envelope.Keyring, ids []string) ([
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out, last - first + 1
+	head, err := db.Audit().AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, last - first + 1, head.Seq
 }
 
 func TestPool(t *testing.T) {
@@ -86,9 +90,9 @@ func TestPool(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Pool = %v", err)
 				}
-				pool, events := readPool(t, url, keys, ids)
-				if events != n {
-					t.Errorf("the outbox holds %d events, want %d", events, n)
+				pool, events, audits := readPool(t, url, keys, ids)
+				if events != n || audits != n {
+					t.Errorf("the outbox holds %d events and the audit chain %d records, want %d of each", events, audits, n)
 				}
 				runs = append(runs, pool)
 			}
