@@ -24,7 +24,7 @@ import (
 // counts what it served so that tests can check the exact load.
 const (
 	fakeModeEnv  = "ATRIUM_BENCH_FAKE_MODE"  // "serve", or "crash" to fail at start
-	fakeStatsEnv = "ATRIUM_BENCH_FAKE_STATS" // where "serve" writes fakeStats on SIGTERM
+	fakeStatsEnv = "ATRIUM_BENCH_FAKE_STATS" // where "serve" appends its fakeStats, a JSON line, on SIGTERM
 	fakeKey      = "atr_fakebootstrapkey0123"
 )
 
@@ -90,11 +90,25 @@ func fakeAtrium(mode string, args []string) int {
 	f.stats.Graceful = true
 	b, _ := json.Marshal(f.stats)
 	f.mu.Unlock()
-	if err := os.WriteFile(os.Getenv(fakeStatsEnv), b, 0o644); err != nil {
+	if err := appendLine(os.Getenv(fakeStatsEnv), b); err != nil {
 		fmt.Fprintln(os.Stderr, "fake atrium:", err)
 		return 1
 	}
 	return 0
+}
+
+// appendLine appends b and a newline to the file at path, so that the
+// fakes of one run each add their own line.
+func appendLine(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // fake is the state of the fake server.

@@ -13,10 +13,14 @@
 //
 // Usage:
 //
-//	atrium-bench -bin PATH [-n 5000] [-c 16] [-rounds 3] [-accounts 200] [-warmup 200] [-out FILE]
+//	atrium-bench -bin PATH [-n 5000] [-c 16] [-rounds 3] [-accounts 200] [-warmup 200] [-bulk] [-out FILE]
+//	atrium-bench -bin PATH -compare 'accounts=10000; accounts=1000000' [-bulk] [-n 5000] [-c 16] [-rounds 3] [-out FILE]
 //	atrium-bench -bin PATH -overload [-step 3s] [-n 5000] [-c 16] [-accounts 200] [-warmup 200] [-out FILE]
 //
-// With -overload it measures the overload curve instead (see overload.go).
+// With -bulk the pool is written into the database before the server
+// starts (see bench/seed) instead of through the API. With -compare it
+// measures the reads of several server configurations in one run (see
+// compare.go); with -overload the overload curve (see overload.go).
 package main
 
 import (
@@ -29,7 +33,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -70,6 +73,8 @@ type options struct {
 	step        time.Duration // length of each step of the overload curve
 	zipf        float64       // skew of the keys that reads pick; 0: uniform
 	serverArgs  string        // more flags for atrium serve, space-separated
+	bulk        bool          // seed the pool before the server starts instead of through the API
+	compare     []config      // the configurations to compare; none: measure one server
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -90,8 +95,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.step, "step", 3*time.Second, "how long each step of the overload curve offers its load")
 	fs.Float64Var(&o.zipf, "zipf", 0, "pick the accounts that reads ask for with a Zipf distribution of this skew (above 1); 0 picks uniformly")
 	fs.StringVar(&o.serverArgs, "server-args", "", "more flags for atrium serve, space-separated, such as \"--cache-size 0\"")
+	fs.BoolVar(&o.bulk, "bulk", false, "write the account pool into the database before the server starts, many accounts per transaction, instead of through the API")
+	compare := fs.String("compare", "", "measure the reads of several server configurations in one run: \"accounts=N, server-args=FLAGS; …\"; "+
+		"a configuration takes -accounts and -server-args for what it leaves out")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if *compare != "" {
+		var err error
+		if o.compare, err = parseCompare(*compare, config{accounts: o.accounts, serverArgs: o.serverArgs}); err != nil {
+			return o, err
+		}
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -108,6 +122,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fault.E(op, fault.Invalid, "-timeout, -max and -step must be positive")
 	case o.zipf != 0 && (o.zipf <= 1 || o.zipf > 10):
 		return o, fault.E(op, fault.Invalid, "-zipf must be 0 or between 1 and 10, exclusive of 1")
+	case o.overload && (o.compare != nil || o.bulk):
+		return o, fault.E(op, fault.Invalid, "-overload takes neither -compare nor -bulk")
 	}
 	return o, nil
 }
@@ -127,9 +143,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer os.RemoveAll(dir)
 
 	var md string
-	if o.overload {
+	switch {
+	case o.overload:
 		md, err = o.overloadReport(ctx, dir, stderr)
-	} else {
+	case o.compare != nil:
+		md, err = o.compareReport(ctx, dir, stderr)
+	default:
 		md, err = o.scenarioReport(ctx, dir, stderr)
 	}
 	if err != nil {
@@ -149,12 +168,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // scenarioReport measures the scenarios against the baseline and renders
 // them.
 func (o options) scenarioReport(ctx context.Context, dir string, stderr io.Writer) (string, error) {
-	srv, err := startServer(ctx, o.bin, dir, strings.Fields(o.serverArgs)...)
+	t, err := o.prepare(ctx, dir, config{accounts: o.accounts, serverArgs: o.serverArgs}, stderr)
 	if err != nil {
 		return "", err
 	}
-	results, err := o.measureAll(ctx, srv, dir, stderr)
-	stopped(srv, stderr)
+	defer t.stop(stderr)
+	scenarios := append(t.reads(o), scenario{"CreateAccount (unique username)", http.StatusCreated, t.atrium.create("load")})
+	results, err := o.measure(ctx, scenarios)
 	if err != nil {
 		return "", err
 	}
@@ -167,36 +187,6 @@ func stopped(srv *childproc.Process, stderr io.Writer) {
 	if err := srv.Stop(); err != nil {
 		fmt.Fprintf(stderr, "atrium-bench: %s did not exit cleanly: %v\n", srv.Name, err)
 	}
-}
-
-// measureAll prepares the account pool and the baseline, then measures every
-// scenario, the baseline first.
-func (o options) measureAll(ctx context.Context, srv *childproc.Process, dir string, stderr io.Writer) ([]result, error) {
-	atrium := newAPI(srv.Base, srv.Key)
-	atrium.pick = o.picker()
-	ids, err := atrium.createPool(ctx, o.accounts, o.c)
-	if err != nil {
-		return nil, err
-	}
-	body, err := atrium.fetch(ctx, ids[0])
-	if err != nil {
-		return nil, err
-	}
-	baseline, err := startBaseline(ctx, dir, body)
-	if err != nil {
-		return nil, err
-	}
-	defer stopped(baseline, stderr)
-
-	// The baseline gets the same paths and headers as GetAccount, so that
-	// requests and responses have the same size on the wire.
-	scenarios := []scenario{
-		{fmt.Sprintf("baseline: bare net/http, %d-byte JSON", len(body)), http.StatusOK, newAPI(baseline.Base, srv.Key).get(ids)},
-		{"GetAccount (" + o.picking() + ")", http.StatusOK, atrium.get(ids)},
-		{"ResolveIdentifier (" + o.picking() + ")", http.StatusOK, atrium.resolve(len(ids), "pool")},
-		{"CreateAccount (unique username)", http.StatusCreated, atrium.create("load")},
-	}
-	return o.measure(ctx, scenarios)
 }
 
 // picking says how reads pick their accounts.

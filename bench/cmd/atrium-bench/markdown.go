@@ -21,23 +21,29 @@ func markdown(o options, at time.Time, results []result) string {
 	fmt.Fprintf(&b, "%s on a new SQLite database; "+
 		"load generator and servers on the same machine over loopback. "+
 		"Each scenario: %d warm-up requests, then %d rounds of %d requests at concurrency %d, "+
-		"the scenarios interleaved; GetAccount pool of %d accounts. "+
+		"the scenarios interleaved; GetAccount pool of %d accounts, %s. "+
 		"Figures are medians over the rounds; ratios divide them by the baseline's, measured in this run.\n\n",
-		o.machine(), o.warmup, o.rounds, o.n, o.c, o.accounts)
+		o.machine(), o.warmup, o.rounds, o.n, o.c, o.accounts, o.poolMethod())
+	table(&b, o, results)
+	return b.String()
+}
+
+// table writes the table of the results, the first of which is the
+// baseline: the medians over the rounds, and ratios to the baseline's.
+func table(b *strings.Builder, o options, results []result) {
 	b.WriteString("| scenario | requests | concurrency | req/s | req/s min–max | p50 | p99 | errors | req/s vs baseline | p99 vs baseline |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|\n")
 	if len(results) == 0 {
-		return b.String()
+		return
 	}
 	base := summarize(results[0])
 	for _, r := range results {
 		s := summarize(r)
-		fmt.Fprintf(&b, "| %s | %d × %d | %d | %.0f | %.0f–%.0f | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(b, "| %s | %d × %d | %d | %.0f | %.0f–%.0f | %s | %s | %s | %s | %s |\n",
 			r.name, len(r.rounds), o.n, o.c, s.throughput, s.minThroughput, s.maxThroughput,
 			millis(s.p50), millis(s.p99), s.errors,
 			ratio(s.throughput, base.throughput), ratio(s.p99, base.p99))
 	}
-	return b.String()
 }
 
 // machine describes where the figures come from: Go, the platform, the

@@ -49,7 +49,7 @@ func (o options) overloadReport(ctx context.Context, dir string, stderr io.Write
 		if err := os.Mkdir(sub, 0o700); err != nil {
 			return "", fault.Wrap("bench.overload", fault.Unavailable, err)
 		}
-		srv, err := startServer(ctx, o.bin, sub, mode.args...)
+		srv, err := startServer(ctx, o.bin, sub, nil, mode.args...)
 		if err != nil {
 			return "", err
 		}

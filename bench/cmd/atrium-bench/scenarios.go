@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/atriumid/atrium/bench/loadgen"
+	"github.com/atriumid/atrium/bench/seed"
 	"github.com/atriumid/atrium/internal/fault"
 )
 
@@ -119,13 +120,11 @@ func (a api) resolve(n int, prefix string) func(int) loadgen.Request {
 }
 
 // create returns a builder of CreateAccount requests whose usernames are
-// prefix followed by the request index, unique within a run.
+// prefix followed by the request index, unique within a run: the accounts
+// that seed.Pool writes with the same prefix.
 func (a api) create(prefix string) func(int) loadgen.Request {
 	return func(i int) loadgen.Request {
-		body := fmt.Appendf(nil,
-			`{"kind":"org","fragments":{"profile":{"name":"Acme %d"}},"identifiers":[{"type":"username","value":"%s%d"}]}`,
-			i, prefix, i)
-		return loadgen.Request{Method: http.MethodPost, URL: a.base + "/v1/accounts", Header: a.header, Body: body}
+		return loadgen.Request{Method: http.MethodPost, URL: a.base + "/v1/accounts", Header: a.header, Body: seed.NewOrg(prefix, i).JSON()}
 	}
 }
 
@@ -147,7 +146,7 @@ func (a api) createPool(ctx context.Context, n, concurrency int) ([]string, erro
 	rep, err := loadgen.Run(ctx, loadgen.Plan{
 		Requests:    n,
 		Concurrency: concurrency,
-		Build:       a.create("pool"),
+		Build:       a.create(poolPrefix),
 		Success:     func(status int) bool { return status == http.StatusCreated },
 		Observe: func(i int, body []byte) {
 			var acc struct {
