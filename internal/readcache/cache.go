@@ -17,9 +17,15 @@
 // source held every commit, and is never served once MaxStaleness has
 // passed since then, whatever happened to the invalidations. Within the
 // bound, a committed write drops the account's entries at once on the
-// replica that made it (memory and Redis) and, through the event stream,
-// on every other replica; an entry older than an invalidation seen is
-// refused even when a slow load stores it afterwards. Concurrent misses
+// replica that made it (memory) and, through the event stream, on every
+// other replica; an entry older than an invalidation seen is refused even
+// when a slow load stores it afterwards. In Redis the write leaves a
+// tombstone of its version instead of the entry, and entries are stored
+// by a compare-and-set script that refuses to replace an entry as new or
+// a tombstone newer: a load that read the account before the write cannot
+// put its entry back after the tombstone, whichever replica made it, and
+// a replica that starts afresh (no invalidations seen) reads the
+// tombstone as a miss and raises its own floor to it. Concurrent misses
 // of one key share one load (singleflight).
 package readcache
 
@@ -64,6 +70,8 @@ type Stats struct {
 	Shared       int64 // served from Redis
 	Misses       int64 // loaded from the database
 	RemoteErrors int64 // Redis calls that failed, and entries that did not open
+	Tombstones   int64 // Redis reads that found a write's tombstone
+	RefusedFills int64 // Redis writes refused for an entry or tombstone as new
 	Bytes        int64 // memory the entries take now, approximately
 }
 
@@ -77,7 +85,7 @@ type Cache struct {
 	accounts *layer[account.Snapshot]
 	holders  *layer[string]
 
-	hits, shared, misses, remoteErrors atomic.Int64
+	hits, shared, misses, remoteErrors, tombstones, refusedFills atomic.Int64
 }
 
 var _ account.ReadCache = (*Cache)(nil)
@@ -117,7 +125,7 @@ func (c *Cache) now() time.Time { return c.opts.Now() }
 // Stats returns the counts so far.
 func (c *Cache) Stats() Stats {
 	return Stats{Hits: c.hits.Load(), Shared: c.shared.Load(), Misses: c.misses.Load(), RemoteErrors: c.remoteErrors.Load(),
-		Bytes: int64(c.accounts.mem.WeightedSize() + c.holders.mem.WeightedSize())}
+		Tombstones: c.tombstones.Load(), RefusedFills: c.refusedFills.Load(), Bytes: int64(c.accounts.mem.WeightedSize() + c.holders.mem.WeightedSize())}
 }
 
 // Account implements account.ReadCache.
