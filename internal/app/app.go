@@ -102,16 +102,23 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 	if err := a.bootstrapKey(ctx, notices); err != nil {
 		return err
 	}
-	relations := authz.NewService(authz.Config{Store: a.db.Tuples(), Kinds: kinds, Freshness: codec})
 	cache, replica, err := a.readPath(ctx, cfg, secret)
 	if err != nil {
 		return err
 	}
-	accounts := account.NewService(account.Config{
+	relCfg := authz.Config{Store: a.db.Tuples(), Kinds: kinds, Freshness: codec}
+	accCfg := account.Config{
 		Store: a.db.Accounts(), Kinds: kinds, Keys: keys, Freshness: codec,
-		Identifiers: identifier.Normalizers{Wallet: normalizeWallet}, Tuples: relations, Sessions: a.db.SessionRevoker(),
-		Cache: cache, Replica: replica,
-	})
+		Identifiers: identifier.Normalizers{Wallet: normalizeWallet}, Sessions: a.db.SessionRevoker(), Replica: replica,
+	}
+	if cache != nil { // a nil *readcache.Cache in an interface would not read as nil
+		checks := cache.Immutable("checks")
+		relCfg.Cache, accCfg.Cache = checks, cache
+		a.metrics.reg.MustRegister(&cacheCollector{cache: cache, checks: checks})
+	}
+	relations := authz.NewService(relCfg)
+	accCfg.Tuples = relations
+	accounts := account.NewService(accCfg)
 	sessions := session.NewService(a.db.Sessions(), session.DefaultPolicy, nil)
 	creds, err := credentials(cfg, accounts, kinds, keys, sessions, a.db, a.log)
 	if err != nil {

@@ -1,4 +1,4 @@
-// Package readcache keeps what account reads return between requests, in
+// Package readcache keeps what reads return between requests, in
 // two levels: memory (otter, bounded by a byte budget) and, optionally, a
 // Redis shared by every replica. It implements account.ReadCache.
 //
@@ -6,9 +6,10 @@
 // data key as wrapped by the key-encryption keys), its fragments in stored
 // form (sealed with the account's data key when pii or secret) and its
 // identifiers; per identifier, the ID of its holder or the fact that none
-// holds it. Nothing is decrypted on the way in: sealed fragments stay
-// sealed in memory and in Redis, and are opened per read, as from the
-// database. Redis is trusted with neither the data nor its integrity:
+// holds it; and, in namespaces of immutable entries (Immutable), values
+// whose key names them forever, such as relationship check results.
+// Nothing is decrypted on the way in: sealed fragments stay sealed in
+// memory and in Redis, and are opened per read, as from the database. Redis is trusted with neither the data nor its integrity:
 // every entry is sealed with AES-256-GCM under a key derived from the
 // server secret, bound to its key name, and ignored if it does not open;
 // identifiers are named by keyed hashes, never by their values.
@@ -42,6 +43,7 @@ import (
 
 	"github.com/atriumid/atrium/internal/account"
 	"github.com/atriumid/atrium/internal/fault"
+	"github.com/maypok86/otter/v2"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -82,8 +84,9 @@ type Cache struct {
 	aead  cipher.AEAD // seals Redis entries
 	idKey []byte      // keys the hashes that name identifiers
 
-	accounts *layer[account.Snapshot]
-	holders  *layer[string]
+	accounts  *layer[account.Snapshot]
+	holders   *layer[string]
+	immutable *otter.Cache[string, []byte] // every Immutable namespace's memory
 
 	hits, shared, misses, remoteErrors, tombstones, refusedFills atomic.Int64
 }
@@ -111,10 +114,11 @@ func New(o Options) (*Cache, error) {
 	if c.aead, err = cipher.NewGCM(block); err != nil {
 		return nil, fault.Wrap(op, fault.Internal, err)
 	}
-	// Unknown identifiers get a tenth of the budget: enough to absorb a
-	// burst of lookups of names nobody holds, never enough to push
-	// accounts out.
-	c.accounts = newLayer(c, "a", o.MaxBytes*8/10, snapshotWeight, encodeSnapshot, decodeSnapshot)
+	// Identifiers get a fifth of the budget: enough to absorb a burst of
+	// lookups of names nobody holds, never enough to push accounts out.
+	// Immutable entries (check results) get another fifth.
+	c.accounts = newLayer(c, "a", o.MaxBytes*6/10, snapshotWeight, encodeSnapshot, decodeSnapshot)
+	c.immutable = newImmutableMemory(o.MaxBytes * 2 / 10)
 	c.holders = newLayer(c, "i", o.MaxBytes*2/10, func(v string) int { return len(v) }, func(v string) []byte { return []byte(v) },
 		func(b []byte) (string, error) { return string(b), nil })
 	return c, nil
@@ -125,7 +129,8 @@ func (c *Cache) now() time.Time { return c.opts.Now() }
 // Stats returns the counts so far.
 func (c *Cache) Stats() Stats {
 	return Stats{Hits: c.hits.Load(), Shared: c.shared.Load(), Misses: c.misses.Load(), RemoteErrors: c.remoteErrors.Load(),
-		Tombstones: c.tombstones.Load(), RefusedFills: c.refusedFills.Load(), Bytes: int64(c.accounts.mem.WeightedSize() + c.holders.mem.WeightedSize())}
+		Tombstones: c.tombstones.Load(), RefusedFills: c.refusedFills.Load(),
+		Bytes: int64(c.accounts.mem.WeightedSize() + c.holders.mem.WeightedSize() + c.immutable.WeightedSize())}
 }
 
 // Account implements account.ReadCache.

@@ -426,3 +426,40 @@ func TestSharedEntriesAreSealed(t *testing.T) {
 		t.Fatalf("an entry replayed under another key was served: %+v", snap.Account)
 	}
 }
+
+// Immutable entries are shared through Redis, sealed and named by keyed
+// hashes, and one that does not open is a miss.
+func TestImmutableEntriesShared(t *testing.T) {
+	a, b, rdb, prefix := sharedPair(t)
+	ctx := context.Background()
+	a.Immutable("checks").Put(ctx, []string{"user:ada member org:acme"}, [][]byte{[]byte("1")})
+	onB := b.Immutable("checks")
+	keys := []string{"user:ada member org:acme", "user:bob member org:acme"}
+	got := onB.Get(ctx, keys)
+	if string(got[0]) != "1" || got[1] != nil {
+		t.Fatalf("Get on b = %q, want [1 nil]", got)
+	}
+	if s := onB.Stats(); s.Shared != 1 || s.Misses != 1 || s.Hits != 0 {
+		t.Fatalf("stats on b %+v, want one read from Redis and one miss", s)
+	}
+	if onB.Get(ctx, keys[:1]); onB.Stats().Hits != 1 {
+		t.Fatalf("the entry read from Redis was not kept in memory: %+v", onB.Stats())
+	}
+	if got := b.Immutable("other").Get(ctx, keys[:1]); got[0] != nil {
+		t.Fatalf("another namespace read %q", got[0])
+	}
+	rks, err := rdb.Keys(ctx, prefix+"f:*").Result()
+	if err != nil || len(rks) != 1 {
+		t.Fatalf("Redis keys %v, %v; want one", rks, err)
+	}
+	raw, _ := rdb.Get(ctx, rks[0]).Bytes()
+	if bytes.Contains([]byte(rks[0]), []byte("ada")) || string(raw) == "1" {
+		t.Fatalf("the key or value is in the clear: %q = %q", rks[0], raw)
+	}
+	raw[len(raw)-1] ^= 1
+	rdb.Set(ctx, rks[0], raw, time.Minute)
+	c := newCache(t, readcache.Options{Redis: rdb, RedisPrefix: prefix, Secret: sharedSecret})
+	if got := c.Immutable("checks").Get(ctx, keys[:1]); got[0] != nil || c.Stats().RemoteErrors != 1 {
+		t.Fatalf("a tampered entry read as %q, stats %+v", got[0], c.Stats())
+	}
+}
