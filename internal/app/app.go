@@ -129,12 +129,14 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 		return err
 	}
 	a.admission = newLimiter(cfg)
+	streams := api.NewStreamLimit(cfg.MaxEventStreams, cfg.MaxEventStreamsPerKey)
+	a.metrics.countStreams(streams)
 	apiHandler := api.Handler(api.Config{
 		Accounts: accounts, Credentials: creds, Sessions: sessions,
 		Relations: relations, Kinds: a.db, KindApplier: newApplier(a.db, kinds, keys), Keys: a.db, Idempotency: a.db.Idempotency(),
 		IdempotencyTTL: cfg.IdempotencyTTL, MaxBodyBytes: cfg.MaxBodyBytes, Log: a.log,
 		Events: a.db.Events(), EventSource: cfg.PublicURL, Audit: a.db.Audit(), AuditKey: auditKey.Public().(ed25519.PublicKey),
-		Webhooks: a.db.Webhooks(), WebhookGuard: webhookGuard(cfg), Security: a.db.Audit(), Stop: a.streams,
+		Webhooks: a.db.Webhooks(), WebhookGuard: webhookGuard(cfg), Security: a.db.Audit(), Stop: a.streams, Streams: streams,
 		WebhookSecrets: &webhook.Sealer{Keys: keys}, Metrics: a.metrics.handler(),
 		Admission: a.admission, RequestTimeout: cfg.RequestTimeout,
 	})

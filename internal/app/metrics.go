@@ -247,3 +247,18 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(cacheRedisErrorsDesc, prometheus.CounterValue, float64(s.RemoteErrors))
 	ch <- prometheus.MustNewConstMetric(cacheBytesDesc, prometheus.GaugeValue, float64(s.Bytes))
 }
+
+// countStreams exports the event streams that l admits: those open now,
+// and those refused so far.
+func (m *metrics) countStreams(l *api.StreamLimit) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "atrium_event_streams",
+			Help: "Server-sent event streams being served.",
+		}, func() float64 { return float64(l.Open()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "atrium_event_streams_refused_total",
+			Help: "Server-sent event streams refused with 503 because --max-event-streams or --max-event-streams-per-key was reached.",
+		}, func() float64 { return float64(l.Refused()) }),
+	)
+}
