@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +55,7 @@ func TestEventStreamLimit(t *testing.T) {
 		}
 	}
 	gauge := func() (open, refused float64) {
-		m := scrapeMetrics(t, srv)
+		_, m := testenv.Scrape(t, srv, srv.Key)
 		return m["atrium_event_streams"], m["atrium_event_streams_refused_total"]
 	}
 
@@ -87,31 +86,4 @@ func TestEventStreamLimit(t *testing.T) {
 	}
 	again, _ := open(other.Secret)
 	wantStatus("second stream of key 2 after one ended", again, 200)
-}
-
-// scrapeMetrics returns every sample of srv's /metrics by series.
-func scrapeMetrics(t *testing.T, srv *testenv.Server) map[string]float64 {
-	t.Helper()
-	req, _ := http.NewRequest("GET", srv.URL+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+srv.Key)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	out := map[string]float64{}
-	for line := range strings.Lines(string(b)) {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("metrics line %q: %v", line, err)
-		}
-		out[line[:i]] = v
-	}
-	return out
 }

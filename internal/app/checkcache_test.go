@@ -11,7 +11,7 @@ import (
 // each level so far, from its metrics.
 func checkReads(t *testing.T, srv *testenv.Server) map[string]float64 {
 	t.Helper()
-	_, samples := scrape(t, srv, srv.Key)
+	_, samples := testenv.Scrape(t, srv, srv.Key)
 	out := map[string]float64{}
 	for _, from := range []string{"memory", "redis", "database"} {
 		out[from] = samples[`atrium_read_cache_reads_total{entries="checks",from="`+from+`"}`]
