@@ -12,6 +12,7 @@ import (
 	"github.com/atriumid/atrium/internal/authz"
 	"github.com/atriumid/atrium/internal/freshness"
 	"github.com/atriumid/atrium/internal/kind"
+	"github.com/atriumid/atrium/internal/readcache"
 	"github.com/atriumid/atrium/internal/relation"
 	"github.com/atriumid/atrium/internal/testenv"
 )
@@ -90,7 +91,12 @@ func newService(b *testing.B, store authz.Store, noCache bool) *authz.Service {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return authz.NewService(authz.Config{Store: store, Kinds: kind.NewRegistry(set, 1), Freshness: codec, NoCache: noCache})
+	cache, err := readcache.New(readcache.Options{MaxBytes: 64 << 20, MaxStaleness: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return authz.NewService(authz.Config{Store: store, Kinds: kind.NewRegistry(set, 1), Freshness: codec,
+		Cache: cache.Immutable("checks"), NoCache: noCache})
 }
 
 func requests(b *testing.B, checks []relworkload.Check) []relation.CheckRequest {

@@ -16,7 +16,7 @@ import (
 // request then takes a slot of its priority class, or is shed at once with
 // 503 or 429 and Retry-After, before anything reads its body or the
 // database. Event streams are exempt from both: they are long by design
-// and pace their own reads.
+// and pace their own reads, and a StreamLimit of their own bounds them.
 func admit(l *admission.Limiter, timeout time.Duration, next http.Handler) http.Handler {
 	rpcErrors := connect.NewErrorWriter()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -50,6 +50,9 @@ type Config struct {
 	// Stop is closed when the server shuts down: event streams end then,
 	// so that a graceful shutdown does not wait for them.
 	Stop <-chan struct{}
+	// Streams bounds the event streams served at once; nil leaves them
+	// unbounded.
+	Streams *StreamLimit
 	// Audit feeds GET /v1/audit and /v1/audit:verify; AuditKey verifies
 	// the chain's checkpoints.
 	Audit    AuditLog

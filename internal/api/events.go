@@ -46,7 +46,7 @@ func eventsRoutes(mux *http.ServeMux, c Config, opts []connect.HandlerOption) {
 	if c.Events == nil {
 		return
 	}
-	f := &eventFeed{log: c.Events, source: c.EventSource, poll: c.EventPoll, logger: c.Log, stop: c.Stop}
+	f := &eventFeed{log: c.Events, source: c.EventSource, poll: c.EventPoll, logger: c.Log, stop: c.Stop, limit: c.Streams}
 	if f.source == "" {
 		f.source = outbox.DefaultSource
 	}
@@ -117,6 +117,7 @@ type eventFeed struct {
 	poll   time.Duration
 	logger *slog.Logger
 	stop   <-chan struct{} // nil: streams end only with their requests
+	limit  *StreamLimit    // nil: streams are not counted
 }
 
 // eventPage is the JSON body of GET /v1/events.
@@ -145,6 +146,12 @@ func (f *eventFeed) serve(w http.ResponseWriter, r *http.Request) error {
 		if err := f.checkRetained(r.Context(), after); err != nil {
 			return err
 		}
+		p, _ := PrincipalFrom(r.Context())
+		release, err := f.limit.acquire(p.KeyID)
+		if err != nil {
+			return err
+		}
+		defer release()
 		return f.stream(w, r, after, clampPage(size, defaultEventPage, maxEventPage))
 	}
 	recs, next, err := f.page(r.Context(), after, size)

@@ -102,16 +102,24 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 	if err := a.bootstrapKey(ctx, notices); err != nil {
 		return err
 	}
-	relations := authz.NewService(authz.Config{Store: a.db.Tuples(), Kinds: kinds, Freshness: codec})
 	cache, replica, err := a.readPath(ctx, cfg, secret)
 	if err != nil {
 		return err
 	}
-	accounts := account.NewService(account.Config{
+	relCfg := authz.Config{Store: a.db.Tuples(), Kinds: kinds, Freshness: codec}
+	accCfg := account.Config{
 		Store: a.db.Accounts(), Kinds: kinds, Keys: keys, Freshness: codec,
-		Identifiers: identifier.Normalizers{Wallet: normalizeWallet}, Tuples: relations, Sessions: a.db.SessionRevoker(),
-		Cache: cache, Replica: replica, EncodedBytes: encodedBudget(cfg),
-	})
+		Identifiers: identifier.Normalizers{Wallet: normalizeWallet}, Sessions: a.db.SessionRevoker(), Replica: replica,
+		EncodedBytes: encodedBudget(cfg),
+	}
+	if cache != nil { // a nil *readcache.Cache in an interface would not read as nil
+		checks := cache.Immutable("checks")
+		relCfg.Cache, accCfg.Cache = checks, cache
+		a.metrics.reg.MustRegister(&cacheCollector{cache: cache, checks: checks})
+	}
+	relations := authz.NewService(relCfg)
+	accCfg.Tuples = relations
+	accounts := account.NewService(accCfg)
 	sessions := session.NewService(a.db.Sessions(), session.DefaultPolicy, nil)
 	creds, err := credentials(cfg, accounts, kinds, keys, sessions, a.db, a.log)
 	if err != nil {
@@ -122,12 +130,14 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 		return err
 	}
 	a.admission = newLimiter(cfg)
+	streams := api.NewStreamLimit(cfg.MaxEventStreams, cfg.MaxEventStreamsPerKey)
+	a.metrics.countStreams(streams)
 	apiHandler := api.Handler(api.Config{
 		Accounts: accounts, Credentials: creds, Sessions: sessions,
 		Relations: relations, Kinds: a.db, KindApplier: newApplier(a.db, kinds, keys), Keys: a.db, Idempotency: a.db.Idempotency(),
 		IdempotencyTTL: cfg.IdempotencyTTL, MaxBodyBytes: cfg.MaxBodyBytes, Log: a.log,
 		Events: a.db.Events(), EventSource: cfg.PublicURL, Audit: a.db.Audit(), AuditKey: auditKey.Public().(ed25519.PublicKey),
-		Webhooks: a.db.Webhooks(), WebhookGuard: webhookGuard(cfg), Security: a.db.Audit(), Stop: a.streams,
+		Webhooks: a.db.Webhooks(), WebhookGuard: webhookGuard(cfg), Security: a.db.Audit(), Stop: a.streams, Streams: streams,
 		WebhookSecrets: &webhook.Sealer{Keys: keys}, Metrics: a.metrics.handler(),
 		Admission: a.admission, RequestTimeout: cfg.RequestTimeout,
 	})

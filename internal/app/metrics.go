@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/atriumid/atrium/internal/api"
+	"github.com/atriumid/atrium/internal/readcache"
 	"github.com/atriumid/atrium/internal/sqlstore"
 	"github.com/atriumid/atrium/internal/webhook"
 	"github.com/prometheus/client_golang/prometheus"
@@ -210,4 +211,54 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	gauge(scrapeErrorDesc, 1)
+}
+
+// cacheCollector reads the read cache's counts at each scrape.
+type cacheCollector struct {
+	cache  *readcache.Cache
+	checks *readcache.Immutable
+}
+
+var (
+	cacheReadsDesc = prometheus.NewDesc("atrium_read_cache_reads_total",
+		"Reads through the read cache by entries (records: accounts and identifiers; checks: relationship check results) and where they were answered: memory, redis or database (a miss; for checks, evaluated).",
+		[]string{"entries", "from"}, nil)
+	cacheRedisErrorsDesc = prometheus.NewDesc("atrium_read_cache_redis_errors_total",
+		"Redis calls of the read cache that failed, and shared entries that did not open.", nil, nil)
+	cacheBytesDesc = prometheus.NewDesc("atrium_read_cache_bytes",
+		"Memory that the read cache's entries take, approximately.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- cacheReadsDesc
+	ch <- cacheRedisErrorsDesc
+	ch <- cacheBytesDesc
+}
+
+// Collect implements prometheus.Collector.
+func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
+	for entries, s := range map[string]readcache.Stats{"records": c.cache.Stats(), "checks": c.checks.Stats()} {
+		for from, n := range map[string]int64{"memory": s.Hits, "redis": s.Shared, "database": s.Misses} {
+			ch <- prometheus.MustNewConstMetric(cacheReadsDesc, prometheus.CounterValue, float64(n), entries, from)
+		}
+	}
+	s := c.cache.Stats()
+	ch <- prometheus.MustNewConstMetric(cacheRedisErrorsDesc, prometheus.CounterValue, float64(s.RemoteErrors))
+	ch <- prometheus.MustNewConstMetric(cacheBytesDesc, prometheus.GaugeValue, float64(s.Bytes))
+}
+
+// countStreams exports the event streams that l admits: those open now,
+// and those refused so far.
+func (m *metrics) countStreams(l *api.StreamLimit) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "atrium_event_streams",
+			Help: "Server-sent event streams being served.",
+		}, func() float64 { return float64(l.Open()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "atrium_event_streams_refused_total",
+			Help: "Server-sent event streams refused with 503 because --max-event-streams or --max-event-streams-per-key was reached.",
+		}, func() float64 { return float64(l.Refused()) }),
+	)
 }

@@ -1,11 +1,9 @@
 package app_test
 
 import (
-	"bufio"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,39 +11,6 @@ import (
 	"github.com/atriumid/atrium/internal/config"
 	"github.com/atriumid/atrium/internal/testenv"
 )
-
-// scrape returns GET /metrics of srv with the given bearer key: the
-// status and every sample by its series (name and labels as printed).
-func scrape(t *testing.T, srv *testenv.Server, key string) (int, map[string]float64) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", srv.URL+"/metrics", nil)
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	out := map[string]float64{}
-	if res.StatusCode != http.StatusOK {
-		return res.StatusCode, out
-	}
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") || line == "" {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("metrics line %q: %v", line, err)
-		}
-		out[line[:i]] = v
-	}
-	return res.StatusCode, out
-}
 
 // TestMetrics scrapes /metrics and shows that the series operators watch
 // are there and move with what the server does: requests by route pattern,
@@ -58,10 +23,10 @@ func TestMetrics(t *testing.T) {
 			srv := testenv.StartServer(t, e.URL(t), func(c *config.Config) {
 				c.WebhookAllowPrivate, c.AuditCheckpoints = true, time.Second
 			})
-			if status, _ := scrape(t, srv, ""); status != http.StatusUnauthorized {
+			if status, _ := testenv.Scrape(t, srv, ""); status != http.StatusUnauthorized {
 				t.Errorf("GET /metrics without a key = %d, want 401", status)
 			}
-			status, before := scrape(t, srv, srv.Key)
+			status, before := testenv.Scrape(t, srv, srv.Key)
 			if status != http.StatusOK {
 				t.Fatalf("GET /metrics = %d", status)
 			}
@@ -88,7 +53,7 @@ func TestMetrics(t *testing.T) {
 			// Wait for the failed attempt, the relay and a checkpoint.
 			var after map[string]float64
 			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-				_, after = scrape(t, srv, srv.Key)
+				_, after = testenv.Scrape(t, srv, srv.Key)
 				if after[`atrium_webhook_attempts_total{outcome="retry"}`] >= 2 && after[`atrium_relay_lag_events{relay="webhooks"}`] == 0 &&
 					after["atrium_audit_checkpoint_age_seconds"] > 0 {
 					break

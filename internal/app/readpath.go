@@ -31,7 +31,7 @@ func encodedBudget(cfg config.Config) int64 { return cfg.CacheBytes / 4 }
 // for (nil for each it does not), and starts their background work: the
 // replica's position tracking, and the invalidation follower that drops
 // cached entries that writes on other replicas made stale.
-func (a *App) readPath(ctx context.Context, cfg config.Config, secret []byte) (account.ReadCache, account.Replica, error) {
+func (a *App) readPath(ctx context.Context, cfg config.Config, secret []byte) (*readcache.Cache, account.Replica, error) {
 	var replica account.Replica
 	if cfg.DatabaseReplica != "" {
 		r, err := a.db.OpenReplica(ctx, cfg.DatabaseReplica, cfg.CacheMaxStaleness/2)

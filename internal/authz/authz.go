@@ -7,8 +7,9 @@
 // The model comes from the kinds document: each kind's relations. It is
 // parsed once per document version.
 //
-// Results of checks without contextual tuples are cached across requests,
-// keyed by the relationship revision they were computed at. A revision
+// Results of checks without contextual tuples are cached across requests
+// (and, through the cache's shared level, across replicas), keyed by the
+// model and the relationship revision they were computed at. A revision
 // names exactly one set of tuples (revisions follow commit order), so a
 // cached answer is never stale for its revision; a write moves the revision
 // and so bypasses every entry made before it.
@@ -16,6 +17,9 @@ package authz
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,7 +45,6 @@ const (
 	MaxListResults = 10000
 	// DefaultListTimeout bounds a list query that carries no deadline.
 	DefaultListTimeout = 10 * time.Second
-	maxCached          = 1 << 16
 )
 
 // Write is one atomic batch of relationship changes. Deletes apply before
@@ -90,12 +93,23 @@ type Service struct {
 	kinds     *kind.Registry
 	freshness *freshness.Codec
 
-	mu       sync.Mutex
-	model    *relation.Model // guarded by mu; for kinds version modelVer
-	modelErr error           // guarded by mu
-	modelVer int64           // guarded by mu; -1 before the first parse
-	cache    map[checkKey]bool
-	cacheOn  bool
+	cache     CheckCache // nil: every check is evaluated
+	mu        sync.Mutex
+	model     *relation.Model // guarded by mu; for kinds version modelVer
+	modelErr  error           // guarded by mu
+	modelVer  int64           // guarded by mu; -1 before the first parse
+	modelHash string          // guarded by mu; names the model in cache keys
+}
+
+// CheckCache keeps check results across requests (internal/readcache
+// implements it in memory and, optionally, Redis). A key names one
+// result forever, so entries are never invalidated; the cache may drop
+// any of them at any time.
+type CheckCache interface {
+	// Get returns the values of keys, nil for each it does not hold.
+	Get(ctx context.Context, keys []string) [][]byte
+	// Put stores vals[i] under keys[i].
+	Put(ctx context.Context, keys []string, vals [][]byte)
 }
 
 // Config holds what a Service needs.
@@ -103,27 +117,33 @@ type Config struct {
 	Store     Store
 	Kinds     *kind.Registry
 	Freshness *freshness.Codec
-	// NoCache turns the cross-request check cache off.
+	// Cache keeps check results across requests; nil keeps none.
+	Cache CheckCache
+	// NoCache turns the cross-request check cache off even when Cache is
+	// set.
 	NoCache bool
 }
 
 // NewService returns a Service.
 func NewService(c Config) *Service {
-	return &Service{store: c.Store, kinds: c.Kinds, freshness: c.Freshness, modelVer: -1,
-		cache: map[checkKey]bool{}, cacheOn: !c.NoCache}
-}
-
-// checkKey identifies a cached check result.
-type checkKey struct {
-	kindsVersion, revision int64
-	subject, relation      string
-	object                 relation.Object
+	s := &Service{store: c.Store, kinds: c.Kinds, freshness: c.Freshness, modelVer: -1}
+	if !c.NoCache {
+		s.cache = c.Cache
+	}
+	return s
 }
 
 // Model returns the relationship model of the live kinds document. It
 // returns fault.FailedPrecondition when the document's relations do not
 // form a valid model.
 func (s *Service) Model() (*relation.Model, int64, error) {
+	m, ver, _, err := s.modelOf()
+	return m, ver, err
+}
+
+// modelOf is Model with a digest of the relations that make the model,
+// which names it in cache keys whatever its version is called.
+func (s *Service) modelOf() (*relation.Model, int64, string, error) {
 	_, ver := s.kinds.Current()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -135,15 +155,31 @@ func (s *Service) Model() (*relation.Model, int64, error) {
 			rels[name] = k.Relations()
 		}
 		s.model, s.modelErr = relation.ParseKindRelations(rels)
+		s.modelHash = digest(set.Names(), rels)
 		if s.modelErr != nil {
 			// The server's kinds document is at fault, not the request.
 			s.modelErr = &fault.Error{Op: "authz.Model", Kind: fault.FailedPrecondition,
 				Msg: "the relations of the live kinds document do not form a valid model", Err: s.modelErr}
 		}
 		s.modelVer = v
-		clear(s.cache)
 	}
-	return s.model, s.modelVer, s.modelErr
+	return s.model, s.modelVer, s.modelHash, s.modelErr
+}
+
+// digest returns a short hash of the relations of the kinds in names.
+func digest(names []string, rels map[string]string) string {
+	h := sha256.New()
+	for _, name := range names {
+		writeField(h, name)
+		writeField(h, rels[name])
+	}
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
+}
+
+// writeField writes s to w after its length, so that fields written in
+// turn never run together.
+func writeField(w io.Writer, s string) {
+	io.WriteString(w, strconv.Itoa(len(s))+":"+s)
 }
 
 // ParseTuples parses and validates tuples against the live model; field
@@ -259,7 +295,7 @@ func (s *Service) Check(ctx context.Context, req relation.CheckRequest, token st
 // BatchCheck runs several checks on one snapshot.
 func (s *Service) BatchCheck(ctx context.Context, reqs []relation.CheckRequest, token string) ([]CheckResult, int64, error) {
 	const op = "authz.Check"
-	m, ver, err := s.Model()
+	m, _, model, err := s.modelOf()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -267,12 +303,22 @@ func (s *Service) BatchCheck(ctx context.Context, reqs []relation.CheckRequest, 
 		return nil, 0, fault.Invalidf(op, []fault.Violation{{Field: "checks", Reason: "at most " + itoa(relation.MaxBatch)}}, "too many checks")
 	}
 	out := make([]CheckResult, len(reqs))
+	// Results found are stored after the snapshot ends, so that it does
+	// not hold its connection for the cache's round trip.
+	var putKeys []string
+	var putVals [][]byte
 	rev, err := s.snapshot(ctx, token, func(ctx context.Context, rev int64, r relation.TupleReader) error {
+		putKeys, putVals = nil, nil
+		keys := s.cacheKeys(reqs, model, rev)
+		var cached [][]byte
+		if s.cache != nil {
+			cached = s.cache.Get(ctx, keys)
+		}
 		var todo []relation.CheckRequest
 		var idx []int
 		for i, req := range reqs {
-			if allowed, ok := s.cached(req, ver, rev); ok {
-				out[i].Allowed = allowed
+			if keys[i] != "" && cached[i] != nil {
+				out[i].Allowed = string(cached[i]) == "1"
 				continue
 			}
 			todo, idx = append(todo, req), append(idx, i)
@@ -285,9 +331,10 @@ func (s *Service) BatchCheck(ctx context.Context, reqs []relation.CheckRequest, 
 			return err
 		}
 		for j, cr := range res {
-			out[idx[j]] = CheckResult{Allowed: cr.Allowed, Err: cr.Err}
-			if cr.Err == nil {
-				s.remember(todo[j], ver, rev, cr.Allowed)
+			i := idx[j]
+			out[i] = CheckResult{Allowed: cr.Allowed, Err: cr.Err}
+			if cr.Err == nil && keys[i] != "" {
+				putKeys, putVals = append(putKeys, keys[i]), append(putVals, allowedValue[cr.Allowed])
 			}
 		}
 		return nil
@@ -295,38 +342,37 @@ func (s *Service) BatchCheck(ctx context.Context, reqs []relation.CheckRequest, 
 	if err != nil {
 		return nil, 0, fault.Wrap(op, fault.Internal, err)
 	}
+	if len(putKeys) > 0 {
+		s.cache.Put(ctx, putKeys, putVals)
+	}
 	return out, rev, nil
 }
 
-func (s *Service) cacheKey(req relation.CheckRequest, ver, rev int64) (checkKey, bool) {
-	if !s.cacheOn || len(req.Contextual) > 0 || req.MaxDepth != 0 {
-		return checkKey{}, false
-	}
-	return checkKey{kindsVersion: ver, revision: rev, subject: req.Subject.String(), relation: req.Relation, object: req.Object}, true
-}
+// allowedValue is how a check result is cached.
+var allowedValue = map[bool][]byte{false: []byte("0"), true: []byte("1")}
 
-func (s *Service) cached(req relation.CheckRequest, ver, rev int64) (bool, bool) {
-	k, ok := s.cacheKey(req, ver, rev)
-	if !ok {
-		return false, false
+// cacheKeys returns the cache key of each request at model and rev, ""
+// for one whose result is not cached (contextual tuples or a depth of its
+// own make it the request's alone), or every one when there is no cache.
+func (s *Service) cacheKeys(reqs []relation.CheckRequest, model string, rev int64) []string {
+	keys := make([]string, len(reqs))
+	if s.cache == nil {
+		return keys
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, hit := s.cache[k]
-	return v, hit
-}
-
-func (s *Service) remember(req relation.CheckRequest, ver, rev int64, allowed bool) {
-	k, ok := s.cacheKey(req, ver, rev)
-	if !ok {
-		return
+	var b strings.Builder
+	for i, req := range reqs {
+		if len(req.Contextual) > 0 || req.MaxDepth != 0 {
+			continue
+		}
+		b.Reset()
+		writeField(&b, model)
+		writeField(&b, strconv.FormatInt(rev, 10))
+		writeField(&b, req.Subject.String())
+		writeField(&b, req.Relation)
+		writeField(&b, req.Object.String())
+		keys[i] = b.String()
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.cache) >= maxCached {
-		clear(s.cache) // entries of older revisions are dead weight anyway
-	}
-	s.cache[k] = allowed
+	return keys
 }
 
 // errTooManyResults refuses a list query whose answer would be cut short,

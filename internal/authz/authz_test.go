@@ -15,6 +15,7 @@ import (
 	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/freshness"
 	"github.com/atriumid/atrium/internal/kind"
+	"github.com/atriumid/atrium/internal/readcache"
 	"github.com/atriumid/atrium/internal/relation"
 	"github.com/atriumid/atrium/internal/sqlstore"
 	"github.com/atriumid/atrium/internal/testenv"
@@ -63,12 +64,23 @@ func forEachEngine(t *testing.T, fn func(t *testing.T, e env)) {
 			codec, _ := freshness.NewCodec([]byte(strings.Repeat("k", 32)))
 			reg := kind.NewRegistry(set, 1)
 			e := env{db: db, kinds: reg, codec: codec,
-				svc:   authz.NewService(authz.Config{Store: db.Tuples(), Kinds: reg, Freshness: codec}),
+				svc:   authz.NewService(authz.Config{Store: db.Tuples(), Kinds: reg, Freshness: codec, Cache: checkCache(t)}),
 				nocch: authz.NewService(authz.Config{Store: db.Tuples(), Kinds: reg, Freshness: codec, NoCache: true}),
 			}
 			fn(t, e)
 		})
 	}
+}
+
+// checkCache returns a read cache's namespace for check results, in
+// memory.
+func checkCache(t *testing.T) *readcache.Immutable {
+	t.Helper()
+	c, err := readcache.New(readcache.Options{MaxBytes: 1 << 20, MaxStaleness: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Immutable("checks")
 }
 
 func tuples(t *testing.T, ss ...string) []relation.Tuple {

@@ -73,6 +73,11 @@ type Config struct {
 	ShedQueue int
 	// RequestTimeout bounds each API request, database calls included.
 	RequestTimeout time.Duration
+	// MaxEventStreams bounds the server-sent event streams served at once
+	// (they are exempt from admission control), and MaxEventStreamsPerKey
+	// those of one API key; zero leaves each unbounded.
+	MaxEventStreams       int
+	MaxEventStreamsPerKey int
 	// ENS names resolve through the Universal Resolver at ENSResolver
 	// (empty: mainnet's) on chain ENSChain, which needs an EthRPC
 	// endpoint; without one ENS names are off. Verified names are
@@ -127,6 +132,8 @@ func Default() Config {
 		Concurrency:           Concurrency{Initial: 32, Min: 8, Max: 512},
 		ShedQueue:             256,
 		RequestTimeout:        10 * time.Second,
+		MaxEventStreams:       256,
+		MaxEventStreamsPerKey: 64,
 		ENSChain:              1,
 		ENSTTL:                24 * time.Hour,
 		CacheBytes:            64 << 20,
@@ -259,6 +266,10 @@ func (c *Config) FlagSet(name string, out io.Writer, want ...string) *flag.FlagS
 	}
 	if def("shed-queue") {
 		fs.IntVar(&c.ShedQueue, "shed-queue", c.ShedQueue, "requests that may wait for a slot when the concurrency limit is reached; the rest are shed with 503 or 429")
+	}
+	if def("max-event-streams") {
+		fs.IntVar(&c.MaxEventStreams, "max-event-streams", c.MaxEventStreams, "server-sent event streams served at once; more are refused with 503 and Retry-After; 0 = no limit")
+		fs.IntVar(&c.MaxEventStreamsPerKey, "max-event-streams-per-key", c.MaxEventStreamsPerKey, "server-sent event streams one API key may hold at once; 0 = no limit but --max-event-streams")
 	}
 	if def("request-timeout") {
 		fs.DurationVar(&c.RequestTimeout, "request-timeout", c.RequestTimeout, "time budget of each API request, database calls included")
@@ -438,6 +449,9 @@ func (c *Config) validateAdmission() error {
 	}
 	if c.ShedQueue < 0 || c.ShedQueue > maxConcurrency {
 		return fmt.Errorf("--shed-queue must be 0 to %d", maxConcurrency)
+	}
+	if c.MaxEventStreams < 0 || c.MaxEventStreams > maxConcurrency || c.MaxEventStreamsPerKey < 0 || c.MaxEventStreamsPerKey > maxConcurrency {
+		return fmt.Errorf("--max-event-streams and --max-event-streams-per-key must be 0 to %d", maxConcurrency)
 	}
 	if c.RequestTimeout < 10*time.Millisecond || c.RequestTimeout > time.Hour {
 		return fmt.Errorf("--request-timeout must be 10ms to 1h")

@@ -125,6 +125,31 @@ func TestAdmissionFlags(t *testing.T) {
 	}
 }
 
+func TestEventStreamFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args          []string
+		total, perKey int
+		valid         bool
+	}{
+		{nil, 256, 64, true},
+		{[]string{"--max-event-streams", "8", "--max-event-streams-per-key", "2"}, 8, 2, true},
+		{[]string{"--max-event-streams", "0", "--max-event-streams-per-key", "0"}, 0, 0, true},
+		{[]string{"--max-event-streams", "-1"}, -1, 64, false},
+		{[]string{"--max-event-streams-per-key", "100001"}, 256, 100001, false},
+	} {
+		c := Default()
+		if err := c.FlagSet("serve", io.Discard).Parse(tc.args); err != nil {
+			t.Fatalf("Parse(%q) = %v", tc.args, err)
+		}
+		if err := c.Validate(); (err == nil) != tc.valid {
+			t.Errorf("Validate() after %q = %v, want valid %v", tc.args, err, tc.valid)
+		}
+		if c.MaxEventStreams != tc.total || c.MaxEventStreamsPerKey != tc.perKey {
+			t.Errorf("after %q: MaxEventStreams %d, per key %d; want %d, %d", tc.args, c.MaxEventStreams, c.MaxEventStreamsPerKey, tc.total, tc.perKey)
+		}
+	}
+}
+
 func TestAdmissionFlagsRefused(t *testing.T) {
 	for _, args := range [][]string{
 		{"--max-concurrency", "x"}, {"--max-concurrency", "-1"}, {"--max-concurrency", "1/2"},

@@ -1,4 +1,4 @@
-// Package readcache keeps what account reads return between requests, in
+// Package readcache keeps what reads return between requests, in
 // two levels: memory (otter, bounded by a byte budget) and, optionally, a
 // Redis shared by every replica. It implements account.ReadCache.
 //
@@ -6,9 +6,10 @@
 // data key as wrapped by the key-encryption keys), its fragments in stored
 // form (sealed with the account's data key when pii or secret) and its
 // identifiers; per identifier, the ID of its holder or the fact that none
-// holds it. Nothing is decrypted on the way in: sealed fragments stay
-// sealed in memory and in Redis, and are opened per read, as from the
-// database. Redis is trusted with neither the data nor its integrity:
+// holds it; and, in namespaces of immutable entries (Immutable), values
+// whose key names them forever, such as relationship check results.
+// Nothing is decrypted on the way in: sealed fragments stay sealed in
+// memory and in Redis, and are opened per read, as from the database. Redis is trusted with neither the data nor its integrity:
 // every entry is sealed with AES-256-GCM under a key derived from the
 // server secret, bound to its key name, and ignored if it does not open;
 // identifiers are named by keyed hashes, never by their values.
@@ -17,9 +18,15 @@
 // source held every commit, and is never served once MaxStaleness has
 // passed since then, whatever happened to the invalidations. Within the
 // bound, a committed write drops the account's entries at once on the
-// replica that made it (memory and Redis) and, through the event stream,
-// on every other replica; an entry older than an invalidation seen is
-// refused even when a slow load stores it afterwards. Concurrent misses
+// replica that made it (memory) and, through the event stream, on every
+// other replica; an entry older than an invalidation seen is refused even
+// when a slow load stores it afterwards. In Redis the write leaves a
+// tombstone of its version instead of the entry, and entries are stored
+// by a compare-and-set script that refuses to replace an entry as new or
+// a tombstone newer: a load that read the account before the write cannot
+// put its entry back after the tombstone, whichever replica made it, and
+// a replica that starts afresh (no invalidations seen) reads the
+// tombstone as a miss and raises its own floor to it. Concurrent misses
 // of one key share one load (singleflight).
 package readcache
 
@@ -36,6 +43,7 @@ import (
 
 	"github.com/atriumid/atrium/internal/account"
 	"github.com/atriumid/atrium/internal/fault"
+	"github.com/maypok86/otter/v2"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -64,6 +72,8 @@ type Stats struct {
 	Shared       int64 // served from Redis
 	Misses       int64 // loaded from the database
 	RemoteErrors int64 // Redis calls that failed, and entries that did not open
+	Tombstones   int64 // Redis reads that found a write's tombstone
+	RefusedFills int64 // Redis writes refused for an entry or tombstone as new
 	Bytes        int64 // memory the entries take now, approximately
 }
 
@@ -74,10 +84,11 @@ type Cache struct {
 	aead  cipher.AEAD // seals Redis entries
 	idKey []byte      // keys the hashes that name identifiers
 
-	accounts *layer[account.Snapshot]
-	holders  *layer[string]
+	accounts  *layer[account.Snapshot]
+	holders   *layer[string]
+	immutable *otter.Cache[string, []byte] // every Immutable namespace's memory
 
-	hits, shared, misses, remoteErrors atomic.Int64
+	hits, shared, misses, remoteErrors, tombstones, refusedFills atomic.Int64
 }
 
 var _ account.ReadCache = (*Cache)(nil)
@@ -103,10 +114,11 @@ func New(o Options) (*Cache, error) {
 	if c.aead, err = cipher.NewGCM(block); err != nil {
 		return nil, fault.Wrap(op, fault.Internal, err)
 	}
-	// Unknown identifiers get a tenth of the budget: enough to absorb a
-	// burst of lookups of names nobody holds, never enough to push
-	// accounts out.
-	c.accounts = newLayer(c, "a", o.MaxBytes*8/10, snapshotWeight, encodeSnapshot, decodeSnapshot)
+	// Identifiers get a fifth of the budget: enough to absorb a burst of
+	// lookups of names nobody holds, never enough to push accounts out.
+	// Immutable entries (check results) get another fifth.
+	c.accounts = newLayer(c, "a", o.MaxBytes*6/10, snapshotWeight, encodeSnapshot, decodeSnapshot)
+	c.immutable = newImmutableMemory(o.MaxBytes * 2 / 10)
 	c.holders = newLayer(c, "i", o.MaxBytes*2/10, func(v string) int { return len(v) }, func(v string) []byte { return []byte(v) },
 		func(b []byte) (string, error) { return string(b), nil })
 	return c, nil
@@ -117,7 +129,8 @@ func (c *Cache) now() time.Time { return c.opts.Now() }
 // Stats returns the counts so far.
 func (c *Cache) Stats() Stats {
 	return Stats{Hits: c.hits.Load(), Shared: c.shared.Load(), Misses: c.misses.Load(), RemoteErrors: c.remoteErrors.Load(),
-		Bytes: int64(c.accounts.mem.WeightedSize() + c.holders.mem.WeightedSize())}
+		Tombstones: c.tombstones.Load(), RefusedFills: c.refusedFills.Load(),
+		Bytes: int64(c.accounts.mem.WeightedSize() + c.holders.mem.WeightedSize() + c.immutable.WeightedSize())}
 }
 
 // Account implements account.ReadCache.

@@ -206,6 +206,8 @@ func TestMemoryStaysWithinBudget(t *testing.T) {
 	}
 }
 
+var sharedSecret = []byte("0123456789abcdef0123456789abcdef")
+
 func sharedPair(t *testing.T) (*readcache.Cache, *readcache.Cache, *redis.Client, string) {
 	url, prefix := testenv.RedisURL(t)
 	opt, err := redis.ParseURL(url)
@@ -221,9 +223,8 @@ func sharedPair(t *testing.T) (*readcache.Cache, *readcache.Cache, *redis.Client
 		}
 		rdb.Close()
 	})
-	secret := []byte("0123456789abcdef0123456789abcdef")
-	a := newCache(t, readcache.Options{Redis: rdb, RedisPrefix: prefix, Secret: secret})
-	b := newCache(t, readcache.Options{Redis: rdb, RedisPrefix: prefix, Secret: secret})
+	a := newCache(t, readcache.Options{Redis: rdb, RedisPrefix: prefix, Secret: sharedSecret})
+	b := newCache(t, readcache.Options{Redis: rdb, RedisPrefix: prefix, Secret: sharedSecret})
 	return a, b, rdb, prefix
 }
 
@@ -236,17 +237,145 @@ func TestSharedLevelServesOtherReplicas(t *testing.T) {
 	if err != nil || snap.Account.Version != 1 || src.loads.Load() != 1 || b.Stats().Shared != 1 {
 		t.Fatalf("b: %v %v, %d loads, stats %+v; want version 1 from Redis", snap.Account, err, src.loads.Load(), b.Stats())
 	}
-	// A write on a drops the shared entry: b, missing in memory after its
-	// event, loads from the source.
+	// A write on a replaces the shared entry with its tombstone: b,
+	// missing in memory after its event, loads from the source.
 	src.version.Store(2)
 	a.Written(ctx, "usr_1", 2)
-	if n, err := rdb.Exists(ctx, prefix+"a:usr_1").Result(); n != 0 || err != nil {
-		t.Errorf("the shared entry after a write on a: %d keys, %v; want it deleted", n, err)
+	if raw, err := rdb.Get(ctx, prefix+"a:usr_1").Result(); raw != "0000000000000000002d" || err != nil {
+		t.Errorf("the shared value after a write on a = %q, %v; want the tombstone of version 2", raw, err)
 	}
 	b.Forget("usr_1", 2, false)
 	snap, _ = b.Account(ctx, "usr_1", src.load("usr_1"))
-	if snap.Account.Version != 2 {
-		t.Fatalf("b after the write: version %d, want 2", snap.Account.Version)
+	if snap.Account.Version != 2 || b.Stats().Tombstones != 1 {
+		t.Fatalf("b after the write: version %d, stats %+v; want 2 loaded past the tombstone", snap.Account.Version, b.Stats())
+	}
+	// The load of version 2 replaced the tombstone: a third replica reads
+	// it from Redis.
+	c := newCache(t, readcache.Options{Redis: rdb, RedisPrefix: prefix, Secret: sharedSecret})
+	snap, _ = c.Account(ctx, "usr_1", src.load("usr_1"))
+	if snap.Account.Version != 2 || c.Stats().Shared != 1 {
+		t.Fatalf("a third replica: version %d, stats %+v; want 2 from Redis", snap.Account.Version, c.Stats())
+	}
+}
+
+// blockingLoad returns a load that reads the source's version at once,
+// then reports it on read and returns it only when release is closed: a
+// load that read the database before a write and stores its entry after.
+func blockingLoad(src *source, id string, read chan<- int64, release <-chan struct{}) func(context.Context) (account.Snapshot, error) {
+	return func(ctx context.Context) (account.Snapshot, error) {
+		snap, err := src.load(id)(ctx)
+		read <- snap.Account.Version
+		<-release
+		return snap, err
+	}
+}
+
+// A load that read version 1 before a write cannot store its entry in
+// Redis after the write's invalidation, so that a replica that knows of no
+// invalidation (one that restarted) never reads it there.
+func TestSlowLoadCannotRefillSharedEntryAfterWrite(t *testing.T) {
+	for _, tc := range []struct {
+		writer  string
+		refused int64 // fills the script refused: none when the loader's floor stops it first
+	}{{"the loading replica", 0}, {"another replica", 1}} {
+		t.Run(tc.writer, func(t *testing.T) {
+			a, b, rdb, prefix := sharedPair(t)
+			ctx := context.Background()
+			src := newSource()
+			read, release := make(chan int64), make(chan struct{})
+			done := make(chan account.Snapshot)
+			go func() {
+				snap, err := a.Account(ctx, "usr_1", blockingLoad(src, "usr_1", read, release))
+				if err != nil {
+					t.Error(err)
+				}
+				done <- snap
+			}()
+			if v := <-read; v != 1 {
+				t.Fatalf("the slow load read version %d, want 1", v)
+			}
+			src.version.Store(2) // the write commits while the load is in flight
+			w := a
+			if tc.refused > 0 {
+				w = b
+			}
+			w.Written(ctx, "usr_1", 2)
+			close(release)
+			<-done
+			if got := a.Stats().RefusedFills; got != tc.refused {
+				t.Fatalf("refused fills on the loading replica = %d, want %d", got, tc.refused)
+			}
+			raw, err := rdb.Get(ctx, prefix+"a:usr_1").Result()
+			if raw != "0000000000000000002d" || err != nil {
+				t.Fatalf("Redis after the slow load = %q, %v; want the write's tombstone", raw, err)
+			}
+			fresh := newCache(t, readcache.Options{Redis: rdb, RedisPrefix: prefix, Secret: sharedSecret})
+			snap, err := fresh.Account(ctx, "usr_1", src.load("usr_1"))
+			if err != nil || snap.Account.Version != 2 {
+				t.Fatalf("a restarted replica read version %d, %v; want 2", snap.Account.Version, err)
+			}
+			if s := fresh.Stats(); s.Shared != 0 || s.Misses != 1 || s.Tombstones != 1 {
+				t.Fatalf("a restarted replica's stats %+v; want one miss past a tombstone", s)
+			}
+		})
+	}
+}
+
+// A replica that reads a tombstone keeps nothing older than its version,
+// even from a load that returns an older version (a lagging database
+// replica): the next read loads again.
+func TestTombstoneRaisesTheFloorOfAFreshReplica(t *testing.T) {
+	a, b, _, _ := sharedPair(t)
+	ctx := context.Background()
+	a.Written(ctx, "usr_1", 3)
+	src := newSource() // version 1: older than the tombstone
+	for range 2 {
+		if snap, _ := b.Account(ctx, "usr_1", src.load("usr_1")); snap.Account.Version != 1 {
+			t.Fatalf("version %d, want what the database answered (1)", snap.Account.Version)
+		}
+	}
+	if n := src.loads.Load(); n != 2 {
+		t.Fatalf("%d loads, want 2: an entry older than the tombstone was kept", n)
+	}
+	if s := b.Stats(); s.Hits != 0 || s.RefusedFills != 0 {
+		t.Fatalf("stats %+v: an entry older than the tombstone was served or offered to Redis", s)
+	}
+}
+
+// The fill script orders Redis values by version, then a tombstone before
+// the entry of its own version.
+func TestSharedFillOrder(t *testing.T) {
+	a, b, rdb, prefix := sharedPair(t)
+	ctx := context.Background()
+	put := func(c *readcache.Cache, v int64) {
+		c.PutAccount(ctx, account.Snapshot{Account: account.Record{ID: "usr_1", Version: v}, AsOf: time.Now()})
+	}
+	version := func() string {
+		raw, err := rdb.Get(ctx, prefix+"a:usr_1").Bytes()
+		if err != nil || len(raw) < 20 {
+			t.Fatalf("Redis value %q, %v", raw, err)
+		}
+		return string(raw[:20])
+	}
+	steps := []struct {
+		do   func()
+		want string
+	}{
+		{func() { put(a, 5) }, "0000000000000000005e"},
+		{func() { put(b, 4) }, "0000000000000000005e"},                  // older entry refused
+		{func() { b.Written(ctx, "usr_1", 5) }, "0000000000000000005e"}, // a tombstone of its own version refused
+		{func() { b.Written(ctx, "usr_1", 6) }, "0000000000000000006d"},
+		{func() { b.Written(ctx, "usr_1", 6) }, "0000000000000000006d"},
+		{func() { put(a, 5) }, "0000000000000000006d"}, // older than the tombstone
+		{func() { put(a, 6) }, "0000000000000000006e"}, // the write's own version
+		{func() { put(b, 10_000_000_001) }, "0000000010000000001e"},
+		{func() { put(a, 9_999_999_999) }, "0000000010000000001e"},
+	}
+	for i, s := range steps {
+		s.do()
+		if got := version(); got != s.want {
+			t.Fatalf("step %d: Redis prefix %q, want %q", i, got, s.want)
+		}
 	}
 }
 
@@ -295,5 +424,42 @@ func TestSharedEntriesAreSealed(t *testing.T) {
 	snap, _ := b.Account(ctx, "usr_2", src.load("usr_2"))
 	if snap.Account.ID != "usr_2" {
 		t.Fatalf("an entry replayed under another key was served: %+v", snap.Account)
+	}
+}
+
+// Immutable entries are shared through Redis, sealed and named by keyed
+// hashes, and one that does not open is a miss.
+func TestImmutableEntriesShared(t *testing.T) {
+	a, b, rdb, prefix := sharedPair(t)
+	ctx := context.Background()
+	a.Immutable("checks").Put(ctx, []string{"user:ada member org:acme"}, [][]byte{[]byte("1")})
+	onB := b.Immutable("checks")
+	keys := []string{"user:ada member org:acme", "user:bob member org:acme"}
+	got := onB.Get(ctx, keys)
+	if string(got[0]) != "1" || got[1] != nil {
+		t.Fatalf("Get on b = %q, want [1 nil]", got)
+	}
+	if s := onB.Stats(); s.Shared != 1 || s.Misses != 1 || s.Hits != 0 {
+		t.Fatalf("stats on b %+v, want one read from Redis and one miss", s)
+	}
+	if onB.Get(ctx, keys[:1]); onB.Stats().Hits != 1 {
+		t.Fatalf("the entry read from Redis was not kept in memory: %+v", onB.Stats())
+	}
+	if got := b.Immutable("other").Get(ctx, keys[:1]); got[0] != nil {
+		t.Fatalf("another namespace read %q", got[0])
+	}
+	rks, err := rdb.Keys(ctx, prefix+"f:*").Result()
+	if err != nil || len(rks) != 1 {
+		t.Fatalf("Redis keys %v, %v; want one", rks, err)
+	}
+	raw, _ := rdb.Get(ctx, rks[0]).Bytes()
+	if bytes.Contains([]byte(rks[0]), []byte("ada")) || string(raw) == "1" {
+		t.Fatalf("the key or value is in the clear: %q = %q", rks[0], raw)
+	}
+	raw[len(raw)-1] ^= 1
+	rdb.Set(ctx, rks[0], raw, time.Minute)
+	c := newCache(t, readcache.Options{Redis: rdb, RedisPrefix: prefix, Secret: sharedSecret})
+	if got := c.Immutable("checks").Get(ctx, keys[:1]); got[0] != nil || c.Stats().RemoteErrors != 1 {
+		t.Fatalf("a tampered entry read as %q, stats %+v", got[0], c.Stats())
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -20,9 +22,48 @@ const (
 	// remoteTimeout bounds one call to the shared layer; a slow or failed
 	// call is a miss, never an error of the read.
 	remoteTimeout = 100 * time.Millisecond
-	headerLen     = 16 // version and as-of time, 8 bytes each
 	maxFloors     = 1 << 16
 )
+
+// A Redis value starts with a clear prefix that the fill script compares:
+// the source's version in versionDigits decimal digits, then a kind byte.
+// An entry's prefix is followed by a nonce and, sealed with the prefix as
+// additional data, its as-of time and encoded value; a tombstone is the
+// prefix alone. Since markTombstone < markEntry, prefixes order by
+// version, then a tombstone before the entry of its own version.
+const (
+	versionDigits = 19 // every non-negative int64
+	prefixLen     = versionDigits + 1
+	markTombstone = 'd'
+	markEntry     = 'e'
+)
+
+// fill stores ARGV[1] under KEYS[1] for ARGV[2] milliseconds unless the
+// value there has a greater or equal prefix: an entry is never replaced
+// by an older one nor by a tombstone of its own version, and a tombstone
+// of version v refuses every entry older than v. The version is compared
+// in two parts, each exact as a Lua number, and never as a string, whose
+// order follows the server's locale.
+var fill = redis.NewScript(`
+local function rank(s)
+  return tonumber(string.sub(s, 1, 10)), tonumber(string.sub(s, 11, 19)), string.byte(s, 20)
+end
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local a1, a2, a3 = rank(cur)
+  local b1, b2, b3 = rank(ARGV[1])
+  if a1 and a2 and a3 and (a1 > b1 or a1 == b1 and (a2 > b2 or a2 == b2 and a3 >= b3)) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
+
+// remotePrefix returns the clear prefix of a Redis value of version.
+func remotePrefix(version int64, mark byte) []byte {
+	return fmt.Appendf(nil, "%0*d%c", versionDigits, max(version, 0), mark)
+}
 
 // entry is one cached value with what decides whether it may still be
 // served.
@@ -138,25 +179,35 @@ func (l *layer[V]) put(ctx context.Context, key string, e entry[V]) {
 }
 
 // forget drops the entries of key below version from memory and refuses
-// them for MaxStaleness; with remote set it also deletes key from Redis.
+// them for MaxStaleness; with remote set it also leaves in Redis a
+// tombstone of version, which refuses older entries there for as long,
+// whichever replica (or a load begun before the write) tries to store
+// them.
 func (l *layer[V]) forget(ctx context.Context, key string, version int64, remote bool) {
+	l.raiseFloor(key, version)
+	if e, ok := l.mem.GetIfPresent(key); ok && e.version < version {
+		l.mem.Invalidate(key)
+	}
+	if remote {
+		l.remoteFill(ctx, key, remotePrefix(version, markTombstone), l.tombstoneTTL())
+	}
+}
+
+// raiseFloor refuses entries of key below version for MaxStaleness.
+func (l *layer[V]) raiseFloor(key string, version int64) {
 	l.floors.Compute(key, func(old int64, found bool) (int64, otter.ComputeOp) {
 		if found && old >= version {
 			return old, otter.CancelOp
 		}
 		return version, otter.WriteOp
 	})
-	if e, ok := l.mem.GetIfPresent(key); ok && e.version < version {
-		l.mem.Invalidate(key)
-	}
-	if remote && l.c.redis != nil {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), remoteTimeout)
-		defer cancel()
-		if err := l.c.redis.Del(rctx, l.remoteKey(key)).Err(); err != nil {
-			l.c.remoteErrors.Add(1)
-		}
-	}
 }
+
+// tombstoneTTL is how long a tombstone stays in Redis: twice the
+// staleness bound. Any entry it must refuse was loaded before the write
+// committed, so expires within the bound of the write anyway; the margin
+// absorbs the skew between the replicas' clocks, which set entries' TTLs.
+func (l *layer[V]) tombstoneTTL() time.Duration { return 2 * l.c.opts.MaxStaleness }
 
 // forgetAbsent makes every version-0 entry in memory unservable; they
 // leave as they expire or are evicted.
@@ -166,10 +217,12 @@ func (l *layer[V]) forgetAbsent() {
 
 func (l *layer[V]) remoteKey(key string) string { return l.c.opts.RedisPrefix + l.name + ":" + key }
 
-// remoteGet reads key from Redis. An entry that does not open is
-// ignored: Redis is shared infrastructure, trusted neither with the data
-// (entries are encrypted) nor with its integrity (and authenticated, bound
-// to their key).
+// remoteGet reads key from Redis. A tombstone is a miss that raises the
+// key's floor to its version, so that nothing older is kept or served
+// here. An entry that does not open is ignored: Redis is shared
+// infrastructure, trusted neither with the data (entries are encrypted)
+// nor with its integrity (and authenticated, bound to their key and
+// version).
 func (l *layer[V]) remoteGet(ctx context.Context, key string) (entry[V], bool) {
 	if l.c.redis == nil {
 		return entry[V]{}, false
@@ -184,28 +237,44 @@ func (l *layer[V]) remoteGet(ctx context.Context, key string) (entry[V], bool) {
 		}
 		return entry[V]{}, false
 	}
+	version, mark, ok := parsePrefix(b)
+	if ok && mark == markTombstone && len(b) == prefixLen {
+		l.c.tombstones.Add(1)
+		l.raiseFloor(key, version)
+		return entry[V]{}, false
+	}
 	ns := l.c.aead.NonceSize()
-	if len(b) < ns {
+	if !ok || mark != markEntry || len(b) < prefixLen+ns {
 		l.c.remoteErrors.Add(1)
 		return entry[V]{}, false
 	}
-	body, err := l.c.aead.Open(nil, b[:ns], b[ns:], []byte(rk))
-	if err != nil || len(body) < headerLen {
+	body, err := l.c.aead.Open(nil, b[prefixLen:prefixLen+ns], b[prefixLen+ns:], append([]byte(rk), b[:prefixLen]...))
+	if err != nil || len(body) < 8 {
 		l.c.remoteErrors.Add(1)
 		return entry[V]{}, false
 	}
-	v, err := l.dec(body[headerLen:])
+	v, err := l.dec(body[8:])
 	if err != nil {
 		l.c.remoteErrors.Add(1)
 		return entry[V]{}, false
 	}
-	return entry[V]{val: v, version: int64(binary.BigEndian.Uint64(body)), asOf: time.UnixMicro(int64(binary.BigEndian.Uint64(body[8:]))).UTC()}, true
+	return entry[V]{val: v, version: version, asOf: time.UnixMicro(int64(binary.BigEndian.Uint64(body))).UTC()}, true
+}
+
+// parsePrefix returns the version and kind byte of a Redis value.
+func parsePrefix(b []byte) (int64, byte, bool) {
+	if len(b) < prefixLen {
+		return 0, 0, false
+	}
+	v, err := strconv.ParseInt(string(b[:versionDigits]), 10, 64)
+	return v, b[versionDigits], err == nil && v >= 0
 }
 
 // remoteSet writes e to Redis, encrypted, for what is left of its
-// staleness bound. A cached absence (version 0) stays in memory: other
-// replicas could not tell it from one made before the identifier was
-// added, which only this replica's forgetAbsent generation records.
+// staleness bound, unless Redis holds an entry as new or a tombstone
+// newer. A cached absence (version 0) stays in memory: other replicas
+// could not tell it from one made before the identifier was added, which
+// only this replica's forgetAbsent generation records.
 func (l *layer[V]) remoteSet(ctx context.Context, key string, e entry[V]) {
 	if l.c.redis == nil || e.version == 0 {
 		return
@@ -214,16 +283,28 @@ func (l *layer[V]) remoteSet(ctx context.Context, key string, e entry[V]) {
 	if ttl < time.Millisecond {
 		return
 	}
-	body := binary.BigEndian.AppendUint64(nil, uint64(e.version))
-	body = binary.BigEndian.AppendUint64(body, uint64(e.asOf.UnixMicro()))
+	body := binary.BigEndian.AppendUint64(nil, uint64(e.asOf.UnixMicro()))
 	body = append(body, l.enc(e.val)...)
-	rk := l.remoteKey(key)
+	prefix := remotePrefix(e.version, markEntry)
 	nonce := make([]byte, l.c.aead.NonceSize())
 	rand.Read(nonce)
-	sealed := l.c.aead.Seal(nonce, nonce, body, []byte(rk))
-	rctx, cancel := context.WithTimeout(ctx, remoteTimeout)
+	sealed := l.c.aead.Seal(append(prefix, nonce...), nonce, body, append([]byte(l.remoteKey(key)), prefix...))
+	l.remoteFill(ctx, key, sealed, ttl)
+}
+
+// remoteFill runs the fill script: it stores value under key for ttl
+// unless Redis holds a value that the fill may not replace.
+func (l *layer[V]) remoteFill(ctx context.Context, key string, value []byte, ttl time.Duration) {
+	if l.c.redis == nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), remoteTimeout)
 	defer cancel()
-	if err := l.c.redis.Set(rctx, rk, sealed, ttl).Err(); err != nil {
+	stored, err := fill.Run(rctx, l.c.redis, []string{l.remoteKey(key)}, value, ttl.Milliseconds()).Int()
+	switch {
+	case err != nil:
 		l.c.remoteErrors.Add(1)
+	case stored == 0:
+		l.c.refusedFills.Add(1)
 	}
 }
