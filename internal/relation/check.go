@@ -3,7 +3,6 @@ package relation
 import (
 	"context"
 	"errors"
-	"slices"
 
 	"github.com/atriumid/atrium/internal/fault"
 )
@@ -125,10 +124,6 @@ const (
 // definite answer (yes or no) for the lifetime of one request; unknown
 // answers depend on what is being evaluated around them and are never
 // remembered. Not safe for concurrent use.
-//
-// It reads an object once for all the relations a check of it may visit
-// (see plan), and reads the next level of the graph ahead, in one read for
-// all its usersets, before walking it depth first.
 type checker struct {
 	op       string
 	m        *Model
@@ -139,22 +134,9 @@ type checker struct {
 	memo     map[objRel]tri
 	active   map[objRel]bool
 	queries  map[relKey][]SubjectQuery // direct-read queries per relation
-	plans    map[relKey]*plan
-	// read holds the direct reads made so far: the subjects of
-	// object#relation that directQueries selects. sets holds the tupleset
-	// reads: the objects in object#tupleset.
+	// read holds direct reads made ahead of need (see prefetch): the
+	// subjects of object#relation that directQueries selects.
 	read map[objRel][]Subject
-	sets map[objRel][]Subject
-	seen map[objRel]bool // of one walk of proves
-}
-
-// plan is what one read of an object brings for a check of one of its
-// relations: the relations that the check may visit on the same object
-// (through computed usersets and set operations) whose direct part may
-// hold the subject, and the tuple-to-userset steps that may lead to it.
-type plan struct {
-	direct []string
-	ttus   []*Rewrite
 }
 
 func newChecker(op string, m *Model, r TupleReader, s Subject, maxDepth int) *checker {
@@ -162,7 +144,7 @@ func newChecker(op string, m *Model, r TupleReader, s Subject, maxDepth int) *ch
 		op: op, m: m, r: r, subject: s, kind: SubjectType{s.Type, s.Relation},
 		maxDepth: depthLimit(maxDepth),
 		memo:     map[objRel]tri{}, active: map[objRel]bool{}, queries: map[relKey][]SubjectQuery{},
-		plans: map[relKey]*plan{}, read: map[objRel][]Subject{}, sets: map[objRel][]Subject{}, seen: map[objRel]bool{},
+		read: map[objRel][]Subject{},
 	}
 }
 
@@ -194,16 +176,6 @@ func (c *checker) check(ctx context.Context, obj Object, rel string, depth int) 
 	}
 	if err := ctx.Err(); err != nil {
 		return no, ctxError(c.op, err)
-	}
-	if err := c.ensure(ctx, []objRel{k}, 1); err != nil {
-		return no, err
-	}
-	if c.proves(obj, rel, depth) {
-		c.memo[k] = yes
-		return yes, nil
-	}
-	if err := c.ensure(ctx, c.ahead(obj, rel), readAhead); err != nil {
-		return no, err
 	}
 	c.active[k] = true
 	v, err := c.rewrite(ctx, obj, rel, c.m.relation(obj.Type, rel).Rewrite, depth)
@@ -345,10 +317,18 @@ func (c *checker) hit(subs []Subject) bool {
 	return false
 }
 
-// direct answers the direct part of obj#rel from its read, made by check
-// before it evaluates the rewrite of obj's relation.
 func (c *checker) direct(ctx context.Context, obj Object, rel string, depth int) (tri, error) {
-	subs := c.read[objRel{obj, rel}]
+	subs, ok := c.read[objRel{obj, rel}]
+	if !ok {
+		qs := c.directQueries(obj.Type, rel)
+		if len(qs) == 0 {
+			return no, nil
+		}
+		var err error
+		if subs, err = readSubjects(ctx, c.r, obj, rel, qs); err != nil {
+			return no, readError(c.op, err)
+		}
+	}
 	if c.hit(subs) {
 		return yes, nil
 	}
@@ -359,26 +339,26 @@ func (c *checker) direct(ctx context.Context, obj Object, rel string, depth int)
 	return c.anyOf(ctx, next, depth)
 }
 
-// readAhead is how many usersets are read ahead at a time: enough for one
-// read to serve a whole level of a wide graph, few enough that a subject
-// found early does not pay for reading thousands of siblings.
+// readAhead is how many usersets anyOf reads ahead at a time: enough for
+// one read to serve a whole level of a wide graph, few enough that a
+// subject found early does not pay for reading thousands of siblings.
 const readAhead = 32
 
 // anyOf answers whether the subject is in any of the usersets next. It
-// reads ahead, readAhead usersets at a time and in one read, what they
-// hold, and looks first at those that what is read proves to hold the
-// subject: the order of a union does not change its answer.
+// reads ahead, readAhead usersets at a time and in one read per relation,
+// what their direct parts hold, and looks first at those that hold the
+// subject itself: the order of a union does not change its answer.
 func (c *checker) anyOf(ctx context.Context, next []objRel, depth int) (tri, error) {
 	var acc anyOf
 	for i := range next {
 		if i%readAhead == 0 {
 			batch := next[i:min(i+readAhead, len(next))]
-			if err := c.ensure(ctx, batch, readAhead); err != nil {
+			if err := c.prefetch(ctx, batch); err != nil {
 				return no, err
 			}
 			first := 0
 			for j, k := range batch {
-				if c.proves(k.obj, k.rel, depth+1) {
+				if c.hit(c.read[k]) {
 					batch[first], batch[j] = batch[j], batch[first]
 					first++
 				}
@@ -391,255 +371,65 @@ func (c *checker) anyOf(ctx context.Context, next []objRel, depth int) (tri, err
 	return acc.result()
 }
 
-// plan returns the plan of a check of typ#rel (see plan).
-func (c *checker) plan(typ, rel string) *plan {
-	if p, ok := c.plans[relKey{typ, rel}]; ok {
-		return p
+// prefetch reads, for the usersets in next that are neither answered nor
+// read yet, what their direct parts select: one read for all the objects
+// of each relation met at least twice (one object alone is read when it is
+// checked).
+func (c *checker) prefetch(ctx context.Context, next []objRel) error {
+	if len(next) < 2 {
+		return nil
 	}
-	p := &plan{}
-	seen := map[string]bool{}
-	var walk func(r string, w *Rewrite)
-	walk = func(r string, w *Rewrite) {
-		switch w.Op {
-		case OpDirect:
-			if len(c.directQueries(typ, r)) > 0 {
-				p.direct = append(p.direct, r)
-			}
-		case OpComputed:
-			if !seen[w.Relation] && c.m.index.canContain(typ, w.Relation, c.kind) {
-				seen[w.Relation] = true
-				walk(w.Relation, c.m.relation(typ, w.Relation).Rewrite)
-			}
-		case OpTupleToUser:
-			for _, d := range c.m.relation(typ, w.Tupleset).direct {
-				if c.m.index.canContain(d.Type, w.Relation, c.kind) {
-					p.ttus = append(p.ttus, w)
-					break
-				}
-			}
-		default:
-			for _, ch := range w.Children {
-				walk(r, ch)
-			}
-		}
-	}
-	if c.m.index.canContain(typ, rel, c.kind) {
-		seen[rel] = true
-		walk(rel, c.m.relation(typ, rel).Rewrite)
-	}
-	c.plans[relKey{typ, rel}] = p
-	return p
-}
-
-// tuplesetQueries returns the read of the tupleset typ#ts: every object it
-// holds, whichever relation of theirs is computed from it.
-func (c *checker) tuplesetQueries(typ, ts string) []SubjectQuery {
-	var qs []SubjectQuery
-	for _, d := range c.m.relation(typ, ts).direct {
-		if !slices.ContainsFunc(qs, func(q SubjectQuery) bool { return q.Type == d.Type }) {
-			qs = append(qs, SubjectQuery{Type: d.Type})
-		}
-	}
-	return qs
-}
-
-// ensure reads what the plans of up to limit of keys need and is not read
-// yet, in one read (two when a relation is both read directly and as a
-// tupleset). Keys already answered or with nothing left to read do not
-// count towards limit.
-func (c *checker) ensure(ctx context.Context, keys []objRel, limit int) error {
-	var b readBatch
-	for _, k := range keys {
-		if limit == 0 {
-			break
-		}
-		if _, done := c.memo[k]; done {
+	groups := map[relKey][]string{}
+	var order []relKey
+	seen := map[objRel]bool{}
+	for _, k := range next {
+		if _, done := c.memo[k]; done || seen[k] {
 			continue
 		}
-		p := c.plan(k.obj.Type, k.rel)
-		added := false
-		for _, r := range p.direct {
-			if _, done := c.read[objRel{k.obj, r}]; !done {
-				added = b.add(k.obj, r, false, c.directQueries) || added
-			}
-		}
-		for _, w := range p.ttus {
-			if _, done := c.sets[objRel{k.obj, w.Tupleset}]; !done {
-				added = b.add(k.obj, w.Tupleset, true, c.tuplesetQueries) || added
-			}
-		}
-		if added {
-			limit--
-		}
-	}
-	// A relation read both ways goes to a second read: a reader never
-	// sees the same relation twice in one.
-	var calls [2][]SubjectRead
-	for i, rd := range b.reads {
-		n := 0
-		if b.tupleset[i] && b.find(rd.ObjectType, rd.Relation, false) >= 0 {
-			n = 1
-		}
-		calls[n] = append(calls[n], rd)
-	}
-	for n, call := range calls {
-		if len(call) == 0 {
+		if _, done := c.read[k]; done {
 			continue
 		}
-		ts, err := c.r.ReadSubjects(ctx, call)
+		seen[k] = true
+		rk := relKey{k.obj.Type, k.rel}
+		if _, ok := groups[rk]; !ok {
+			order = append(order, rk)
+		}
+		groups[rk] = append(groups[rk], k.obj.ID)
+	}
+	for _, rk := range order {
+		ids := groups[rk]
+		if len(ids) < 2 || !c.m.index.canContain(rk.typ, rk.rel, c.kind) {
+			continue
+		}
+		qs := c.directQueries(rk.typ, rk.rel)
+		if len(qs) == 0 {
+			continue
+		}
+		ts, err := c.r.ReadSubjects(ctx, rk.typ, ids, rk.rel, qs)
 		if err != nil {
 			return readError(c.op, err)
 		}
-		into := func(typ, rel string) map[objRel][]Subject {
-			if n == 0 && b.find(typ, rel, false) >= 0 {
-				return c.read
-			}
-			return c.sets
-		}
-		for _, rd := range call {
-			m := into(rd.ObjectType, rd.Relation)
-			for _, id := range rd.ObjectIDs {
-				m[objRel{Object{rd.ObjectType, id}, rd.Relation}] = []Subject{}
-			}
+		for _, id := range ids {
+			c.read[objRel{Object{rk.typ, id}, rk.rel}] = []Subject{}
 		}
 		for _, t := range ts {
-			m := into(t.Object.Type, t.Relation)
 			k := objRel{t.Object, t.Relation}
-			m[k] = append(m[k], t.Subject)
+			c.read[k] = append(c.read[k], t.Subject)
 		}
 	}
 	return nil
 }
 
-// readBatch gathers the reads of one ensure: reads[i] reads a direct part,
-// or a tupleset when tupleset[i] is set.
-type readBatch struct {
-	reads    []SubjectRead
-	tupleset []bool
-}
-
-// find returns the index of the read of typ#rel, or -1.
-func (b *readBatch) find(typ, rel string, tupleset bool) int {
-	for i, rd := range b.reads {
-		if rd.ObjectType == typ && rd.Relation == rel && b.tupleset[i] == tupleset {
-			return i
-		}
-	}
-	return -1
-}
-
-// add adds obj to the read of obj.Type#rel, made with the queries that
-// queries returns, and reports whether obj was not in it yet.
-func (b *readBatch) add(obj Object, rel string, tupleset bool, queries func(typ, rel string) []SubjectQuery) bool {
-	i := b.find(obj.Type, rel, tupleset)
-	if i < 0 {
-		i = len(b.reads)
-		b.reads = append(b.reads, SubjectRead{ObjectType: obj.Type, Relation: rel, Queries: queries(obj.Type, rel)})
-		b.tupleset = append(b.tupleset, tupleset)
-	}
-	if slices.Contains(b.reads[i].ObjectIDs, obj.ID) {
-		return false
-	}
-	b.reads[i].ObjectIDs = append(b.reads[i].ObjectIDs, obj.ID)
-	return true
-}
-
-// ahead returns the usersets that a check of obj#rel visits next, as far
-// as what is read tells: those of the direct parts and tuplesets of its
-// plan.
-func (c *checker) ahead(obj Object, rel string) []objRel {
-	p := c.plan(obj.Type, rel)
-	var out []objRel
-	for _, r := range p.direct {
-		for _, s := range c.read[objRel{obj, r}] {
-			if s.Relation != "" {
-				out = append(out, objRel{s.Object(), s.Relation})
-			}
-		}
-	}
-	for _, w := range p.ttus {
-		for _, o := range c.parents(obj, w) {
-			out = append(out, objRel{o, w.Relation})
-		}
-	}
-	return out
-}
-
-// proves reports whether what is read already proves that the subject has
-// rel to obj, reached within the depth limit through direct parts,
-// computed usersets, unions, intersections and tuple-to-userset steps.
-// Each of these only adds members, so a proof is a yes whatever the rest
-// of the graph holds; not finding one says nothing.
-func (c *checker) proves(obj Object, rel string, depth int) bool {
-	clear(c.seen)
-	return c.provesFrom(obj, rel, depth)
-}
-
-// provesFrom is proves within one walk: c.seen keeps it from visiting a
-// userset twice.
-func (c *checker) provesFrom(obj Object, rel string, depth int) bool {
-	k := objRel{obj, rel}
-	if v, ok := c.memo[k]; ok {
-		return v == yes
-	}
-	if c.seen[k] || depth > c.maxDepth || !c.m.index.canContain(obj.Type, rel, c.kind) {
-		return false
-	}
-	c.seen[k] = true
-	return c.provesRewrite(obj, rel, c.m.relation(obj.Type, rel).Rewrite, depth)
-}
-
-func (c *checker) provesRewrite(obj Object, rel string, w *Rewrite, depth int) bool {
-	switch w.Op {
-	case OpDirect:
-		return c.hit(c.read[objRel{obj, rel}])
-	case OpComputed:
-		return c.provesFrom(obj, w.Relation, depth+1)
-	case OpTupleToUser:
-		for _, o := range c.parents(obj, w) {
-			if c.provesFrom(o, w.Relation, depth+1) {
-				return true
-			}
-		}
-		return false
-	case OpUnion:
-		for _, ch := range w.Children {
-			if c.provesRewrite(obj, rel, ch, depth) {
-				return true
-			}
-		}
-		return false
-	case OpIntersection:
-		for _, ch := range w.Children {
-			if !c.provesRewrite(obj, rel, ch, depth) {
-				return false
-			}
-		}
-		return true
-	}
-	return false // an exclusion needs to know what is not there
-}
-
 func (c *checker) tupleToUserset(ctx context.Context, obj Object, w *Rewrite, depth int) (tri, error) {
-	parents := c.parents(obj, w)
+	parents, err := readParents(ctx, c.op, c.m, c.r, obj, w, c.kind)
+	if err != nil {
+		return no, err
+	}
 	next := make([]objRel, len(parents))
 	for i, p := range parents {
 		next[i] = objRel{p, w.Relation}
 	}
 	return c.anyOf(ctx, next, depth)
-}
-
-// parents returns the objects in obj's tupleset w.Tupleset, as read, whose
-// w.Relation can hold the subject.
-func (c *checker) parents(obj Object, w *Rewrite) []Object {
-	var out []Object
-	for _, s := range c.sets[objRel{obj, w.Tupleset}] {
-		// Wildcards come from a model that allowed one.
-		if s.Relation == "" && !s.IsWildcard() && c.m.index.canContain(s.Type, w.Relation, c.kind) {
-			out = append(out, s.Object())
-		}
-	}
-	return out
 }
 
 // readParents returns the objects in obj's tupleset w.Tupleset whose

@@ -131,7 +131,7 @@ func TestDepthLimit(t *testing.T) {
 // failingReader fails every read with err.
 type failingReader struct{ err error }
 
-func (f failingReader) ReadSubjects(context.Context, []SubjectRead) ([]Tuple, error) {
+func (f failingReader) ReadSubjects(context.Context, string, []string, string, []SubjectQuery) ([]Tuple, error) {
 	return nil, f.err
 }
 
@@ -281,12 +281,10 @@ type countingReader struct {
 	reads, objects int
 }
 
-func (c *countingReader) ReadSubjects(ctx context.Context, reads []SubjectRead) ([]Tuple, error) {
+func (c *countingReader) ReadSubjects(ctx context.Context, typ string, ids []string, rel string, qs []SubjectQuery) ([]Tuple, error) {
 	c.reads++
-	for _, rd := range reads {
-		c.objects += len(rd.ObjectIDs)
-	}
-	return c.TupleReader.ReadSubjects(ctx, reads)
+	c.objects += len(ids)
+	return c.TupleReader.ReadSubjects(ctx, typ, ids, rel, qs)
 }
 
 // TestWideUsersetsReadAhead checks an org whose members are 70 groups,

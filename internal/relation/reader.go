@@ -22,15 +22,6 @@ func (q SubjectQuery) matches(s Subject) bool {
 	return s.Type == q.Type && s.Relation == q.Relation && (q.IDs == nil || slices.Contains(q.IDs, s.ID))
 }
 
-// SubjectRead selects, among the tuples ObjectType:id#Relation@s for every
-// id in ObjectIDs, those whose subject s matches at least one of Queries.
-type SubjectRead struct {
-	ObjectType string
-	ObjectIDs  []string
-	Relation   string
-	Queries    []SubjectQuery
-}
-
 // TupleReader is the storage the evaluator reads tuples from. A SQL store
 // serves both methods from two indexes: (object type, object id, relation,
 // subject) for ReadSubjects and (subject, object type, relation) for
@@ -45,13 +36,13 @@ type SubjectRead struct {
 // is down); any other error is reported as fault.Unavailable. A done ctx
 // must end the read with ctx.Err().
 type TupleReader interface {
-	// ReadSubjects returns the tuples that the reads select. The evaluator
-	// reads many objects and relations at once, all it expects to need at
-	// one level of the graph, so that a store answers a level in one
-	// query. It is never called with no reads, nor with a read of no ids
-	// or no queries, nor with the same id twice in a read, nor with two
-	// reads of the same object type and relation.
-	ReadSubjects(ctx context.Context, reads []SubjectRead) ([]Tuple, error)
+	// ReadSubjects returns the tuples objectType:id#relation@s, for every
+	// id in objectIDs, whose subject s matches at least one of the
+	// queries. The evaluator reads many objects at once when it meets
+	// several usersets of the same relation, so that a store answers one
+	// level of the graph in one query. It is never called with an empty
+	// list of ids or of queries, nor with the same id twice.
+	ReadSubjects(ctx context.Context, objectType string, objectIDs []string, relation string, queries []SubjectQuery) ([]Tuple, error)
 	// ReadObjects returns the ids of the objects o of type objectType with
 	// a tuple objectType:o#relation@subject, matching subject exactly (a
 	// wildcard subject matches only wildcard tuples).
@@ -61,7 +52,7 @@ type TupleReader interface {
 // readSubjects returns the subjects of the tuples object#relation@s that
 // match one of the queries.
 func readSubjects(ctx context.Context, r TupleReader, object Object, relation string, queries []SubjectQuery) ([]Subject, error) {
-	ts, err := r.ReadSubjects(ctx, []SubjectRead{{ObjectType: object.Type, ObjectIDs: []string{object.ID}, Relation: relation, Queries: queries}})
+	ts, err := r.ReadSubjects(ctx, object.Type, []string{object.ID}, relation, queries)
 	if err != nil {
 		return nil, err
 	}
@@ -158,19 +149,20 @@ func (m *MemoryTuples) Len() int {
 }
 
 // ReadSubjects implements TupleReader.
-func (m *MemoryTuples) ReadSubjects(ctx context.Context, reads []SubjectRead) ([]Tuple, error) {
+func (m *MemoryTuples) ReadSubjects(ctx context.Context, objectType string, objectIDs []string, relation string, queries []SubjectQuery) ([]Tuple, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	var out []Tuple
-	for _, rd := range reads {
-		for _, id := range rd.ObjectIDs {
-			obj := Object{rd.ObjectType, id}
-			for _, s := range m.forward[objRel{obj, rd.Relation}] {
-				if slices.ContainsFunc(rd.Queries, func(q SubjectQuery) bool { return q.matches(s) }) {
-					out = append(out, Tuple{Object: obj, Relation: rd.Relation, Subject: s})
+	for _, id := range objectIDs {
+		obj := Object{objectType, id}
+		for _, s := range m.forward[objRel{obj, relation}] {
+			for _, q := range queries {
+				if q.matches(s) {
+					out = append(out, Tuple{Object: obj, Relation: relation, Subject: s})
+					break
 				}
 			}
 		}
@@ -195,12 +187,12 @@ type overlay struct {
 	extra *MemoryTuples
 }
 
-func (o overlay) ReadSubjects(ctx context.Context, reads []SubjectRead) ([]Tuple, error) {
-	a, err := o.base.ReadSubjects(ctx, reads)
+func (o overlay) ReadSubjects(ctx context.Context, objectType string, objectIDs []string, relation string, queries []SubjectQuery) ([]Tuple, error) {
+	a, err := o.base.ReadSubjects(ctx, objectType, objectIDs, relation, queries)
 	if err != nil {
 		return nil, err
 	}
-	b, _ := o.extra.ReadSubjects(ctx, reads)
+	b, _ := o.extra.ReadSubjects(ctx, objectType, objectIDs, relation, queries)
 	return appendNew(a, b), nil
 }
 

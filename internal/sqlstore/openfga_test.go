@@ -42,9 +42,9 @@ func (s *sqlTuples) clear(t *testing.T) {
 	}
 }
 
-func (s *sqlTuples) ReadSubjects(ctx context.Context, reads []relation.SubjectRead) (out []relation.Tuple, err error) {
+func (s *sqlTuples) ReadSubjects(ctx context.Context, typ string, ids []string, rel string, qs []relation.SubjectQuery) (out []relation.Tuple, err error) {
 	err = s.db.Tuples().Snapshot(ctx, func(ctx context.Context, _ int64, r relation.TupleReader) error {
-		out, err = r.ReadSubjects(ctx, reads)
+		out, err = r.ReadSubjects(ctx, typ, ids, rel, qs)
 		return err
 	})
 	return out, err

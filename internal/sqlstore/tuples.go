@@ -168,17 +168,14 @@ func deleteTuplesOf(ctx context.Context, q queryer, typ, id string) error {
 
 // The reads of the relationship engine have a few fixed shapes, so that
 // each is parsed and planned once per connection rather than once per read.
-// One statement serves up to maxBranches branches, UNION ALL of each other:
-// each branch reads, for one relation of one object type, up to
-// maxObjectIDs object ids and one subject query of up to maxSubjectIDs
-// subject ids, each list padded to the next arity of objectArities or
-// subjectArities by repeating its last id (a WHERE clause never yields a
-// row twice, and SQLite seeks each distinct value of an IN list once);
-// longer lists are read in chunks, and more branches in more statements.
-// The branches of one relation read share its bound object ids. Each
-// subject query is a branch of its own, so that every branch seeks the
-// primary key with all its columns bound (an OR of the queries would scan
-// every tuple of the object's relation).
+// A ReadSubjects read binds up to maxObjectIDs object ids and, for each of
+// up to maxQueries subject queries, up to maxSubjectIDs subject ids, each
+// list padded to the next arity of objectArities or subjectArities by
+// repeating its last id (a WHERE clause never yields a row twice, and
+// SQLite seeks each distinct value of an IN list once); longer lists are
+// read in chunks. Each query is one branch of a UNION ALL, so that every
+// branch seeks the primary key with all its columns bound (an OR of the
+// queries would scan every tuple of the object's relation).
 var (
 	objectArities  = [...]int{1, 2, 4, 8, 16, 32}
 	subjectArities = [...]int{0, 1, 2, 4} // 0: any subject id
@@ -187,34 +184,24 @@ var (
 const (
 	maxObjectIDs  = 32
 	maxSubjectIDs = 4
-	maxBranches   = 8
+	maxQueries    = 4
 	revisionQuery = `SELECT revision FROM relation_revision WHERE id = 1`
 	objectsQuery  = `SELECT object_id FROM tuples
 		WHERE subject_type = $1 AND subject_id = $2 AND subject_relation = $3 AND object_type = $4 AND relation = $5`
 )
 
 // readShape names one prepared read: the revision, ReadObjects, or a
-// ReadSubjects read of reads relation reads and branches branches. The
-// i-th relation read binds objects[i] object ids (0 when all its branches
-// look their subjects up by subject).
+// ReadSubjects read of objects object ids and queries subject queries, the
+// i-th with subjects[i] subject ids. A query with bySubject set looks its
+// subjects up by subject, through the subject index, and leaves out the
+// object ids: one seek however many objects are read, to the few tuples
+// that name those subjects (the caller keeps those of the objects asked).
 type readShape struct {
-	sql      string // for the revision and ReadObjects reads
-	reads    int
-	objects  [maxBranches]int
-	branches int
-	branch   [maxBranches]branchShape
-}
-
-// branchShape is one branch of a ReadSubjects read: which relation read it
-// serves, and how many subject ids it binds (0: any). A branch with
-// bySubject set looks its subjects up by subject, through the subject
-// index, and leaves out the object ids: one seek however many objects are
-// read, to the few tuples that name those subjects (the caller keeps those
-// of the objects asked).
-type branchShape struct {
-	read      int
-	subjects  int
-	bySubject bool
+	sql       string // for the revision and ReadObjects reads
+	objects   int
+	queries   int
+	subjects  [maxQueries]int
+	bySubject [maxQueries]bool
 }
 
 // bySubjectFrom is how many objects a read must have for a query with
@@ -227,35 +214,29 @@ var (
 	objectsShape  = readShape{sql: objectsQuery}
 )
 
-// text returns the SQL text of the read. ReadSubjects binds, for each
-// relation read, its object type, relation and object ids, then for each
-// branch its subject type, subject relation and subject ids. Each row
-// starts with the number of the relation read it answers.
+// text returns the SQL text of the read. ReadSubjects binds $1 object
+// type, $2 relation, then the object ids, then for each query its subject
+// type, subject relation and subject ids.
 func (sh readShape) text() string {
 	if sh.sql != "" {
 		return sh.sql
 	}
 	var b strings.Builder
-	first := make([]int, sh.reads) // the first parameter of each relation read
-	next := 1
-	for i := range sh.reads {
-		first[i] = next
-		next += 2 + sh.objects[i]
-	}
-	for i, br := range sh.branch[:sh.branches] {
+	objects := placeholders(3, sh.objects)
+	next := 3 + sh.objects
+	for i := range sh.queries {
 		if i > 0 {
 			b.WriteString("\nUNION ALL\n")
 		}
-		p := first[br.read]
-		b.WriteString(`SELECT ` + itoa(br.read) + `, object_id, subject_type, subject_id, subject_relation FROM tuples WHERE object_type = $` + itoa(p) + ` AND relation = $` + itoa(p+1))
-		if !br.bySubject {
-			b.WriteString(` AND object_id IN (` + placeholders(p+2, sh.objects[br.read]) + `)`)
+		b.WriteString(`SELECT object_id, subject_type, subject_id, subject_relation FROM tuples WHERE object_type = $1 AND relation = $2`)
+		if !sh.bySubject[i] {
+			b.WriteString(` AND object_id IN (` + objects + `)`)
 		}
 		b.WriteString(` AND subject_type = $` + itoa(next) + ` AND subject_relation = $` + itoa(next+1))
-		if br.subjects > 0 {
-			b.WriteString(` AND subject_id IN (` + placeholders(next+2, br.subjects) + `)`)
+		if m := sh.subjects[i]; m > 0 {
+			b.WriteString(` AND subject_id IN (` + placeholders(next+2, m) + `)`)
 		}
-		next += 2 + br.subjects
+		next += 2 + sh.subjects[i]
 	}
 	return b.String()
 }
@@ -379,111 +360,78 @@ func (r *tupleReader) revision(ctx context.Context) (int64, error) {
 	return rev, classify("sqlstore.revision", err)
 }
 
-func (r *tupleReader) ReadSubjects(ctx context.Context, reads []relation.SubjectRead) ([]relation.Tuple, error) {
+func (r *tupleReader) ReadSubjects(ctx context.Context, objectType string, objectIDs []string, rel string, queries []relation.SubjectQuery) ([]relation.Tuple, error) {
 	const op = "sqlstore.ReadSubjects"
-	// Split each read into parts of at most maxObjectIDs ids, each query
-	// into parts of at most maxSubjectIDs ids, and pack the parts into
-	// statements of at most maxBranches branches.
-	var out []relation.Tuple
-	var st statement
-	for _, rd := range reads {
-		var parts []relation.SubjectQuery
-		for _, sq := range rd.Queries {
-			switch {
-			case sq.IDs == nil:
-				parts = append(parts, sq)
-			case len(sq.IDs) == 0:
-				// Selects nothing: an id no tuple has, as SQL has no
-				// empty IN list.
-				parts = append(parts, relation.SubjectQuery{Type: sq.Type, Relation: sq.Relation, IDs: []string{""}})
-			default:
-				for ids := range slices.Chunk(sq.IDs, maxSubjectIDs) {
-					parts = append(parts, relation.SubjectQuery{Type: sq.Type, Relation: sq.Relation, IDs: ids})
-				}
-			}
-		}
-		for ids := range slices.Chunk(rd.ObjectIDs, maxObjectIDs) {
-			for qs := range slices.Chunk(parts, maxBranches) {
-				if st.sh.branches+len(qs) > maxBranches {
-					var err error
-					if out, err = r.run(ctx, out, &st); err != nil {
-						return nil, classify(op, err)
-					}
-				}
-				st.add(rd.ObjectType, rd.Relation, ids, qs)
+	// Split each query into parts of at most maxSubjectIDs ids.
+	var parts []relation.SubjectQuery
+	for _, sq := range queries {
+		switch {
+		case sq.IDs == nil:
+			parts = append(parts, sq)
+		default:
+			for ids := range slices.Chunk(sq.IDs, maxSubjectIDs) {
+				parts = append(parts, relation.SubjectQuery{Type: sq.Type, Relation: sq.Relation, IDs: ids})
 			}
 		}
 	}
-	out, err := r.run(ctx, out, &st)
-	if err != nil {
-		return nil, classify(op, err)
+	var out []relation.Tuple
+	for ids := range slices.Chunk(objectIDs, maxObjectIDs) {
+		for qs := range slices.Chunk(parts, maxQueries) {
+			var err error
+			if out, err = r.readSubjects(ctx, out, objectType, ids, rel, qs); err != nil {
+				return nil, classify(op, err)
+			}
+		}
 	}
 	return out, nil
 }
 
-// statement gathers the relation reads of one ReadSubjects statement.
-type statement struct {
-	sh    readShape
-	reads []relation.SubjectRead // the relation reads, one part each
-	// filter[i] is set when a branch of the i-th read looks up by subject:
-	// its rows must be kept to the read's objects.
-	filter []bool
-	args   []any // the subject arguments of the branches
-}
-
-// add adds a relation read of objectIDs (at most maxObjectIDs) with one
-// branch for each of qs.
-func (st *statement) add(objectType, rel string, objectIDs []string, qs []relation.SubjectQuery) {
-	n := st.sh.reads
-	st.sh.reads++
-	st.reads = append(st.reads, relation.SubjectRead{ObjectType: objectType, Relation: rel, ObjectIDs: objectIDs})
-	st.filter = append(st.filter, false)
-	for _, q := range qs {
-		br := branchShape{read: n, subjects: arity(subjectArities[:], len(q.IDs))}
-		if len(objectIDs) >= bySubjectFrom && len(q.IDs) > 0 && !slices.Contains(q.IDs, relation.Wildcard) {
-			br.bySubject, st.filter[n] = true, true
+// readSubjects runs one ReadSubjects read of at most maxObjectIDs object
+// ids and maxQueries queries of at most maxSubjectIDs subject ids each
+// (none: any id), and appends its tuples to out.
+func (r *tupleReader) readSubjects(ctx context.Context, out []relation.Tuple, objectType string, objectIDs []string, rel string, qs []relation.SubjectQuery) ([]relation.Tuple, error) {
+	sh := readShape{queries: len(qs)}
+	filter, byObject := false, false
+	for i := range qs {
+		if qs[i].IDs != nil && len(qs[i].IDs) == 0 {
+			// Selects nothing: an id no tuple has, as SQL has no empty
+			// IN list.
+			qs[i].IDs = []string{""}
+		}
+		if len(objectIDs) >= bySubjectFrom && len(qs[i].IDs) > 0 && !slices.Contains(qs[i].IDs, relation.Wildcard) {
+			sh.bySubject[i], filter = true, true
 		} else {
-			st.sh.objects[n] = arity(objectArities[:], len(objectIDs))
+			byObject = true
 		}
-		st.sh.branch[st.sh.branches] = br
-		st.sh.branches++
-		st.args = append(st.args, q.Type, q.Relation)
-		for k := range br.subjects {
-			st.args = append(st.args, q.IDs[min(k, len(q.IDs)-1)])
-		}
+		sh.subjects[i] = arity(subjectArities[:], len(qs[i].IDs))
 	}
-}
-
-// run runs st, appends its tuples to out and empties st.
-func (r *tupleReader) run(ctx context.Context, out []relation.Tuple, st *statement) ([]relation.Tuple, error) {
-	if st.sh.branches == 0 {
-		return out, nil
+	if byObject { // else no branch binds object ids
+		sh.objects = arity(objectArities[:], len(objectIDs))
 	}
-	defer func() { *st = statement{} }()
-	args := make([]any, 0, len(st.reads)*(2+maxObjectIDs)+len(st.args))
-	for i, rd := range st.reads {
-		args = append(args, rd.ObjectType, rd.Relation)
-		for k := range st.sh.objects[i] {
-			args = append(args, rd.ObjectIDs[min(k, len(rd.ObjectIDs)-1)])
+	args := make([]any, 0, 2+sh.objects+len(qs)*(2+maxSubjectIDs))
+	args = append(args, objectType, rel)
+	for k := range sh.objects {
+		args = append(args, objectIDs[min(k, len(objectIDs)-1)])
+	}
+	for i, sq := range qs {
+		args = append(args, sq.Type, sq.Relation)
+		for k := range sh.subjects[i] {
+			args = append(args, sq.IDs[min(k, len(sq.IDs)-1)])
 		}
 	}
-	args = append(args, st.args...)
-	rows, err := r.query(ctx, st.sh, args...)
+	rows, err := r.query(ctx, sh, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var n int
-		var t relation.Tuple
-		if err := rows.Scan(&n, &t.Object.ID, &t.Subject.Type, &t.Subject.ID, &t.Subject.Relation); err != nil {
+		t := relation.Tuple{Object: relation.Object{Type: objectType}, Relation: rel}
+		if err := rows.Scan(&t.Object.ID, &t.Subject.Type, &t.Subject.ID, &t.Subject.Relation); err != nil {
 			return nil, err
 		}
-		rd := st.reads[n]
-		if st.filter[n] && !slices.Contains(rd.ObjectIDs, t.Object.ID) {
+		if filter && !slices.Contains(objectIDs, t.Object.ID) {
 			continue
 		}
-		t.Object.Type, t.Relation = rd.ObjectType, rd.Relation
 		out = append(out, t)
 	}
 	return out, rows.Err()
