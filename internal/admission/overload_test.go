@@ -38,7 +38,8 @@ import (
 // PostgreSQL also uses Redis, as a production deployment does. It needs at
 // least two CPUs, and runs only when ATRIUM_OVERLOAD_TEST is set, never
 // under -short or the race detector, whose slow-down says nothing about
-// overload; .ci/run runs it on its own after the other tests.
+// overload. It is run by hand (docs/ARCHITECTURE.md, "Overload", says how
+// it fares on two CPUs).
 func TestOverload(t *testing.T) {
 	switch {
 	case testing.Short():
