@@ -130,6 +130,9 @@ func (a *App) init(ctx context.Context, cfg config.Config, notices io.Writer) er
 		return err
 	}
 	a.admission = newLimiter(cfg)
+	if a.admission != nil {
+		a.metrics.reg.MustRegister(admissionCollector{limiter: a.admission})
+	}
 	streams := api.NewStreamLimit(cfg.MaxEventStreams, cfg.MaxEventStreamsPerKey)
 	a.metrics.countStreams(streams)
 	apiHandler := api.Handler(api.Config{

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"github.com/atriumid/atrium/internal/admission"
 	"net/http"
 	"strconv"
 	"time"
@@ -246,6 +247,46 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.cache.Stats()
 	ch <- prometheus.MustNewConstMetric(cacheRedisErrorsDesc, prometheus.CounterValue, float64(s.RemoteErrors))
 	ch <- prometheus.MustNewConstMetric(cacheBytesDesc, prometheus.GaugeValue, float64(s.Bytes))
+}
+
+// admissionCollector reads the admission limiter's state and counts at
+// each scrape.
+type admissionCollector struct{ limiter *admission.Limiter }
+
+var (
+	admissionLimitDesc = prometheus.NewDesc("atrium_admission_limit",
+		"The adaptive limit on requests running at once.", nil, nil)
+	admissionInFlightDesc = prometheus.NewDesc("atrium_admission_in_flight",
+		"Requests running now.", nil, nil)
+	admissionQueuedDesc = prometheus.NewDesc("atrium_admission_queued",
+		"Requests waiting for a slot now.", nil, nil)
+	admissionLatencyDesc = prometheus.NewDesc("atrium_admission_typical_latency_seconds",
+		"The long-run mean run time of admitted requests, which steers the limit.", nil, nil)
+	admissionRequestsDesc = prometheus.NewDesc("atrium_admission_requests_total",
+		"Requests by priority class and outcome: admitted (at once or from the queue), queued (entered the queue), shed_overload (503: over the limit) or shed_client (429: the client over its share).",
+		[]string{"class", "outcome"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c admissionCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{admissionLimitDesc, admissionInFlightDesc, admissionQueuedDesc, admissionLatencyDesc, admissionRequestsDesc} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c admissionCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.limiter.Stats()
+	ch <- prometheus.MustNewConstMetric(admissionLimitDesc, prometheus.GaugeValue, float64(s.Limit))
+	ch <- prometheus.MustNewConstMetric(admissionInFlightDesc, prometheus.GaugeValue, float64(s.InFlight))
+	ch <- prometheus.MustNewConstMetric(admissionQueuedDesc, prometheus.GaugeValue, float64(s.Queued))
+	ch <- prometheus.MustNewConstMetric(admissionLatencyDesc, prometheus.GaugeValue, time.Duration(s.LatencyNanos).Seconds())
+	for _, class := range admission.Classes() {
+		for outcome, n := range map[string]uint64{"admitted": s.Admitted[class], "queued": s.Waited[class],
+			"shed_overload": s.ShedOverload[class], "shed_client": s.ShedClient[class]} {
+			ch <- prometheus.MustNewConstMetric(admissionRequestsDesc, prometheus.CounterValue, float64(n), class.String(), outcome)
+		}
+	}
 }
 
 // countStreams exports the event streams that l admits: those open now,

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -120,4 +121,40 @@ func createOrg(t *testing.T, srv *testenv.Server) string {
 	_, rest, _ := strings.Cut(b, `"id":"`)
 	id, _, _ := strings.Cut(rest, `"`)
 	return id
+}
+
+// TestAdmissionMetrics shows the admission limiter's state and counts on
+// /metrics when load shedding is on: the limit where it starts, and
+// requests admitted by priority class.
+func TestAdmissionMetrics(t *testing.T) {
+	srv := testenv.StartServer(t, testenv.SQLiteURL(t), func(c *config.Config) { c.Concurrency = config.Default().Concurrency })
+	_, before := testenv.Scrape(t, srv, srv.Key)
+	id := createOrg(t, srv)
+	for range 3 {
+		do(t, srv, "GET", "/v1/accounts/"+id, "", http.StatusOK)
+	}
+	do(t, srv, "GET", "/v1/accounts?kind=org", "", http.StatusOK)
+	_, after := testenv.Scrape(t, srv, srv.Key)
+	const admitted = `atrium_admission_requests_total{class="%s",outcome="admitted"}`
+	if got := after[fmt.Sprintf(admitted, "bulk")] - before[fmt.Sprintf(admitted, "bulk")]; got != 1 {
+		t.Errorf("bulk requests admitted: %v, want 1 (the list)", got)
+	}
+	if got := after[fmt.Sprintf(admitted, "standard")] - before[fmt.Sprintf(admitted, "standard")]; got < 4 {
+		t.Errorf("standard requests admitted: %v, want at least 4 (a create and three reads)", got)
+	}
+	if got, want := after["atrium_admission_limit"], float64(config.Default().Concurrency.Initial); got != want {
+		t.Errorf("atrium_admission_limit = %v, want the initial %v", got, want)
+	}
+	for _, s := range []string{"atrium_admission_in_flight", "atrium_admission_queued", "atrium_admission_typical_latency_seconds",
+		`atrium_admission_requests_total{class="critical",outcome="shed_overload"}`} {
+		if _, ok := after[s]; !ok {
+			t.Errorf("series %s missing", s)
+		}
+	}
+	srvOff := testenv.StartServer(t, testenv.SQLiteURL(t))
+	if _, off := testenv.Scrape(t, srvOff, srvOff.Key); len(off) == 0 {
+		t.Fatal("no series without load shedding")
+	} else if _, ok := off["atrium_admission_limit"]; ok {
+		t.Error("atrium_admission_limit exported with load shedding off")
+	}
 }
