@@ -228,29 +228,7 @@ func (db *DB) view(ctx context.Context, fn func(q queryer) error) error {
 	return db.inTx(ctx, db.r, opts, fn)
 }
 
-// viewUnwatched is view for SQLite reads made of many short statements,
-// such as a relationship check. The connection is taken under ctx, so
-// waiting for one keeps its deadline, but the transaction and its
-// statements run under a context that neither database/sql nor the driver
-// watches: each would otherwise start a goroutine per statement (and the
-// driver a progress handler) to interrupt it when ctx ends, a large part of
-// a statement that takes microseconds. Readers on such a transaction check
-// ctx between statements instead (see tupleReader.query).
-func (db *DB) viewUnwatched(ctx context.Context, fn func(q queryer) error) error {
-	conn, err := db.r.Conn(ctx)
-	if err != nil {
-		return classify("sqlstore.begin", err)
-	}
-	defer conn.Close()
-	return db.inTx(context.WithoutCancel(ctx), conn, nil, fn)
-}
-
-// beginner starts transactions: a pool, or one connection of it.
-type beginner interface {
-	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
-}
-
-func (db *DB) inTx(ctx context.Context, pool beginner, opts *sql.TxOptions, fn func(q queryer) error) (err error) {
+func (db *DB) inTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(q queryer) error) (err error) {
 	tx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return classify("sqlstore.begin", err)

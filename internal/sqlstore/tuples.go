@@ -45,12 +45,8 @@ func (s tupleStore) Snapshot(ctx context.Context, fn func(ctx context.Context, r
 	// Before the transaction begins: preparing on a pool waits for a free
 	// connection, which must never happen while holding one.
 	s.db.reads.prepareWanted(ctx, s.db.r)
-	view, unwatched := s.db.view, s.db.engine == SQLite
-	if unwatched {
-		view = s.db.viewUnwatched
-	}
-	return view(ctx, func(q queryer) error {
-		r := &tupleReader{q: q, st: &s.db.reads, unwatched: unwatched}
+	return s.db.view(ctx, func(q queryer) error {
+		r := &tupleReader{q: q, st: &s.db.reads}
 		r.tx, _ = q.(*sql.Tx)
 		rev, err := r.revision(ctx)
 		if err != nil {
@@ -322,19 +318,10 @@ type tupleReader struct {
 	tx    *sql.Tx // nil when q is not a transaction: reads send their text
 	st    *tupleStatements
 	bound map[readShape]*sql.Stmt // statements bound to tx
-	// unwatched: the transaction runs under a context nobody watches (see
-	// DB.viewUnwatched), so ctx is checked before each statement.
-	unwatched bool
 }
 
 // query runs the read of shape sh.
 func (r *tupleReader) query(ctx context.Context, sh readShape, args ...any) (*sql.Rows, error) {
-	if r.unwatched {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		ctx = context.WithoutCancel(ctx)
-	}
 	if st := r.stmt(sh); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -367,9 +354,6 @@ func (r *tupleReader) revision(ctx context.Context) (int64, error) {
 	st := r.stmt(revisionShape)
 	if st == nil {
 		return revision(ctx, r.q)
-	}
-	if r.unwatched {
-		ctx = context.WithoutCancel(ctx)
 	}
 	var rev int64
 	err := st.QueryRowContext(ctx).Scan(&rev)
