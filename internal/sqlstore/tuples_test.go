@@ -7,8 +7,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/atriumid/atrium/internal/authz"
+	"github.com/atriumid/atrium/internal/fault"
 	"github.com/atriumid/atrium/internal/relation"
 	"github.com/atriumid/atrium/internal/testenv"
 )
@@ -131,6 +133,61 @@ func TestReadSubjectsConcurrent(t *testing.T) {
 				if err != nil {
 					t.Error(err)
 				}
+			}
+		})
+	}
+}
+
+// TestSnapshotHonoursItsContext ends a snapshot's context between two
+// reads: the next read fails as canceled (or timed out), on every engine.
+// Nothing is left holding a connection: a later snapshot still reads.
+func TestSnapshotHonoursItsContext(t *testing.T) {
+	for _, e := range testenv.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			store := testenv.OpenDB(t, e.URL(t)).Tuples()
+			tp := relation.Tuple{Object: relation.Object{Type: "group", ID: "g1"}, Relation: "member", Subject: relation.Subject{Type: "user", ID: "u1"}}
+			if _, err := store.Write(context.Background(), authz.Write{Writes: []relation.Tuple{tp}}); err != nil {
+				t.Fatal(err)
+			}
+			qs := []relation.SubjectQuery{{Type: "user", IDs: []string{"u1"}}}
+			for _, end := range []struct {
+				name string
+				kind fault.Kind
+				ctx  func() (context.Context, context.CancelFunc)
+			}{
+				{"cancel", fault.Canceled, func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }},
+				{"deadline", fault.DeadlineExceeded, func() (context.Context, context.CancelFunc) {
+					return context.WithTimeout(context.Background(), 20*time.Millisecond)
+				}},
+			} {
+				ctx, stop := end.ctx()
+				reads := 0
+				err := store.Snapshot(ctx, func(ctx context.Context, _ int64, r relation.TupleReader) error {
+					if _, err := r.ReadSubjects(ctx, "group", []string{"g1"}, "member", qs); err != nil {
+						return err
+					}
+					reads++
+					if end.kind == fault.Canceled {
+						stop()
+					}
+					<-ctx.Done() // the deadline passes, or the cancel has
+					_, err := r.ReadSubjects(ctx, "group", []string{"g1"}, "member", qs)
+					return err
+				})
+				stop()
+				if reads != 1 || !fault.Is(err, end.kind) {
+					t.Errorf("%s: %d reads, then %v; want one read, then %v", end.name, reads, err, end.kind)
+				}
+			}
+			err := store.Snapshot(context.Background(), func(ctx context.Context, _ int64, r relation.TupleReader) error {
+				got, err := r.ReadSubjects(ctx, "group", []string{"g1"}, "member", qs)
+				if err == nil && len(got) != 1 {
+					err = fmt.Errorf("got %v, want %v", got, tp)
+				}
+				return err
+			})
+			if err != nil {
+				t.Errorf("snapshot after the ended ones: %v", err)
 			}
 		})
 	}
