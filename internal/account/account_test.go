@@ -24,10 +24,13 @@ type env struct {
 	svc   *account.Service
 	store account.Store
 	codec *freshness.Codec
+	kinds *kind.Registry // the built-in kinds at version 1
+	set   *kind.Set      // the built-in kinds
 }
 
-// forEachEngine runs fn against a fresh service on every database engine.
-func forEachEngine(t *testing.T, fn func(t *testing.T, e env)) {
+// forEachEngine runs fn against a fresh service on every database engine;
+// configure, when given, changes the service's configuration first.
+func forEachEngine(t *testing.T, fn func(t *testing.T, e env), configure ...func(*account.Config)) {
 	for _, eng := range testenv.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
 			t.Parallel()
@@ -39,8 +42,12 @@ func forEachEngine(t *testing.T, fn func(t *testing.T, e env)) {
 			k, _ := envelope.GenerateKey("test1")
 			keys, _ := envelope.NewKeyring([]envelope.Key{k})
 			codec, _ := freshness.NewCodec([]byte(strings.Repeat("s", 32)))
-			e := env{store: db.Accounts(), codec: codec}
-			e.svc = account.NewService(account.Config{Store: e.store, Kinds: kind.NewRegistry(set, 1), Keys: keys, Freshness: codec})
+			e := env{store: db.Accounts(), codec: codec, kinds: kind.NewRegistry(set, 1), set: set}
+			c := account.Config{Store: e.store, Kinds: e.kinds, Keys: keys, Freshness: codec}
+			for _, f := range configure {
+				f(&c)
+			}
+			e.svc = account.NewService(c)
 			fn(t, e)
 		})
 	}

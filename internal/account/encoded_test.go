@@ -8,11 +8,7 @@ import (
 	"testing"
 
 	"github.com/atriumid/atrium/internal/account"
-	"github.com/atriumid/atrium/internal/envelope"
 	"github.com/atriumid/atrium/internal/fault"
-	"github.com/atriumid/atrium/internal/freshness"
-	"github.com/atriumid/atrium/internal/kind"
-	"github.com/atriumid/atrium/internal/testenv"
 )
 
 // countingEncoding encodes accounts as JSON and counts how often it runs.
@@ -30,104 +26,92 @@ func (c *countingEncoding) encoding() account.Encoding {
 // the fragments or a new kinds document each get an encoding of their
 // own, and accounts whose fragments are sealed at rest are never kept.
 func TestEncodedReads(t *testing.T) {
-	for _, eng := range testenv.Engines() {
-		t.Run(eng.Name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			db := testenv.OpenDB(t, eng.URL(t))
-			set, err := kind.Load(kind.Builtin(), kind.CompileOptions{})
+	forEachEngine(t, func(t *testing.T, e env) {
+		ctx := context.Background()
+		svc, kinds, set := e.svc, e.kinds, e.set
+		var enc countingEncoding
+		get := func(id string, fragments ...string) account.Encoded {
+			t.Helper()
+			got, err := svc.GetEncoded(ctx, id, fragments, "", enc.encoding())
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("GetEncoded(%s, %v): %v", id, fragments, err)
 			}
-			k, _ := envelope.GenerateKey("test1")
-			keys, _ := envelope.NewKeyring([]envelope.Key{k})
-			codec, _ := freshness.NewCodec([]byte(strings.Repeat("s", 32)))
-			kinds := kind.NewRegistry(set, 1)
-			svc := account.NewService(account.Config{Store: db.Accounts(), Kinds: kinds, Keys: keys, Freshness: codec, EncodedBytes: 1 << 20})
-			var enc countingEncoding
-			get := func(id string, fragments ...string) account.Encoded {
-				t.Helper()
-				got, err := svc.GetEncoded(ctx, id, fragments, "", enc.encoding())
-				if err != nil {
-					t.Fatalf("GetEncoded(%s, %v): %v", id, fragments, err)
-				}
-				return got
+			return got
+		}
+		expectCalls := func(want int64) {
+			t.Helper()
+			if got := enc.calls.Swap(0); got != want {
+				t.Errorf("encoded %d times, want %d", got, want)
 			}
-			expectCalls := func(want int64) {
-				t.Helper()
-				if got := enc.calls.Swap(0); got != want {
-					t.Errorf("encoded %d times, want %d", got, want)
-				}
-			}
+		}
 
-			plain, err := svc.Create(ctx, account.CreateRequest{Kind: "user", Fragments: map[string]map[string]any{"profile": {"display_name": "Ada"}},
-				Identifiers: []account.IdentifierInput{{Type: "username", Value: "ada"}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			first := get(plain.ID)
-			if again := get(plain.ID); string(again.Body) != string(first.Body) || again.Version != plain.Version {
-				t.Errorf("second read = %s at %d, want %s at %d", again.Body, again.Version, first.Body, plain.Version)
-			}
-			expectCalls(1)
-			if !strings.Contains(string(first.Body), "Ada") {
-				t.Errorf("encoding %s lacks the profile", first.Body)
-			}
+		plain, err := svc.Create(ctx, account.CreateRequest{Kind: "user", Fragments: map[string]map[string]any{"profile": {"display_name": "Ada"}},
+			Identifiers: []account.IdentifierInput{{Type: "username", Value: "ada"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := get(plain.ID)
+		if again := get(plain.ID); string(again.Body) != string(first.Body) || again.Version != plain.Version {
+			t.Errorf("second read = %s at %d, want %s at %d", again.Body, again.Version, first.Body, plain.Version)
+		}
+		expectCalls(1)
+		if !strings.Contains(string(first.Body), "Ada") {
+			t.Errorf("encoding %s lacks the profile", first.Body)
+		}
 
-			// Another view of the fragments is encoded apart.
-			get(plain.ID, "profile")
-			get(plain.ID, "profile")
-			expectCalls(1)
+		// Another view of the fragments is encoded apart.
+		get(plain.ID, "profile")
+		get(plain.ID, "profile")
+		expectCalls(1)
 
-			// ResolveEncoded shares the entries of the same version.
-			byName, err := svc.ResolveEncoded(ctx, "username", "ADA", "", enc.encoding())
-			if err != nil || string(byName.Body) != string(first.Body) {
-				t.Errorf("ResolveEncoded = %s, %v; want %s", byName.Body, err, first.Body)
-			}
-			expectCalls(0)
-			if _, err := svc.ResolveEncoded(ctx, "username", "nobody", "", enc.encoding()); !fault.Is(err, fault.NotFound) {
-				t.Errorf("ResolveEncoded(unknown) = %v, want NotFound", err)
-			}
+		// ResolveEncoded shares the entries of the same version.
+		byName, err := svc.ResolveEncoded(ctx, "username", "ADA", "", enc.encoding())
+		if err != nil || string(byName.Body) != string(first.Body) {
+			t.Errorf("ResolveEncoded = %s, %v; want %s", byName.Body, err, first.Body)
+		}
+		expectCalls(0)
+		if _, err := svc.ResolveEncoded(ctx, "username", "nobody", "", enc.encoding()); !fault.Is(err, fault.NotFound) {
+			t.Errorf("ResolveEncoded(unknown) = %v, want NotFound", err)
+		}
 
-			// A write moves the version: the next read is encoded anew.
-			f, err := svc.PutFragment(ctx, account.FragmentWrite{AccountID: plain.ID, Name: "profile"}, map[string]any{"display_name": "Grace"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			after := get(plain.ID)
-			if !strings.Contains(string(after.Body), "Grace") || after.Version <= first.Version {
-				t.Errorf("read after a write = %s at %d (write token %q)", after.Body, after.Version, f.Freshness)
-			}
-			expectCalls(1)
+		// A write moves the version: the next read is encoded anew.
+		f, err := svc.PutFragment(ctx, account.FragmentWrite{AccountID: plain.ID, Name: "profile"}, map[string]any{"display_name": "Grace"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := get(plain.ID)
+		if !strings.Contains(string(after.Body), "Grace") || after.Version <= first.Version {
+			t.Errorf("read after a write = %s at %d (write token %q)", after.Body, after.Version, f.Freshness)
+		}
+		expectCalls(1)
 
-			// A new kinds document may change what an encoding holds.
-			kinds.Swap(set, 2)
-			get(plain.ID)
-			get(plain.ID)
-			expectCalls(1)
+		// A new kinds document may change what an encoding holds.
+		kinds.Swap(set, 2)
+		get(plain.ID)
+		get(plain.ID)
+		expectCalls(1)
 
-			// What is sealed at rest is never kept in the clear.
-			sealed, err := svc.Create(ctx, account.CreateRequest{Kind: "user", Fragments: map[string]map[string]any{
-				"profile": {"display_name": "Lin"}, "contact": {"phone": "+14155550100"}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if body := get(sealed.ID).Body; !strings.Contains(string(body), "4155550100") {
-				t.Errorf("encoding %s lacks the contact fragment", body)
-			}
-			get(sealed.ID)
-			expectCalls(2)
-			get(sealed.ID, "profile")
-			get(sealed.ID, "profile")
-			expectCalls(1)
+		// What is sealed at rest is never kept in the clear.
+		sealed, err := svc.Create(ctx, account.CreateRequest{Kind: "user", Fragments: map[string]map[string]any{
+			"profile": {"display_name": "Lin"}, "contact": {"phone": "+14155550100"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := get(sealed.ID).Body; !strings.Contains(string(body), "4155550100") {
+			t.Errorf("encoding %s lacks the contact fragment", body)
+		}
+		get(sealed.ID)
+		expectCalls(2)
+		get(sealed.ID, "profile")
+		get(sealed.ID, "profile")
+		expectCalls(1)
 
-			if _, err := svc.GetEncoded(ctx, "user_nope", nil, "", enc.encoding()); err == nil {
-				t.Error("GetEncoded of a malformed ID succeeded")
-			}
-			if _, err := svc.GetEncoded(ctx, plain.ID, nil, "forged", enc.encoding()); !fault.Is(err, fault.Invalid) {
-				t.Errorf("GetEncoded with a forged token = %v, want Invalid", err)
-			}
-			expectCalls(0)
-		})
-	}
+		if _, err := svc.GetEncoded(ctx, "user_nope", nil, "", enc.encoding()); err == nil {
+			t.Error("GetEncoded of a malformed ID succeeded")
+		}
+		if _, err := svc.GetEncoded(ctx, plain.ID, nil, "forged", enc.encoding()); !fault.Is(err, fault.Invalid) {
+			t.Errorf("GetEncoded with a forged token = %v, want Invalid", err)
+		}
+		expectCalls(0)
+	}, func(c *account.Config) { c.EncodedBytes = 1 << 20 })
 }
