@@ -26,6 +26,7 @@ type env struct {
 	codec *freshness.Codec
 	kinds *kind.Registry // the built-in kinds at version 1
 	set   *kind.Set      // the built-in kinds
+	url   string         // the database's URL
 }
 
 // forEachEngine runs fn against a fresh service on every database engine;
@@ -34,7 +35,8 @@ func forEachEngine(t *testing.T, fn func(t *testing.T, e env), configure ...func
 	for _, eng := range testenv.Engines() {
 		t.Run(eng.Name, func(t *testing.T) {
 			t.Parallel()
-			db := testenv.OpenDB(t, eng.URL(t))
+			url := eng.URL(t)
+			db := testenv.OpenDB(t, url)
 			set, err := kind.Load(kind.Builtin(), kind.CompileOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -42,7 +44,7 @@ func forEachEngine(t *testing.T, fn func(t *testing.T, e env), configure ...func
 			k, _ := envelope.GenerateKey("test1")
 			keys, _ := envelope.NewKeyring([]envelope.Key{k})
 			codec, _ := freshness.NewCodec([]byte(strings.Repeat("s", 32)))
-			e := env{store: db.Accounts(), codec: codec, kinds: kind.NewRegistry(set, 1), set: set}
+			e := env{store: db.Accounts(), codec: codec, kinds: kind.NewRegistry(set, 1), set: set, url: url}
 			c := account.Config{Store: e.store, Kinds: e.kinds, Keys: keys, Freshness: codec}
 			for _, f := range configure {
 				f(&c)

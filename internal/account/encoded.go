@@ -24,15 +24,19 @@ type Encoded struct {
 	Version int64  // the account's version, for an ETag
 }
 
-// encodedKey identifies one encoded read: an account at one version, under
-// one kinds document, seen through one view of its fragments, in one
-// encoding. Everything the encoding depends on is in it, so an entry never
-// needs to be invalidated; a write moves the version.
+// encodedKey identifies one encoded read: one snapshot of an account (its
+// version and the instant it was read as of), under one kinds document,
+// seen through one view of its fragments, in one encoding. A write that
+// counts as one moves the version; a few writes do not (an identifier's
+// verification time), and the snapshot's instant keeps those within the
+// read cache's staleness bound too: a snapshot read again after they
+// committed is another entry. So an entry never needs to be invalidated.
 type encodedKey struct {
 	id       string
 	version  int64
+	asOf     int64 // the snapshot's as-of instant, in nanoseconds
 	document int64
-	view     string // the fragment names asked for, joined; "" for all
+	view     string // the fragment names asked for, sorted and without repeats; "" for all
 	encoding string
 }
 
@@ -57,7 +61,7 @@ func newEncodedReads(budget int64) *encodedReads {
 
 // GetEncoded is GetSince with the account encoded by enc. Reads that
 // GetSince would serve from the read cache are answered from a cache of
-// encodings when the same version was encoded before, skipping the work
+// encodings when the same snapshot was encoded before, skipping the work
 // of building and encoding the account.
 func (s *Service) GetEncoded(ctx context.Context, id string, fragments []string, tok string, enc Encoding) (Encoded, error) {
 	const op = "account.Get"
@@ -89,8 +93,8 @@ func (s *Service) ResolveEncoded(ctx context.Context, typ, value, tok string, en
 // fragments view, from the cache of encodings or else made and kept there.
 func (s *Service) encode(ctx context.Context, op string, snap Snapshot, fragments []string, enc Encoding) (Encoded, error) {
 	set, document := s.kinds.Current()
-	key := encodedKey{id: snap.Account.ID, version: snap.Account.Version, document: document,
-		view: strings.Join(fragments, ","), encoding: enc.Name}
+	key := encodedKey{id: snap.Account.ID, version: snap.Account.Version, asOf: snap.AsOf.UnixNano(), document: document,
+		view: viewKey(fragments), encoding: enc.Name}
 	if s.encoded != nil {
 		if b, ok := s.encoded.GetIfPresent(key); ok {
 			return Encoded{Body: b, Version: key.version}, nil
@@ -108,6 +112,17 @@ func (s *Service) encode(ctx context.Context, op string, snap Snapshot, fragment
 		s.encoded.Set(key, b)
 	}
 	return Encoded{Body: b, Version: key.version}, nil
+}
+
+// viewKey names a view of the fragments: the names sorted, without
+// repeats, so that one view asked for in other words shares its entries.
+func viewKey(fragments []string) string {
+	if len(fragments) == 0 {
+		return ""
+	}
+	names := slices.Clone(fragments)
+	slices.Sort(names)
+	return strings.Join(slices.Compact(names), ",")
 }
 
 // sealedIn reports whether any fragment of snap in the fragments view

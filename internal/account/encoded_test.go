@@ -6,9 +6,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/atriumid/atrium/internal/account"
 	"github.com/atriumid/atrium/internal/fault"
+	"github.com/atriumid/atrium/internal/readcache"
+	"github.com/atriumid/atrium/internal/testenv"
 )
 
 // countingEncoding encodes accounts as JSON and counts how often it runs.
@@ -113,5 +116,56 @@ func TestEncodedReads(t *testing.T) {
 			t.Errorf("GetEncoded with a forged token = %v, want Invalid", err)
 		}
 		expectCalls(0)
-	}, func(c *account.Config) { c.EncodedBytes = 1 << 20 })
+	}, withReadCache(time.Minute))
+}
+
+// withReadCache gives a service a read cache, in memory, whose entries
+// are served for at most staleness, and a cache of encoded reads.
+func withReadCache(staleness time.Duration) func(*account.Config) {
+	return func(c *account.Config) {
+		cache, err := readcache.New(readcache.Options{MaxBytes: 1 << 20, MaxStaleness: staleness})
+		if err != nil {
+			panic(err)
+		}
+		c.Cache, c.EncodedBytes = cache, 1<<20
+	}
+}
+
+// TestEncodedReadsFollowUncountedWrites changes an identifier's
+// verification time, a write that does not move the account's version:
+// the encoded answer catches up within the read cache's staleness bound,
+// when the snapshot is read again, as the account itself does.
+func TestEncodedReadsFollowUncountedWrites(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e env) {
+		ctx := context.Background()
+		var enc countingEncoding
+		a, err := e.svc.Create(ctx, account.CreateRequest{Kind: "user", Fragments: map[string]map[string]any{"profile": {"display_name": "Ada"}},
+			Identifiers: []account.IdentifierInput{{Type: "username", Value: "ada"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, err := e.svc.GetEncoded(ctx, a.ID, nil, "", enc.encoding())
+		if err != nil {
+			t.Fatal(err)
+		}
+		verified := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+		if _, err := testenv.RawDB(t, e.url).Exec(`UPDATE identifiers SET verify_time = $1 WHERE account_id = $2`, verified.UnixMicro(), a.ID); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			got, err := e.svc.GetEncoded(ctx, a.ID, nil, "", enc.encoding())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(got.Body), "2030-01-02T03:04:05Z") {
+				if got.Version != before.Version {
+					t.Errorf("version moved from %d to %d; the write was to stay uncounted", before.Version, got.Version)
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after 10 s the encoded answer still holds the old verification time: %s", got.Body)
+			}
+		}
+	}, withReadCache(100*time.Millisecond))
 }

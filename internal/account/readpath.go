@@ -94,7 +94,8 @@ func (s *Service) loadSnapshot(ctx context.Context, id string, replica Replica) 
 		return snap, err
 	}
 	snap.AsOf = s.now()
-	return snap, s.store.View(ctx, read)
+	err := s.store.View(ctx, read)
+	return snap, err
 }
 
 // readSnapshot reads the snapshot of account id through r.

@@ -53,6 +53,9 @@ func TestOverload(t *testing.T) {
 	case os.Getenv(overloadEnv) == "":
 		t.Skip("overload test runs when " + overloadEnv + " is set")
 	}
+	if _, err := exec.LookPath("taskset"); err != nil {
+		t.Skip("overload test needs taskset (util-linux) to pin the server to a CPU")
+	}
 	serverCPU, generatorCPUs := splitCPUs(t)
 	bin := buildAtrium(t)
 	pinThreads(t, generatorCPUs)

@@ -149,7 +149,10 @@ func (f *eventFeed) serve(w http.ResponseWriter, r *http.Request) error {
 		p, _ := PrincipalFrom(r.Context())
 		release, err := f.limit.acquire(p.KeyID)
 		if err != nil {
-			return err
+			// Answered here, not returned: a storm of reconnecting
+			// clients must not become a storm of error log lines.
+			respondError(w, err)
+			return nil
 		}
 		defer release()
 		return f.stream(w, r, after, clampPage(size, defaultEventPage, maxEventPage))

@@ -25,7 +25,11 @@ import (
 // its HTTP semantics (201 on create, ETag and If-Match, the freshness
 // header, merge patch bodies) do not fit an annotation. Each route decodes
 // into the same request message that gRPC and Connect carry and calls the
-// same handler method, so there is one implementation of every method.
+// same handler method, so there is one implementation of every method. Two
+// reads differ only in how they reach the service: GetAccount and
+// ResolveIdentifier ask it for their JSON body (GetEncoded,
+// ResolveEncoded), which it keeps for repeated reads of one snapshot, built
+// by the same accountToProto.
 
 var (
 	unmarshal = protojson.UnmarshalOptions{DiscardUnknown: false}

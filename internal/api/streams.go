@@ -81,10 +81,18 @@ func (l *StreamLimit) acquire(key string) (release func(), err error) {
 
 // Open returns the number of streams being served.
 func (l *StreamLimit) Open() int {
+	if l == nil {
+		return 0
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.open
 }
 
 // Refused returns the number of streams refused so far.
-func (l *StreamLimit) Refused() int64 { return l.refused.Load() }
+func (l *StreamLimit) Refused() int64 {
+	if l == nil {
+		return 0
+	}
+	return l.refused.Load()
+}

@@ -2,11 +2,11 @@ package app
 
 import (
 	"context"
-	"github.com/atriumid/atrium/internal/admission"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/atriumid/atrium/internal/admission"
 	"github.com/atriumid/atrium/internal/api"
 	"github.com/atriumid/atrium/internal/readcache"
 	"github.com/atriumid/atrium/internal/sqlstore"

@@ -304,7 +304,9 @@ func (s *Service) BatchCheck(ctx context.Context, reqs []relation.CheckRequest, 
 	}
 	out := make([]CheckResult, len(reqs))
 	// Results found are stored after the snapshot ends, so that it does
-	// not hold its connection for the cache's round trip.
+	// not hold its connection for the cache's write. The lookup is made
+	// inside it, where the revision is known: with Redis, a snapshot
+	// holds its connection for that one round trip.
 	var putKeys []string
 	var putVals [][]byte
 	rev, err := s.snapshot(ctx, token, func(ctx context.Context, rev int64, r relation.TupleReader) error {
