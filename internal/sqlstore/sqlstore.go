@@ -243,6 +243,12 @@ func (db *DB) inTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn fu
 		}
 	}()
 	if err = fn(tx); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			// database/sql rolls the transaction back when ctx ends, and
+			// the statements after that fail as closed: the request's
+			// deadline or cancellation, not the database, is the cause.
+			return classify("sqlstore.tx", cerr)
+		}
 		return err
 	}
 	if err = tx.Commit(); err != nil {

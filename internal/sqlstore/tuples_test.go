@@ -157,7 +157,7 @@ func TestSnapshotHonoursItsContext(t *testing.T) {
 			}{
 				{"cancel", fault.Canceled, func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }},
 				{"deadline", fault.DeadlineExceeded, func() (context.Context, context.CancelFunc) {
-					return context.WithTimeout(context.Background(), 20*time.Millisecond)
+					return context.WithTimeout(context.Background(), time.Second)
 				}},
 			} {
 				ctx, stop := end.ctx()
